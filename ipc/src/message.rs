@@ -1,0 +1,419 @@
+//! Typed messages, both directions.
+//!
+//! [`ToWorker`] flows from the bouncer to the worker, [`FromWorker`] back.
+//! Which of them may be sent when is decided by [`crate::phase`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Secret;
+
+/// First frame in each direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: u32,
+    /// Free-form build identification (crate version, git describe …), for logs.
+    pub build: String,
+}
+
+/// Bouncer → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    Hello(Hello),
+    /// Everything the worker needs except the password. The worker applies
+    /// its sandbox on receipt and answers [`FromWorker::Configured`].
+    Configure(WorkerConfig),
+    /// Ask the sandboxed worker to try things its sandbox must forbid and
+    /// report what happened (used by `msnbnc check-sandbox` and the tests).
+    ProbeSandbox(ProbeRequest),
+    /// The account password; only ever sent after [`FromWorker::Configured`].
+    Credentials(Credentials),
+    Command { id: u64, command: Command },
+    Heartbeat { nonce: u64 },
+    /// Sign out politely and exit.
+    Shutdown,
+}
+
+/// Worker → bouncer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FromWorker {
+    Hello(Hello),
+    /// The sandbox is applied; here is what each layer achieved.
+    Configured(SandboxReport),
+    ProbeReport(ProbeReport),
+    /// Credentials received; the worker is now running its MSN session.
+    Ready,
+    Event { seq: u64, event: Event },
+    CommandResult { id: u64, result: CommandResult },
+    HeartbeatAck { nonce: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerConfig {
+    /// The account's sign-in name, used verbatim (servers compare it case-sensitively).
+    pub account: String,
+    /// Dispatch / notification servers, tried in order.
+    pub servers: Vec<ServerAddr>,
+    pub protocol: VersionRange,
+    pub trust: TrustConfig,
+    pub sandbox: SandboxPolicy,
+    /// How often the bouncer will send heartbeats (informational for the worker).
+    pub heartbeat_interval_ms: u64,
+    /// `tracing` filter directive for the worker's own log output.
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// MSNP dialects the worker may offer, inclusive (e.g. 8..=12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRange {
+    pub min: u8,
+    pub max: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustConfig {
+    /// Trust the Mozilla root set compiled into the worker.
+    pub webpki_roots: bool,
+    /// An extra PEM bundle (revival servers often use their own CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// What the worker's sandbox must allow; everything else is denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxPolicy {
+    /// Files or directories the worker may read (trust roots, resolver config).
+    pub read_paths: Vec<PathBuf>,
+    /// TCP ports the worker may connect to (where Landlock supports it).
+    pub connect_ports: Vec<u16>,
+    /// Maximum number of open file descriptors.
+    pub max_open_files: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub password: Secret,
+}
+
+/// The sandbox layers, in the order the worker applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SandboxLayer {
+    NoNewPrivs,
+    Capabilities,
+    Rlimits,
+    Landlock,
+    Seccomp,
+}
+
+impl SandboxLayer {
+    pub const ALL: [SandboxLayer; 5] = [
+        SandboxLayer::NoNewPrivs,
+        SandboxLayer::Capabilities,
+        SandboxLayer::Rlimits,
+        SandboxLayer::Landlock,
+        SandboxLayer::Seccomp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SandboxLayer::NoNewPrivs => "no_new_privs",
+            SandboxLayer::Capabilities => "capabilities",
+            SandboxLayer::Rlimits => "rlimits",
+            SandboxLayer::Landlock => "landlock",
+            SandboxLayer::Seccomp => "seccomp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LayerState {
+    Enforced,
+    /// Applied, but weaker than asked for (e.g. an old Landlock ABI without
+    /// network rules); the text says what is missing.
+    Partial(String),
+    /// The kernel does not offer this layer.
+    Unavailable(String),
+    /// The layer exists but applying it failed.
+    Failed(String),
+}
+
+impl LayerState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            LayerState::Enforced => "enforced",
+            LayerState::Partial(_) => "partial",
+            LayerState::Unavailable(_) => "unavailable",
+            LayerState::Failed(_) => "failed",
+        }
+    }
+
+    pub fn detail(&self) -> &str {
+        match self {
+            LayerState::Enforced => "",
+            LayerState::Partial(s) | LayerState::Unavailable(s) | LayerState::Failed(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerReport {
+    pub layer: SandboxLayer,
+    pub state: LayerState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxReport {
+    pub layers: Vec<LayerReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeRequest {
+    /// A readable file outside the worker's allowed paths.
+    pub forbidden_file: PathBuf,
+    /// A writable directory in which the worker must not be able to create a file.
+    pub scratch_dir: PathBuf,
+    /// A program the worker must not be able to execute.
+    pub program: PathBuf,
+    /// A loopback TCP port outside the allowed set.
+    pub forbidden_port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// What was attempted, e.g. "read /etc/shadow".
+    pub attempt: String,
+    /// `Ok(())` if the attempt succeeded (a sandbox hole), otherwise the error it got.
+    pub outcome: Result<(), String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub results: Vec<ProbeResult>,
+}
+
+/// Which conversation a command or event is about. Conversation ids are
+/// chosen by the worker and stay valid until [`Event::ConversationClosed`].
+pub type ConversationId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Online,
+    Busy,
+    Idle,
+    BeRightBack,
+    Away,
+    OnThePhone,
+    OutToLunch,
+    Hidden,
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConversationTarget {
+    /// An existing conversation.
+    Existing(ConversationId),
+    /// Whatever conversation the worker has with this contact, opening one if needed.
+    Contact(String),
+}
+
+/// MSN text formatting (X-MMS-IM-Format), kept structured.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextFormat {
+    pub font: Option<String>,
+    pub bold: bool,
+    pub italic: bool,
+    pub underline: bool,
+    pub strikethrough: bool,
+    /// RGB colour.
+    pub color: Option<[u8; 3]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    SendMessage {
+        to: ConversationTarget,
+        text: String,
+        format: TextFormat,
+    },
+    SendTyping {
+        to: ConversationTarget,
+    },
+    SendNudge {
+        to: ConversationTarget,
+    },
+    OpenConversation {
+        contacts: Vec<String>,
+    },
+    CloseConversation(ConversationId),
+    SetStatus(Status),
+    SetFriendlyName(String),
+    SetPersonalMessage(String),
+    AddContact(String),
+    RemoveContact(String),
+    BlockContact(String),
+    UnblockContact(String),
+    AcceptAddRequest(String),
+    SignOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResult {
+    /// Done (for a message: accepted by the worker; the delivery outcome
+    /// follows as [`Event::Delivery`]).
+    Ok,
+    Failed(Failure),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    NotSignedIn,
+    ContactOffline,
+    NotOnList,
+    Rejected,
+    TimedOut,
+    InvalidArgument,
+    ServerError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Delivery {
+    /// The switchboard acknowledged the message.
+    Delivered,
+    Failed(Failure),
+}
+
+/// Why the worker's MSN session ended. The class decides what the
+/// supervisor does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignOutClass {
+    /// Network trouble, server restart, keep-alive timeout: reconnect with back-off.
+    Transient,
+    /// The password or the account name is wrong: wait for the operator.
+    WrongCredentials,
+    /// `OUT OTH`: someone signed in to the account elsewhere. Reconnecting at
+    /// once would start a kick-war, so wait for the operator.
+    SignedInElsewhere,
+    /// The server spoke something we do not understand: reconnect with back-off.
+    ProtocolError,
+    /// Configuration or server refusal that retrying cannot fix.
+    Fatal,
+    /// Asked to sign out.
+    Requested,
+}
+
+impl SignOutClass {
+    /// Whether retrying without operator action is pointless or harmful.
+    pub fn needs_operator(self) -> bool {
+        matches!(
+            self,
+            SignOutClass::WrongCredentials | SignOutClass::SignedInElsewhere | SignOutClass::Fatal
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoginStage {
+    Connecting(ServerAddr),
+    Negotiated { protocol: u8 },
+    Authenticating,
+    Synchronising,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub handle: String,
+    pub friendly_name: String,
+    /// List membership bits as MSN defines them: FL=1, AL=2, BL=4, RL=8, PL=16.
+    pub lists: u8,
+    pub groups: Vec<String>,
+    pub status: Status,
+    pub personal_message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    LoginProgress(LoginStage),
+    SignedIn {
+        account: String,
+        friendly_name: String,
+        protocol: u8,
+    },
+    Roster {
+        contacts: Vec<Contact>,
+        groups: Vec<Group>,
+    },
+    Presence {
+        handle: String,
+        status: Status,
+        friendly_name: Option<String>,
+        personal_message: Option<String>,
+    },
+    ConversationJoined {
+        conversation: ConversationId,
+        handle: String,
+        friendly_name: String,
+    },
+    ConversationLeft {
+        conversation: ConversationId,
+        handle: String,
+    },
+    ConversationClosed(ConversationId),
+    Message {
+        conversation: ConversationId,
+        from: String,
+        text: String,
+        format: TextFormat,
+    },
+    Typing {
+        conversation: ConversationId,
+        from: String,
+    },
+    Nudge {
+        conversation: ConversationId,
+        from: String,
+    },
+    AddRequest {
+        handle: String,
+        friendly_name: String,
+    },
+    /// Outcome of a [`Command::SendMessage`], by command id.
+    Delivery {
+        command_id: u64,
+        outcome: Delivery,
+    },
+    /// Something from the server worth telling staff (maintenance warnings,
+    /// declined invitations …).
+    Notice(String),
+    SignedOut {
+        class: SignOutClass,
+        reason: String,
+    },
+}
