@@ -1,1 +1,119 @@
-fn main(){}
+//! `msnbnc`: a multi-user IRC bouncer whose network is one shared MSN
+//! Messenger account. This process is the long-lived supervisor: it owns
+//! everything durable and never parses MSNP; the MSN connection lives in a
+//! sandboxed `msn-worker` child that it restarts as needed.
+#![forbid(unsafe_code)]
+
+mod check_sandbox;
+mod config;
+mod hub;
+mod supervisor;
+mod systemd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(version, about = "Share one MSN Messenger account between staff over IRC")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bouncer.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and exit.
+    CheckConfig {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Start a worker, let it sandbox itself, and show what each layer
+    /// enforces and what it stops.
+    CheckSandbox {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn load_config(path: &std::path::Path) -> Result<config::Config, ExitCode> {
+    config::load(path).map_err(|errors| {
+        eprintln!("{errors}");
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("msnbnc: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Cmd::CheckConfig { config } => match load_config(&config) {
+            Ok(cfg) => {
+                if let Err(e) = cfg.password.load() {
+                    eprintln!("{}: account: {e}", config.display());
+                    return ExitCode::from(2);
+                }
+                println!("{}: OK", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Cmd::CheckSandbox { config } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match runtime.block_on(check_sandbox::run(&cfg)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => {
+                    eprintln!("msnbnc: the worker sandbox is incomplete (see above)");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("msnbnc: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Run { config } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            if let Err(e) = supervisor::spawn::preflight(&cfg.worker) {
+                eprintln!("msnbnc: {e}");
+                return ExitCode::from(2);
+            }
+            match runtime.block_on(hub::run(config, cfg)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

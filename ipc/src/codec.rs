@@ -164,7 +164,6 @@ mod tests {
                 max_open_files: 256,
             },
             heartbeat_interval_ms: 5000,
-            log_filter: "info".into(),
         }
     }
 
@@ -326,7 +325,8 @@ mod tests {
             FromWorker::ProbeReport(ProbeReport {
                 results: vec![ProbeResult {
                     attempt: "exec /bin/true".into(),
-                    outcome: Err("EPERM".into()),
+                    blocked: true,
+                    detail: "EPERM".into(),
                 }],
             }),
             FromWorker::Ready,

@@ -60,8 +60,6 @@ pub struct WorkerConfig {
     pub sandbox: SandboxPolicy,
     /// How often the bouncer will send heartbeats (informational for the worker).
     pub heartbeat_interval_ms: u64,
-    /// `tracing` filter directive for the worker's own log output.
-    pub log_filter: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,8 +196,11 @@ pub struct ProbeRequest {
 pub struct ProbeResult {
     /// What was attempted, e.g. "read /etc/shadow".
     pub attempt: String,
-    /// `Ok(())` if the attempt succeeded (a sandbox hole), otherwise the error it got.
-    pub outcome: Result<(), String>,
+    /// Whether the sandbox stopped it (as opposed to it succeeding, or
+    /// failing for an unrelated reason such as nobody listening on a port).
+    pub blocked: bool,
+    /// The error or outcome the attempt got.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

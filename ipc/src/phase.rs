@@ -233,7 +233,6 @@ mod tests {
                 max_open_files: 64,
             },
             heartbeat_interval_ms: 1000,
-            log_filter: "info".into(),
         })
     }
 

@@ -1,0 +1,109 @@
+//! The bouncer's main loop: the single owner of shared state. It drains
+//! typed events — signals, the supervisor's updates, the watchdog tick —
+//! one at a time; nothing else changes state.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::supervisor::{Control, Supervisor, Update, WorkerState};
+use crate::systemd;
+
+/// SIGTERM must end the process within 5 s; the supervisor gets this long
+/// to see the worker out before it is aborted (which kills the worker).
+const SHUTDOWN_BUDGET: Duration = Duration::from_secs(4);
+
+pub struct Hub {
+    config_path: PathBuf,
+    worker_state: WorkerState,
+    control: mpsc::Sender<Control>,
+}
+
+pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+
+    let (updates_tx, mut updates) = mpsc::channel(256);
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let shutdown = CancellationToken::new();
+    let mut supervisor = tokio::spawn(Supervisor::new(config, updates_tx, control_rx, shutdown.clone()).run());
+    let mut hub = Hub {
+        config_path,
+        worker_state: WorkerState::Starting,
+        control: control_tx,
+    };
+
+    let watchdog_period = systemd::watchdog_period();
+    let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
+    tracing::info!("msnbnc {} running", env!("CARGO_PKG_VERSION"));
+    systemd::ready();
+
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = sighup.recv() => hub.reload().await,
+            Some(update) = updates.recv() => hub.on_update(update),
+            _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
+            _ = &mut supervisor => {
+                anyhow::bail!("the worker supervisor stopped unexpectedly");
+            }
+        }
+    }
+
+    systemd::stopping();
+    shutdown.cancel();
+    let finished = tokio::time::timeout(SHUTDOWN_BUDGET, async {
+        // Keep draining so the supervisor never blocks on a full channel.
+        loop {
+            tokio::select! {
+                _ = &mut supervisor => break,
+                Some(update) = updates.recv() => hub.on_update(update),
+            }
+        }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!("worker supervisor did not stop in time; killing the worker");
+        supervisor.abort();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+impl Hub {
+    fn on_update(&mut self, update: Update) {
+        match update {
+            Update::State(state) => {
+                if state != self.worker_state {
+                    tracing::info!("worker state: {state}");
+                    systemd::status(&state.to_string());
+                    self.worker_state = state;
+                }
+            }
+            Update::Event(event) => tracing::debug!(?event, "worker event"),
+            Update::CommandResult { id, result } => tracing::debug!(id, ?result, "command result"),
+        }
+    }
+
+    /// SIGHUP: re-read the configuration. A broken file keeps the old one.
+    async fn reload(&mut self) {
+        systemd::reloading();
+        match config::load(&self.config_path) {
+            Ok(new) => {
+                tracing::info!("configuration reloaded from {}", self.config_path.display());
+                let _ = self.control.send(Control::Reconfigure(Box::new(new))).await;
+            }
+            Err(errors) => {
+                tracing::error!("configuration reload failed; keeping the running configuration:\n{errors}");
+                systemd::status(&format!("reload failed: {}", errors.0.first().map(ToString::to_string).unwrap_or_default()));
+            }
+        }
+        systemd::ready();
+    }
+}

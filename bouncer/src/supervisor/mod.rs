@@ -1,0 +1,187 @@
+//! Keeps exactly one `msn-worker` alive: starts it, watches it, replaces it
+//! when it dies, hangs or misbehaves, and waits for an operator when
+//! retrying cannot help (wrong password, signed in elsewhere).
+//!
+//! Runs as one task; the hub talks to it through [`Control`] and hears from
+//! it through [`Update`].
+
+mod backoff;
+pub mod spawn;
+pub mod worker;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ElsewherePolicy};
+use backoff::Backoff;
+use worker::{Ended, Link};
+
+/// What the worker is doing, for logs, `STATUS=` and (later) IRC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerState {
+    Starting,
+    LoggingIn { pid: u32, server: String },
+    SignedIn { pid: u32, account: String },
+    Restarting { after: Duration, reason: String },
+    /// Waiting for an operator (SIGHUP or restart) before trying again.
+    Held { reason: String },
+    Stopped,
+}
+
+impl fmt::Display for WorkerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkerState::Starting => write!(f, "starting the MSN worker"),
+            WorkerState::LoggingIn { server, .. } => write!(f, "logging in to {server}"),
+            WorkerState::SignedIn { account, .. } => write!(f, "signed in as {account}"),
+            WorkerState::Restarting { after, reason } => {
+                write!(f, "restarting in {} s: {reason}", after.as_secs_f64().ceil() as u64)
+            }
+            WorkerState::Held { reason } => {
+                write!(f, "waiting for an operator: {reason} (fix it, then reload: SIGHUP)")
+            }
+            WorkerState::Stopped => write!(f, "stopped"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Update {
+    State(WorkerState),
+    Event(ipc::Event),
+    CommandResult { id: u64, result: ipc::CommandResult },
+}
+
+#[derive(Debug)]
+pub enum Control {
+    /// A reloaded configuration: used from the next worker start on; also
+    /// releases a held worker and cuts a back-off short.
+    Reconfigure(Box<Config>),
+}
+
+enum Next {
+    RestartAfterBackoff,
+    RestartAfter(Duration),
+    Hold,
+}
+
+fn decide(ended: &Ended, config: &Config) -> Next {
+    match ended {
+        Ended::SignedOut { class, .. } if *class == ipc::SignOutClass::SignedInElsewhere => {
+            match config.worker.signed_in_elsewhere {
+                ElsewherePolicy::Wait => Next::Hold,
+                ElsewherePolicy::Retry => Next::RestartAfter(config.worker.signed_in_elsewhere_cooldown),
+            }
+        }
+        Ended::SignedOut { class, .. } if class.needs_operator() => Next::Hold,
+        Ended::Incompatible(_) | Ended::Credentials(_) => Next::Hold,
+        _ => Next::RestartAfterBackoff,
+    }
+}
+
+pub struct Supervisor {
+    config: Config,
+    updates: mpsc::Sender<Update>,
+    control: mpsc::Receiver<Control>,
+    shutdown: CancellationToken,
+}
+
+impl Supervisor {
+    pub fn new(
+        config: Config,
+        updates: mpsc::Sender<Update>,
+        control: mpsc::Receiver<Control>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Supervisor {
+            config,
+            updates,
+            control,
+            shutdown,
+        }
+    }
+
+    fn link(&mut self) -> Link<'_> {
+        Link {
+            config: &mut self.config,
+            updates: &self.updates,
+            control: &mut self.control,
+            shutdown: &self.shutdown,
+        }
+    }
+
+    async fn state(&self, state: WorkerState) {
+        let _ = self.updates.send(Update::State(state)).await;
+    }
+
+    pub async fn run(mut self) {
+        let mut backoff = new_backoff(&self.config);
+        loop {
+            let (ended, ready_at) = self.link().run().await;
+            if let Ended::Shutdown = ended {
+                self.state(WorkerState::Stopped).await;
+                return;
+            }
+            let reason = ended.to_string();
+            tracing::warn!("worker ended: {reason}");
+            let delay = match decide(&ended, &self.config) {
+                Next::RestartAfterBackoff => backoff.next_delay(ready_at, Instant::now(), fastrand::f64()),
+                Next::RestartAfter(d) => d,
+                Next::Hold => {
+                    tracing::error!("not restarting the worker until an operator acts: {reason}");
+                    self.state(WorkerState::Held { reason }).await;
+                    if !self.wait_for_operator().await {
+                        self.state(WorkerState::Stopped).await;
+                        return;
+                    }
+                    backoff = new_backoff(&self.config);
+                    continue;
+                }
+            };
+            tracing::info!("restarting the worker in {:.1} s", delay.as_secs_f64());
+            self.state(WorkerState::Restarting { after: delay, reason }).await;
+            if !self.sleep(delay).await {
+                self.state(WorkerState::Stopped).await;
+                return;
+            }
+        }
+    }
+
+    /// Sleeps for the back-off delay; `false` if shutting down.
+    async fn sleep(&mut self, delay: Duration) -> bool {
+        let deadline = tokio::time::sleep(delay);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => return true,
+                _ = self.shutdown.cancelled() => return false,
+                Some(Control::Reconfigure(new)) = self.control.recv() => {
+                    self.config = *new;
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Waits for a reload or resume; `false` if shutting down.
+    async fn wait_for_operator(&mut self) -> bool {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return false,
+                Some(Control::Reconfigure(new)) = self.control.recv() => {
+                    self.config = *new;
+                    tracing::info!("operator released the held worker; starting it");
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+fn new_backoff(config: &Config) -> Backoff {
+    let w = &config.worker;
+    Backoff::new(w.restart_initial, w.restart_max, w.stable_after)
+}

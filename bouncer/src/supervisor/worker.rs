@@ -1,0 +1,340 @@
+//! One worker process, from spawn to exit: bring-up (handshake, configure,
+//! credentials), then the running loop with heartbeats. Every frame from the
+//! worker is untrusted; anything out of line ends this worker with a reason.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use ipc::{
+    BouncerChannel, Credentials, Event, FromWorker, LayerState, LoginStage, ProtocolError, SandboxReport,
+    SignOutClass, ToWorker, WorkerConfig,
+};
+use tokio::process::Child;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::spawn::{self, SpawnError};
+use super::{Control, Update, WorkerState};
+use crate::config::Config;
+
+pub const BUILD: &str = concat!("msnbnc ", env!("CARGO_PKG_VERSION"));
+
+/// How long a new worker may take from spawn to `Ready`.
+const BRING_UP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a worker may take to exit once told to, or after signing out.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Why a worker ended.
+#[derive(Debug)]
+pub enum Ended {
+    Spawn(SpawnError),
+    /// The process died or exited on its own.
+    Exited(Option<ExitStatus>),
+    Protocol(ProtocolError),
+    /// No heartbeat answer for this long.
+    Hung(Duration),
+    BringUpTimeout,
+    /// The worker binary speaks another IPC version: restarting cannot help.
+    Incompatible(String),
+    /// The password could not be loaded: restarting cannot help.
+    Credentials(String),
+    SignedOut { class: SignOutClass, reason: String },
+    Shutdown,
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ended::Spawn(e) => write!(f, "{e}"),
+            Ended::Exited(Some(status)) => match (status.code(), std::os::unix::process::ExitStatusExt::signal(status)) {
+                (Some(code), _) => write!(f, "worker exited with status {code}"),
+                (None, Some(sig)) => write!(
+                    f,
+                    "worker killed by signal {}",
+                    nix::sys::signal::Signal::try_from(sig).map_or_else(|_| sig.to_string(), |s| s.to_string())
+                ),
+                (None, None) => write!(f, "worker ended ({status})"),
+            },
+            Ended::Exited(None) => write!(f, "worker closed the IPC connection"),
+            Ended::Protocol(e) => write!(f, "worker broke the IPC protocol: {e}"),
+            Ended::Hung(d) => write!(f, "worker hung (no heartbeat answer for {} s)", d.as_secs()),
+            Ended::BringUpTimeout => write!(
+                f,
+                "worker did not become ready within {} s",
+                BRING_UP_TIMEOUT.as_secs()
+            ),
+            Ended::Incompatible(e) => write!(f, "{e}"),
+            Ended::Credentials(e) => write!(f, "cannot load the MSN password: {e}"),
+            Ended::SignedOut { class, reason } => write!(f, "signed out ({class:?}): {reason}"),
+            Ended::Shutdown => write!(f, "shut down"),
+        }
+    }
+}
+
+impl From<ProtocolError> for Ended {
+    fn from(e: ProtocolError) -> Self {
+        match e {
+            ProtocolError::VersionMismatch { .. } => Ended::Incompatible(e.to_string()),
+            other => Ended::Protocol(other),
+        }
+    }
+}
+
+pub fn worker_config(config: &Config) -> WorkerConfig {
+    WorkerConfig {
+        account: config.account.clone(),
+        servers: config.servers.clone(),
+        protocol: config.protocol,
+        trust: ipc::TrustConfig {
+            webpki_roots: config.webpki_roots,
+            ca_file: config.ca_file.clone(),
+        },
+        sandbox: ipc::SandboxPolicy {
+            read_paths: config.worker.read_paths.clone(),
+            connect_ports: config.worker.connect_ports.clone(),
+            max_open_files: config.worker.max_open_files,
+        },
+        heartbeat_interval_ms: u64::try_from(config.worker.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// Handshake and configuration: on success the worker is sandboxed and
+/// waiting for credentials (or probes).
+pub async fn configure(channel: &mut BouncerChannel, config: &Config) -> Result<SandboxReport, Ended> {
+    let peer = channel.handshake(BUILD).await?;
+    tracing::debug!(worker_build = %peer.build, "IPC handshake complete");
+    channel.send(ToWorker::Configure(worker_config(config))).await?;
+    match channel.recv().await? {
+        Some(FromWorker::Configured(report)) => Ok(report),
+        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(format!(
+            "expected Configured, got {other:?}"
+        )))),
+        None => Err(Ended::Exited(None)),
+    }
+}
+
+pub fn log_sandbox(report: &SandboxReport, pid: u32) {
+    for layer in &report.layers {
+        if layer.state != LayerState::Enforced {
+            tracing::warn!(
+                worker_pid = pid,
+                "worker sandbox layer {} is {}: {}",
+                layer.layer.name(),
+                layer.state.label(),
+                layer.state.detail()
+            );
+        }
+    }
+}
+
+async fn bring_up(channel: &mut BouncerChannel, config: &Config, pid: u32) -> Result<(), Ended> {
+    let report = configure(channel, config).await?;
+    log_sandbox(&report, pid);
+    let password = config.password.load().map_err(Ended::Credentials)?;
+    channel.send(ToWorker::Credentials(Credentials { password })).await?;
+    match channel.recv().await? {
+        Some(FromWorker::Ready) => Ok(()),
+        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(format!(
+            "expected Ready, got {other:?}"
+        )))),
+        None => Err(Ended::Exited(None)),
+    }
+}
+
+/// Reaps the child, killing it if it does not exit within the grace period.
+async fn reap(child: &mut Child, pid: u32) -> Option<ExitStatus> {
+    match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
+        Ok(Ok(status)) => Some(status),
+        _ => {
+            tracing::warn!(worker_pid = pid, "killing worker");
+            let _ = child.start_kill();
+            child.wait().await.ok()
+        }
+    }
+}
+
+pub struct Link<'a> {
+    pub config: &'a mut Config,
+    pub updates: &'a mpsc::Sender<Update>,
+    pub control: &'a mut mpsc::Receiver<Control>,
+    pub shutdown: &'a CancellationToken,
+}
+
+impl Link<'_> {
+    async fn state(&self, state: WorkerState) {
+        let _ = self.updates.send(Update::State(state)).await;
+    }
+
+    /// Runs one worker to its end. Returns why it ended and when it became
+    /// ready (for the back-off's stability rule).
+    pub async fn run(&mut self) -> (Ended, Option<Instant>) {
+        self.state(WorkerState::Starting).await;
+        let spawned = match spawn::spawn(&self.config.worker) {
+            Ok(s) => s,
+            Err(e) => return (Ended::Spawn(e), None),
+        };
+        let spawn::Spawned {
+            mut child,
+            pid,
+            mut channel,
+        } = spawned;
+        tracing::info!(worker_pid = pid, "worker started");
+
+        let config = self.config.clone();
+        let brought_up = tokio::select! {
+            r = tokio::time::timeout(BRING_UP_TIMEOUT, bring_up(&mut channel, &config, pid)) => match r {
+                Ok(r) => r,
+                Err(_) => Err(Ended::BringUpTimeout),
+            },
+            status = child.wait() => Err(Ended::Exited(status.ok())),
+            _ = self.shutdown.cancelled() => Err(Ended::Shutdown),
+        };
+        if let Err(ended) = brought_up {
+            let ended = match ended {
+                // The connection closed: report the process's own fate.
+                Ended::Exited(None) => Ended::Exited(reap(&mut child, pid).await),
+                other => {
+                    let _ = child.start_kill();
+                    reap(&mut child, pid).await;
+                    other
+                }
+            };
+            return (ended, None);
+        }
+        let ready_at = Instant::now();
+        tracing::info!(worker_pid = pid, "worker ready");
+        let first_server = config.servers.first().map(ToString::to_string).unwrap_or_default();
+        self.state(WorkerState::LoggingIn {
+            pid,
+            server: first_server,
+        })
+        .await;
+
+        let ended = self.running(&mut channel, &mut child, pid).await;
+        // A worker that is leaving on its own gets a grace period; one that
+        // misbehaved is killed at once.
+        if !matches!(ended, Ended::Exited(_) | Ended::Shutdown | Ended::SignedOut { .. }) {
+            let _ = child.start_kill();
+        }
+        let status = reap(&mut child, pid).await;
+        let ended = match ended {
+            Ended::Exited(None) => Ended::Exited(status),
+            other => other,
+        };
+        (ended, Some(ready_at))
+    }
+
+    async fn running(&mut self, channel: &mut BouncerChannel, child: &mut Child, pid: u32) -> Ended {
+        let settings = self.config.worker.clone();
+        let mut heartbeat = tokio::time::interval(settings.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let mut nonce_sent = 0u64;
+        let mut nonce_acked = 0u64;
+        let mut last_ack = Instant::now();
+        let mut next_seq = 0u64;
+        // Commands sent and not yet answered (commands arrive with IRC).
+        let mut outstanding: HashSet<u64> = HashSet::new();
+        let mut signed_out: Option<(SignOutClass, String)> = None;
+        let exit_deadline = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(exit_deadline);
+
+        loop {
+            tokio::select! {
+                msg = channel.recv() => {
+                    let msg = match msg {
+                        Ok(Some(msg)) => msg,
+                        Ok(None) => {
+                            return match signed_out {
+                                Some((class, reason)) => Ended::SignedOut { class, reason },
+                                None => Ended::Exited(None),
+                            }
+                        }
+                        Err(e) => return e.into(),
+                    };
+                    match msg {
+                        FromWorker::HeartbeatAck { nonce } => {
+                            if nonce <= nonce_acked || nonce > nonce_sent {
+                                return Ended::Protocol(ProtocolError::Malformed(format!(
+                                    "heartbeat answer for nonce {nonce}, expected one in {}..={nonce_sent}",
+                                    nonce_acked + 1
+                                )));
+                            }
+                            nonce_acked = nonce;
+                            last_ack = Instant::now();
+                        }
+                        FromWorker::Event { seq, event } => {
+                            if seq != next_seq {
+                                return Ended::Protocol(ProtocolError::Malformed(format!(
+                                    "event sequence number {seq}, expected {next_seq}"
+                                )));
+                            }
+                            next_seq += 1;
+                            match &event {
+                                Event::LoginProgress(LoginStage::Connecting(server)) => {
+                                    self.state(WorkerState::LoggingIn { pid, server: server.to_string() }).await;
+                                }
+                                Event::SignedIn { account, .. } => {
+                                    self.state(WorkerState::SignedIn { pid, account: account.clone() }).await;
+                                }
+                                Event::SignedOut { class, reason } => {
+                                    signed_out = Some((*class, reason.clone()));
+                                    exit_deadline.as_mut().reset(tokio::time::Instant::now() + EXIT_GRACE);
+                                }
+                                _ => {}
+                            }
+                            let _ = self.updates.send(Update::Event(event)).await;
+                        }
+                        FromWorker::CommandResult { id, result } => {
+                            if !outstanding.remove(&id) {
+                                return Ended::Protocol(ProtocolError::Malformed(format!(
+                                    "result for command {id}, which is not outstanding"
+                                )));
+                            }
+                            let _ = self.updates.send(Update::CommandResult { id, result }).await;
+                        }
+                        other => {
+                            return Ended::Protocol(ProtocolError::Malformed(format!(
+                                "unexpected {other:?} while running"
+                            )))
+                        }
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    let silent = last_ack.elapsed();
+                    if silent > settings.heartbeat_timeout {
+                        tracing::error!(worker_pid = pid, "worker missed heartbeats for {} s; killing it", silent.as_secs());
+                        return Ended::Hung(silent);
+                    }
+                    nonce_sent += 1;
+                    if let Err(e) = channel.send(ToWorker::Heartbeat { nonce: nonce_sent }).await {
+                        return e.into();
+                    }
+                }
+                status = child.wait() => {
+                    return match signed_out {
+                        Some((class, reason)) => Ended::SignedOut { class, reason },
+                        None => Ended::Exited(status.ok()),
+                    };
+                }
+                () = &mut exit_deadline, if signed_out.is_some() => {
+                    let (class, reason) = signed_out.take().unwrap_or((SignOutClass::Transient, String::new()));
+                    tracing::warn!(worker_pid = pid, "worker did not exit after signing out");
+                    return Ended::SignedOut { class, reason };
+                }
+                Some(control) = self.control.recv() => match control {
+                    Control::Reconfigure(new) => {
+                        tracing::info!("new configuration takes effect at the next worker start");
+                        *self.config = *new;
+                    }
+                },
+                _ = self.shutdown.cancelled() => {
+                    let _ = channel.send(ToWorker::Shutdown).await;
+                    return Ended::Shutdown;
+                }
+            }
+        }
+    }
+}
