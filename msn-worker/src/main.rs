@@ -4,13 +4,11 @@
 //! file descriptor. The worker sandboxes itself as soon as it knows its
 //! configuration and before it is given the account password; it keeps no
 //! durable state, so the bouncer can kill and restart it at any time.
-#![deny(unsafe_code)]
-
-mod inherited_fd;
-mod sandbox;
-mod service;
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
+
+use msn_worker::{inherited_fd, service};
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;

@@ -1,0 +1,8 @@
+//! The worker's library half: everything but `main`, so that the pieces
+//! (the sandbox, the IPC service, later the MSNP core) can be unit-tested
+//! and reused by test programs.
+#![deny(unsafe_code)]
+
+pub mod inherited_fd;
+pub mod sandbox;
+pub mod service;
