@@ -46,7 +46,12 @@ async fn probe(config: &Config, spawned: &mut spawn::Spawned) -> anyhow::Result<
 
     println!("{:<14} {:<12} detail", "layer", "state");
     for layer in &report.layers {
-        println!("{:<14} {:<12} {}", layer.layer.name(), layer.state.label(), layer.state.detail());
+        println!(
+            "{:<14} {:<12} {}",
+            layer.layer.name(),
+            layer.state.label(),
+            layer.state.detail()
+        );
     }
     println!();
     println!("{:<40} {:<9} detail", "attempt from inside the sandbox", "result");

@@ -159,7 +159,8 @@ impl PasswordSource {
                 Path::new(&dir).join(name)
             }
         };
-        let mut text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut text =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         // One trailing newline is an artefact of editors and `echo`.
         let trimmed_len = text.trim_end_matches(['\n', '\r']).len();
         let secret = Secret::new(text[..trimmed_len].to_owned());
@@ -254,7 +255,8 @@ pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
         key: key.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(file).map_err(|e| ConfigErrors(vec![err("(file)", format!("cannot read: {e}"))]))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| ConfigErrors(vec![err("(file)", format!("cannot read: {e}"))]))?;
     parse(file, &text)
 }
 
@@ -293,11 +295,18 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
 
     let account = raw.account.handle.trim().to_owned();
     if account != raw.account.handle {
-        err("account.handle", "must not have leading or trailing spaces".into());
+        err(
+            "account.handle",
+            "must not have leading or trailing spaces".into(),
+        );
     }
     match account.split_once('@') {
-        Some((user, domain)) if !user.is_empty() && domain.contains('.') && !account.contains(char::is_whitespace) => {}
-        _ => err("account.handle", format!("{account:?} is not an MSN sign-in name like support@example.com")),
+        Some((user, domain))
+            if !user.is_empty() && domain.contains('.') && !account.contains(char::is_whitespace) => {}
+        _ => err(
+            "account.handle",
+            format!("{account:?} is not an MSN sign-in name like support@example.com"),
+        ),
     }
 
     let sources = [
@@ -324,7 +333,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             } else {
                 raw.account.password_credential.map(|name| {
                     if name.is_empty() || name.contains('/') {
-                        err("account.password_credential", format!("{name:?} is not a credential name"));
+                        err(
+                            "account.password_credential",
+                            format!("{name:?} is not a credential name"),
+                        );
                     }
                     PasswordSource::Credential(name)
                 })
@@ -340,29 +352,52 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     };
 
     if raw.msn.servers.is_empty() {
-        err("msn.servers", "at least one server is required, e.g. [\"messenger.example.com:1863\"]".into());
+        err(
+            "msn.servers",
+            "at least one server is required, e.g. [\"messenger.example.com:1863\"]".into(),
+        );
     }
     let servers: Vec<ServerAddr> = raw
         .msn
         .servers
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| parse_server(s).map_err(|e| err(&format!("msn.servers[{i}]"), e)).ok())
+        .filter_map(|(i, s)| {
+            parse_server(s)
+                .map_err(|e| err(&format!("msn.servers[{i}]"), e))
+                .ok()
+        })
         .collect();
-    for (key, v) in [("msn.protocol_min", raw.msn.protocol_min), ("msn.protocol_max", raw.msn.protocol_max)] {
+    for (key, v) in [
+        ("msn.protocol_min", raw.msn.protocol_min),
+        ("msn.protocol_max", raw.msn.protocol_max),
+    ] {
         if !MSNP_VERSIONS.contains(&v) {
-            err(key, format!("MSNP{v} is not supported; choose {}..={}", MSNP_VERSIONS.start(), MSNP_VERSIONS.end()));
+            err(
+                key,
+                format!(
+                    "MSNP{v} is not supported; choose {}..={}",
+                    MSNP_VERSIONS.start(),
+                    MSNP_VERSIONS.end()
+                ),
+            );
         }
     }
     if raw.msn.protocol_min > raw.msn.protocol_max {
         err("msn.protocol_min", "is greater than msn.protocol_max".into());
     }
     if !raw.msn.webpki_roots && raw.msn.ca_file.is_none() {
-        err("msn.webpki_roots", "is false and no msn.ca_file is set: no certificate could be trusted".into());
+        err(
+            "msn.webpki_roots",
+            "is false and no msn.ca_file is set: no certificate could be trusted".into(),
+        );
     }
     if let Some(ca) = &raw.msn.ca_file {
         if !ca.is_absolute() {
-            err("msn.ca_file", "must be an absolute path (the worker's sandbox allows absolute paths only)".into());
+            err(
+                "msn.ca_file",
+                "must be an absolute path (the worker's sandbox allows absolute paths only)".into(),
+            );
         }
     }
 
@@ -373,15 +408,31 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
         Duration::from_secs(v)
     };
-    let heartbeat_interval = secs("worker.heartbeat_interval_secs", w.heartbeat_interval_secs, 1, &mut err);
-    let heartbeat_timeout = secs("worker.heartbeat_timeout_secs", w.heartbeat_timeout_secs, 1, &mut err);
+    let heartbeat_interval = secs(
+        "worker.heartbeat_interval_secs",
+        w.heartbeat_interval_secs,
+        1,
+        &mut err,
+    );
+    let heartbeat_timeout = secs(
+        "worker.heartbeat_timeout_secs",
+        w.heartbeat_timeout_secs,
+        1,
+        &mut err,
+    );
     if w.heartbeat_timeout_secs <= w.heartbeat_interval_secs {
-        err("worker.heartbeat_timeout_secs", "must be longer than worker.heartbeat_interval_secs".into());
+        err(
+            "worker.heartbeat_timeout_secs",
+            "must be longer than worker.heartbeat_interval_secs".into(),
+        );
     }
     let restart_initial = secs("worker.restart_initial_secs", w.restart_initial_secs, 1, &mut err);
     let restart_max = secs("worker.restart_max_secs", w.restart_max_secs, 1, &mut err);
     if w.restart_max_secs < w.restart_initial_secs {
-        err("worker.restart_max_secs", "is less than worker.restart_initial_secs".into());
+        err(
+            "worker.restart_max_secs",
+            "is less than worker.restart_initial_secs".into(),
+        );
     }
     let stable_after = secs("worker.stable_after_secs", w.stable_after_secs, 1, &mut err);
     let cooldown = secs(
@@ -391,11 +442,17 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         &mut err,
     );
     if tracing_subscriber::EnvFilter::try_new(&w.log_filter).is_err() {
-        err("worker.log_filter", format!("{:?} is not a valid tracing filter", w.log_filter));
+        err(
+            "worker.log_filter",
+            format!("{:?} is not a valid tracing filter", w.log_filter),
+        );
     }
     for (i, p) in w.read_paths.iter().enumerate() {
         if !p.is_absolute() {
-            err(&format!("worker.read_paths[{i}]"), "must be an absolute path".into());
+            err(
+                &format!("worker.read_paths[{i}]"),
+                "must be an absolute path".into(),
+            );
         }
     }
     if w.connect_ports.contains(&0) {
@@ -510,14 +567,20 @@ servers = ["127.0.0.1:1863"]
     fn syntax_error_names_file_and_position() {
         let e = errors("[account\nhandle = 1");
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("/etc/msnbnc.toml: (syntax, line 1, column"), "{e:?}");
+        assert!(
+            e[0].starts_with("/etc/msnbnc.toml: (syntax, line 1, column"),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn wrong_type_names_the_key() {
         let e = errors(&MINIMAL.replace("[msn]", "[worker]\nheartbeat_interval_secs = \"soon\"\n[msn]"));
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("/etc/msnbnc.toml: worker.heartbeat_interval_secs: "), "{e:?}");
+        assert!(
+            e[0].starts_with("/etc/msnbnc.toml: worker.heartbeat_interval_secs: "),
+            "{e:?}"
+        );
     }
 
     #[test]

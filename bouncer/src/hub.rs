@@ -31,7 +31,8 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let (updates_tx, mut updates) = mpsc::channel(256);
     let (control_tx, control_rx) = mpsc::channel(64);
     let shutdown = CancellationToken::new();
-    let mut supervisor = tokio::spawn(Supervisor::new(config, updates_tx, control_rx, shutdown.clone()).run());
+    let mut supervisor =
+        tokio::spawn(Supervisor::new(config, updates_tx, control_rx, shutdown.clone()).run());
     let mut hub = Hub {
         config_path,
         worker_state: WorkerState::Starting,
@@ -101,7 +102,10 @@ impl Hub {
             }
             Err(errors) => {
                 tracing::error!("configuration reload failed; keeping the running configuration:\n{errors}");
-                systemd::status(&format!("reload failed: {}", errors.0.first().map(ToString::to_string).unwrap_or_default()));
+                systemd::status(&format!(
+                    "reload failed: {}",
+                    errors.0.first().map(ToString::to_string).unwrap_or_default()
+                ));
             }
         }
         systemd::ready();

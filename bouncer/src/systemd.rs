@@ -15,7 +15,10 @@ pub fn ready() {
 
 pub fn status(text: &str) {
     // One line: systemd shows STATUS= verbatim.
-    let line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     send(&[NotifyState::Status(&line)]);
 }
 

@@ -113,7 +113,10 @@ impl<R: Role> Channel<R> {
             build: build.to_owned(),
         }))
         .await?;
-        let msg = self.recv().await?.ok_or(ProtocolError::Truncated { have: 0, need: 4 })?;
+        let msg = self
+            .recv()
+            .await?
+            .ok_or(ProtocolError::Truncated { have: 0, need: 4 })?;
         // The phase tracker only lets a Hello through here.
         let hello = R::hello_in(&msg).ok_or(ProtocolError::WrongPhase {
             message: "non-Hello message",
@@ -161,14 +164,19 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, ProtocolError::VersionMismatch { .. }));
         assert!(text.contains(&format!("we speak {PROTOCOL_VERSION}")), "{text}");
-        assert!(text.contains(&format!("peer speaks {}", PROTOCOL_VERSION + 1)), "{text}");
+        assert!(
+            text.contains(&format!("peer speaks {}", PROTOCOL_VERSION + 1)),
+            "{text}"
+        );
     }
 
     #[tokio::test]
     async fn a_message_in_the_wrong_phase_is_an_error_on_receipt() {
         let (a, mut b) = UnixStream::pair().unwrap();
         let mut bouncer = BouncerChannel::new(a);
-        b.write_all(&encode_frame(&FromWorker::Ready).unwrap()).await.unwrap();
+        b.write_all(&encode_frame(&FromWorker::Ready).unwrap())
+            .await
+            .unwrap();
         assert!(matches!(
             bouncer.handshake("x").await,
             Err(ProtocolError::WrongPhase { message: "Ready", .. })
@@ -182,7 +190,10 @@ mod tests {
         let frame = encode_frame(&FromWorker::Ready).unwrap();
         b.write_all(&frame[..frame.len() - 1]).await.unwrap();
         drop(b);
-        assert!(matches!(bouncer.recv().await, Err(ProtocolError::Truncated { .. })));
+        assert!(matches!(
+            bouncer.recv().await,
+            Err(ProtocolError::Truncated { .. })
+        ));
     }
 
     #[tokio::test]

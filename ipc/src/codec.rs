@@ -220,7 +220,10 @@ mod tests {
             commands
                 .into_iter()
                 .enumerate()
-                .map(|(i, command)| ToWorker::Command { id: i as u64, command }),
+                .map(|(i, command)| ToWorker::Command {
+                    id: i as u64,
+                    command,
+                }),
         );
         all
     }
@@ -441,10 +444,7 @@ mod tests {
         let mut codec = BouncerSide::default();
         // Variant index 200 does not exist.
         let mut buf = BytesMut::from(&[0u8, 0, 0, 3, 200, 1, 2][..]);
-        assert!(matches!(
-            codec.decode(&mut buf),
-            Err(ProtocolError::Malformed(_))
-        ));
+        assert!(matches!(codec.decode(&mut buf), Err(ProtocolError::Malformed(_))));
         // A valid message followed by junk inside the same frame.
         let mut payload = postcard::to_stdvec(&FromWorker::Ready).unwrap();
         payload.push(0xff);

@@ -29,8 +29,13 @@ pub enum ToWorker {
     ProbeSandbox(ProbeRequest),
     /// The account password; only ever sent after [`FromWorker::Configured`].
     Credentials(Credentials),
-    Command { id: u64, command: Command },
-    Heartbeat { nonce: u64 },
+    Command {
+        id: u64,
+        command: Command,
+    },
+    Heartbeat {
+        nonce: u64,
+    },
     /// Sign out politely and exit.
     Shutdown,
 }
@@ -44,9 +49,17 @@ pub enum FromWorker {
     ProbeReport(ProbeReport),
     /// Credentials received; the worker is now running its MSN session.
     Ready,
-    Event { seq: u64, event: Event },
-    CommandResult { id: u64, result: CommandResult },
-    HeartbeatAck { nonce: u64 },
+    Event {
+        seq: u64,
+        event: Event,
+    },
+    CommandResult {
+        id: u64,
+        result: CommandResult,
+    },
+    HeartbeatAck {
+        nonce: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -333,9 +333,7 @@ mod tests {
     #[test]
     fn unsolicited_probe_report_is_refused() {
         let mut t = running();
-        assert_wrong_phase(t.from_worker(&FromWorker::ProbeReport(ProbeReport {
-            results: vec![],
-        })));
+        assert_wrong_phase(t.from_worker(&FromWorker::ProbeReport(ProbeReport { results: vec![] })));
     }
 
     #[test]

@@ -14,7 +14,10 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(version, about = "msnbnc's sandboxed MSN connection (started by msnbnc, not by hand)")]
+#[command(
+    version,
+    about = "msnbnc's sandboxed MSN connection (started by msnbnc, not by hand)"
+)]
 struct Args {
     /// Inherited file descriptor of the IPC socket.
     #[arg(long, default_value_t = 3)]

@@ -192,11 +192,21 @@ impl Bouncer {
 
     /// Waits for a log line at index `from` or later containing `needle`;
     /// returns its index and text.
-    pub fn wait_for_from(&self, from: usize, needle: &str, timeout: Duration) -> anyhow::Result<(usize, String)> {
+    pub fn wait_for_from(
+        &self,
+        from: usize,
+        needle: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<(usize, String)> {
         let deadline = Instant::now() + timeout;
         loop {
             let lines = self.lines();
-            if let Some((i, l)) = lines.iter().enumerate().skip(from).find(|(_, l)| l.contains(needle)) {
+            if let Some((i, l)) = lines
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, l)| l.contains(needle))
+            {
                 return Ok((i, l.clone()));
             }
             if Instant::now() > deadline {

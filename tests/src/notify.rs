@@ -13,7 +13,8 @@ pub struct NotifySocket {
 impl NotifySocket {
     pub fn bind(dir: &Path) -> NotifySocket {
         let path = dir.join("notify.sock");
-        let socket = UnixDatagram::bind(&path).unwrap_or_else(|e| panic!("cannot bind {}: {e}", path.display()));
+        let socket =
+            UnixDatagram::bind(&path).unwrap_or_else(|e| panic!("cannot bind {}: {e}", path.display()));
         let messages = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&messages);
         let _ = socket.set_read_timeout(Some(Duration::from_millis(200)));
@@ -29,7 +30,12 @@ impl NotifySocket {
                             m.extend(text.lines().map(str::to_owned));
                         }
                     }
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
                         if Arc::strong_count(&sink) == 1 {
                             return;
                         }

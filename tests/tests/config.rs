@@ -23,7 +23,11 @@ fn every_mistake_is_reported_as_file_key_reason() {
     for command in ["check-config", "run"] {
         let (status, _, stderr) = run_msnbnc(&[command, "--config", &path]);
         assert_eq!(status.code(), Some(2), "{command}: {stderr}");
-        for key in ["account.handle", "msn.servers[0]", "worker.heartbeat_timeout_secs"] {
+        for key in [
+            "account.handle",
+            "msn.servers[0]",
+            "worker.heartbeat_timeout_secs",
+        ] {
             assert!(
                 stderr.lines().any(|l| l.starts_with(&format!("{path}: {key}: "))),
                 "{command}: {key} missing in:\n{stderr}"
@@ -36,7 +40,10 @@ fn every_mistake_is_reported_as_file_key_reason() {
 fn unreadable_file_and_syntax_errors_are_clear() {
     let (status, _, stderr) = run_msnbnc(&["check-config", "--config", "/nonexistent/msnbnc.toml"]);
     assert_eq!(status.code(), Some(2));
-    assert!(stderr.starts_with("/nonexistent/msnbnc.toml: (file): cannot read:"), "{stderr}");
+    assert!(
+        stderr.starts_with("/nonexistent/msnbnc.toml: (file): cannot read:"),
+        "{stderr}"
+    );
 
     let dir = TestDir::new();
     let config = dir.write("x.toml", "[account]\nhandle = \"a@b.c\"\npassword = \n");
@@ -55,7 +62,10 @@ fn missing_password_file_is_caught_by_check_config() {
     let config = dir.write("msnbnc.toml", &text);
     let (status, _, stderr) = run_msnbnc(&["check-config", "--config", &config.to_string_lossy()]);
     assert_eq!(status.code(), Some(2));
-    assert!(stderr.contains("account: cannot read /nonexistent/pw"), "{stderr}");
+    assert!(
+        stderr.contains("account: cannot read /nonexistent/pw"),
+        "{stderr}"
+    );
 }
 
 #[test]

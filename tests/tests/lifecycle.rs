@@ -56,14 +56,19 @@ fn sighup_rereads_the_configuration_and_keeps_the_old_one_if_broken() {
         .wait_for_from(at, "configuration reload failed", SOON)
         .unwrap();
     assert!(line.contains("keeping the running configuration"), "{line}");
-    let (_, detail) = bouncer.wait_for_from(at, "msnbnc.toml: (syntax, line 1", SOON).unwrap();
+    let (_, detail) = bouncer
+        .wait_for_from(at, "msnbnc.toml: (syntax, line 1", SOON)
+        .unwrap();
     assert!(detail.contains("msnbnc.toml"));
     assert!(process_alive(pid));
 
     // Valid: the new worker settings apply to the next worker.
     dir.write(
         "msnbnc.toml",
-        &good.replace("heartbeat_interval_secs = 1", "log_filter = \"debug\"\nheartbeat_interval_secs = 1"),
+        &good.replace(
+            "heartbeat_interval_secs = 1",
+            "log_filter = \"debug\"\nheartbeat_interval_secs = 1",
+        ),
     );
     let before = bouncer.log_len();
     bouncer.signal(Signal::SIGHUP);
@@ -94,7 +99,11 @@ fn systemd_hears_ready_status_watchdog_and_stopping_in_order() {
     bouncer.wait_worker_ready(0, SOON).unwrap();
     let deadline = Instant::now() + SOON;
     while !notify.messages().iter().any(|m| m == "WATCHDOG=1") {
-        assert!(Instant::now() < deadline, "no WATCHDOG=1: {:?}", notify.messages());
+        assert!(
+            Instant::now() < deadline,
+            "no WATCHDOG=1: {:?}",
+            notify.messages()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     bouncer.signal(Signal::SIGTERM);
@@ -110,7 +119,10 @@ fn systemd_hears_ready_status_watchdog_and_stopping_in_order() {
     assert_eq!(ready, 0, "READY=1 comes first: {messages:?}");
     assert!(ready < status && ready < watchdog, "{messages:?}");
     assert!(
-        messages.iter().skip(stopping + 1).all(|m| !m.starts_with("WATCHDOG") && !m.starts_with("READY")),
+        messages
+            .iter()
+            .skip(stopping + 1)
+            .all(|m| !m.starts_with("WATCHDOG") && !m.starts_with("READY")),
         "nothing but status after STOPPING=1: {messages:?}"
     );
     assert!(messages.iter().any(|m| m == "STATUS=stopped"), "{messages:?}");

@@ -32,7 +32,10 @@ fn killed_worker_is_replaced_with_growing_backoff_that_resets_after_a_stable_run
     for round in 0..4 {
         signal_pid(pid, Signal::SIGKILL);
         let (next_at, next_pid) = bouncer.wait_worker_ready(at + 1, SOON).unwrap();
-        assert_ne!(next_pid, pid, "round {round}: the same worker cannot be ready twice");
+        assert_ne!(
+            next_pid, pid,
+            "round {round}: the same worker cannot be ready twice"
+        );
         assert!(process_alive(next_pid));
         (at, pid) = (next_at, next_pid);
     }
@@ -71,7 +74,10 @@ fn hung_worker_is_detected_by_missed_heartbeats_and_replaced() {
     assert!(line.contains("worker hung (no heartbeat answer for"), "{line}");
     let detected = stopped_at.elapsed();
     // heartbeat_timeout_secs = 3, checked every heartbeat_interval (1 s).
-    assert!(detected >= Duration::from_secs(2), "detected too early: {detected:?}");
+    assert!(
+        detected >= Duration::from_secs(2),
+        "detected too early: {detected:?}"
+    );
 
     let (_, new_pid) = bouncer.wait_worker_ready(at + 1, SOON).unwrap();
     assert_ne!(new_pid, pid);
@@ -151,7 +157,10 @@ fn held_until_sighup(mode: &str, expected_reason: &str) {
 
 #[test]
 fn wrong_credentials_wait_for_the_operator() {
-    held_until_sighup("wrong-credentials", "signed out (WrongCredentials): Passport: 401");
+    held_until_sighup(
+        "wrong-credentials",
+        "signed out (WrongCredentials): Passport: 401",
+    );
 }
 
 #[test]
@@ -195,6 +204,12 @@ fn password_is_not_in_the_workers_argv_environment_or_logs() {
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let contains = |hay: &[u8]| hay.windows(password.len()).any(|w| w == password.as_bytes());
     assert!(!contains(&cmdline), "password in argv");
-    assert!(environ.is_empty(), "the worker must start with an empty environment");
-    assert!(!bouncer.lines().iter().any(|l| l.contains(password)), "password in the log");
+    assert!(
+        environ.is_empty(),
+        "the worker must start with an empty environment"
+    );
+    assert!(
+        !bouncer.lines().iter().any(|l| l.contains(password)),
+        "password in the log"
+    );
 }

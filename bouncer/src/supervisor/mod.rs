@@ -23,11 +23,22 @@ use worker::{Ended, Link};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerState {
     Starting,
-    LoggingIn { pid: u32, server: String },
-    SignedIn { pid: u32, account: String },
-    Restarting { after: Duration, reason: String },
+    LoggingIn {
+        pid: u32,
+        server: String,
+    },
+    SignedIn {
+        pid: u32,
+        account: String,
+    },
+    Restarting {
+        after: Duration,
+        reason: String,
+    },
     /// Waiting for an operator (SIGHUP or restart) before trying again.
-    Held { reason: String },
+    Held {
+        reason: String,
+    },
     Stopped,
 }
 
@@ -38,10 +49,17 @@ impl fmt::Display for WorkerState {
             WorkerState::LoggingIn { server, .. } => write!(f, "logging in to {server}"),
             WorkerState::SignedIn { account, .. } => write!(f, "signed in as {account}"),
             WorkerState::Restarting { after, reason } => {
-                write!(f, "restarting in {} s: {reason}", after.as_secs_f64().ceil() as u64)
+                write!(
+                    f,
+                    "restarting in {} s: {reason}",
+                    after.as_secs_f64().ceil() as u64
+                )
             }
             WorkerState::Held { reason } => {
-                write!(f, "waiting for an operator: {reason} (fix it, then reload: SIGHUP)")
+                write!(
+                    f,
+                    "waiting for an operator: {reason} (fix it, then reload: SIGHUP)"
+                )
             }
             WorkerState::Stopped => write!(f, "stopped"),
         }
@@ -152,30 +170,24 @@ impl Supervisor {
 
     /// Sleeps for the back-off delay; `false` if shutting down.
     async fn sleep(&mut self, delay: Duration) -> bool {
-        let deadline = tokio::time::sleep(delay);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                () = &mut deadline => return true,
-                _ = self.shutdown.cancelled() => return false,
-                Some(Control::Reconfigure(new)) = self.control.recv() => {
-                    self.config = *new;
-                    return true;
-                }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => true,
+            _ = self.shutdown.cancelled() => false,
+            Some(Control::Reconfigure(new)) = self.control.recv() => {
+                self.config = *new;
+                true
             }
         }
     }
 
-    /// Waits for a reload or resume; `false` if shutting down.
+    /// Waits for a reload; `false` if shutting down.
     async fn wait_for_operator(&mut self) -> bool {
-        loop {
-            tokio::select! {
-                _ = self.shutdown.cancelled() => return false,
-                Some(Control::Reconfigure(new)) = self.control.recv() => {
-                    self.config = *new;
-                    tracing::info!("operator released the held worker; starting it");
-                    return true;
-                }
+        tokio::select! {
+            _ = self.shutdown.cancelled() => false,
+            Some(Control::Reconfigure(new)) = self.control.recv() => {
+                self.config = *new;
+                tracing::info!("operator released the held worker; starting it");
+                true
             }
         }
     }

@@ -74,7 +74,10 @@ fn worker_ids(settings: &WorkerSettings) -> Result<Option<(u32, u32)>, SpawnErro
         .map_err(|e| SpawnError::User(name.clone(), e.to_string()))?
         .ok_or_else(|| SpawnError::User(name.clone(), "no such user".into()))?;
     if user.uid.is_root() {
-        return Err(SpawnError::User(name.clone(), "is root; choose an unprivileged account".into()));
+        return Err(SpawnError::User(
+            name.clone(),
+            "is root; choose an unprivileged account".into(),
+        ));
     }
     let gid = match &settings.group {
         None => user.gid,

@@ -40,7 +40,10 @@ pub enum Ended {
     Incompatible(String),
     /// The password could not be loaded: restarting cannot help.
     Credentials(String),
-    SignedOut { class: SignOutClass, reason: String },
+    SignedOut {
+        class: SignOutClass,
+        reason: String,
+    },
     Shutdown,
 }
 
@@ -48,12 +51,16 @@ impl fmt::Display for Ended {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Ended::Spawn(e) => write!(f, "{e}"),
-            Ended::Exited(Some(status)) => match (status.code(), std::os::unix::process::ExitStatusExt::signal(status)) {
+            Ended::Exited(Some(status)) => match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(status),
+            ) {
                 (Some(code), _) => write!(f, "worker exited with status {code}"),
                 (None, Some(sig)) => write!(
                     f,
                     "worker killed by signal {}",
-                    nix::sys::signal::Signal::try_from(sig).map_or_else(|_| sig.to_string(), |s| s.to_string())
+                    nix::sys::signal::Signal::try_from(sig)
+                        .map_or_else(|_| sig.to_string(), |s| s.to_string())
                 ),
                 (None, None) => write!(f, "worker ended ({status})"),
             },
@@ -96,7 +103,8 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             connect_ports: config.worker.connect_ports.clone(),
             max_open_files: config.worker.max_open_files,
         },
-        heartbeat_interval_ms: u64::try_from(config.worker.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
+        heartbeat_interval_ms: u64::try_from(config.worker.heartbeat_interval.as_millis())
+            .unwrap_or(u64::MAX),
     }
 }
 
@@ -133,7 +141,9 @@ async fn bring_up(channel: &mut BouncerChannel, config: &Config, pid: u32) -> Re
     let report = configure(channel, config).await?;
     log_sandbox(&report, pid);
     let password = config.password.load().map_err(Ended::Credentials)?;
-    channel.send(ToWorker::Credentials(Credentials { password })).await?;
+    channel
+        .send(ToWorker::Credentials(Credentials { password }))
+        .await?;
     match channel.recv().await? {
         Some(FromWorker::Ready) => Ok(()),
         Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(format!(
@@ -205,7 +215,11 @@ impl Link<'_> {
         }
         let ready_at = Instant::now();
         tracing::info!(worker_pid = pid, "worker ready");
-        let first_server = config.servers.first().map(ToString::to_string).unwrap_or_default();
+        let first_server = config
+            .servers
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         self.state(WorkerState::LoggingIn {
             pid,
             server: first_server,
@@ -215,7 +229,10 @@ impl Link<'_> {
         let ended = self.running(&mut channel, &mut child, pid).await;
         // A worker that is leaving on its own gets a grace period; one that
         // misbehaved is killed at once.
-        if !matches!(ended, Ended::Exited(_) | Ended::Shutdown | Ended::SignedOut { .. }) {
+        if !matches!(
+            ended,
+            Ended::Exited(_) | Ended::Shutdown | Ended::SignedOut { .. }
+        ) {
             let _ = child.start_kill();
         }
         let status = reap(&mut child, pid).await;

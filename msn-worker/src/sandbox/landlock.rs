@@ -1,7 +1,7 @@
 use ipc::{LayerState, SandboxPolicy};
 use landlock::{
-    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 
 /// The newest ABI this code was written and tested against; newer kernels
@@ -37,7 +37,10 @@ pub fn apply(policy: &SandboxPolicy) -> LayerState {
         ruleset.restrict_self()
     })();
     if !missing_paths.is_empty() {
-        tracing::warn!("sandbox: readable paths that do not exist: {}", missing_paths.join(", "));
+        tracing::warn!(
+            "sandbox: readable paths that do not exist: {}",
+            missing_paths.join(", ")
+        );
     }
     match result {
         Ok(status) => match status.ruleset {

@@ -14,8 +14,8 @@ pub fn set_no_new_privs() -> LayerState {
 /// through exec, and exec is forbidden anyway.
 pub fn drop_capabilities() -> LayerState {
     let mut problems = Vec::new();
-    let may_shrink_bounding = caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP)
-        .unwrap_or(false);
+    let may_shrink_bounding =
+        caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).unwrap_or(false);
     if may_shrink_bounding {
         for cap in caps::all() {
             if let Err(e) = caps::drop(None, CapSet::Bounding, cap) {
@@ -23,7 +23,12 @@ pub fn drop_capabilities() -> LayerState {
             }
         }
     }
-    for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
         if let Err(e) = caps::clear(None, set) {
             problems.push(format!("{set:?}: {e}"));
         }

@@ -40,7 +40,9 @@ pub fn run(req: &ProbeRequest) -> ProbeReport {
         std::fs::read(&req.forbidden_file).map(|b| format!("read {} bytes", b.len())),
     ));
 
-    let scratch = req.scratch_dir.join(format!("msn-worker-probe-{}", std::process::id()));
+    let scratch = req
+        .scratch_dir
+        .join(format!("msn-worker-probe-{}", std::process::id()));
     results.push(result(
         format!("create {}", scratch.display()),
         std::fs::OpenOptions::new()
@@ -55,13 +57,11 @@ pub fn run(req: &ProbeRequest) -> ProbeReport {
 
     results.push(result(
         format!("spawn {}", req.program.display()),
-        std::process::Command::new(&req.program)
-            .spawn()
-            .map(|mut child| {
-                let _ = child.kill();
-                let _ = child.wait();
-                "process started".to_owned()
-            }),
+        std::process::Command::new(&req.program).spawn().map(|mut child| {
+            let _ = child.kill();
+            let _ = child.wait();
+            "process started".to_owned()
+        }),
     ));
 
     // If exec succeeds this process is gone and the report never arrives,

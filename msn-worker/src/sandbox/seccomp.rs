@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use ipc::LayerState;
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
 };
 
 /// Calls allowed with any arguments: I/O on descriptors we already hold,
@@ -83,17 +83,22 @@ fn condition(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, 
 
 fn build() -> Result<BpfProgram, String> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        ALWAYS.iter().map(|&nr| (i64::from(nr), Vec::new())).collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALWAYS.iter().map(|&nr| (nr, Vec::new())).collect();
 
     let err = |e: seccompiler::BackendError| e.to_string();
     // Open files read-only, never creating, truncating or appending.
-    let write_flags = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_APPEND
+    let write_flags = (libc::O_WRONLY
+        | libc::O_RDWR
+        | libc::O_CREAT
+        | libc::O_TRUNC
+        | libc::O_APPEND
         | (libc::O_TMPFILE & !libc::O_DIRECTORY)) as u64;
     rules.insert(
         libc::SYS_openat,
-        vec![SeccompRule::new(vec![condition(2, SeccompCmpOp::MaskedEq(write_flags), 0).map_err(err)?])
-            .map_err(err)?],
+        vec![SeccompRule::new(vec![
+            condition(2, SeccompCmpOp::MaskedEq(write_flags), 0).map_err(err)?
+        ])
+        .map_err(err)?],
     );
     // Internet sockets only (MSN over TCP, DNS over UDP).
     rules.insert(
@@ -101,24 +106,37 @@ fn build() -> Result<BpfProgram, String> {
         [libc::AF_INET, libc::AF_INET6]
             .into_iter()
             .map(|family| {
-                SeccompRule::new(vec![condition(0, SeccompCmpOp::Eq, family as u64).map_err(err)?]).map_err(err)
+                SeccompRule::new(vec![condition(0, SeccompCmpOp::Eq, family as u64).map_err(err)?])
+                    .map_err(err)
             })
             .collect::<Result<_, _>>()?,
     );
     // fcntl: descriptor and status flags only (what non-blocking I/O needs).
     rules.insert(
         libc::SYS_fcntl,
-        [libc::F_GETFD, libc::F_SETFD, libc::F_GETFL, libc::F_SETFL, libc::F_DUPFD_CLOEXEC]
-            .into_iter()
-            .map(|cmd| SeccompRule::new(vec![condition(1, SeccompCmpOp::Eq, cmd as u64).map_err(err)?]).map_err(err))
-            .collect::<Result<_, _>>()?,
+        [
+            libc::F_GETFD,
+            libc::F_SETFD,
+            libc::F_GETFL,
+            libc::F_SETFL,
+            libc::F_DUPFD_CLOEXEC,
+        ]
+        .into_iter()
+        .map(|cmd| {
+            SeccompRule::new(vec![condition(1, SeccompCmpOp::Eq, cmd as u64).map_err(err)?]).map_err(err)
+        })
+        .collect::<Result<_, _>>()?,
     );
-    // ioctl: only toggling non-blocking mode and close-on-exec.
+    // ioctl: only toggling non-blocking mode and close-on-exec. (The request
+    // type differs between libc targets, hence the cast.)
+    #[allow(clippy::unnecessary_cast)]
     rules.insert(
         libc::SYS_ioctl,
         [libc::FIONBIO, libc::FIOCLEX]
             .into_iter()
-            .map(|req| SeccompRule::new(vec![condition(1, SeccompCmpOp::Eq, req as u64).map_err(err)?]).map_err(err))
+            .map(|req| {
+                SeccompRule::new(vec![condition(1, SeccompCmpOp::Eq, req as u64).map_err(err)?]).map_err(err)
+            })
             .collect::<Result<_, _>>()?,
     );
 
@@ -129,7 +147,9 @@ fn build() -> Result<BpfProgram, String> {
         arch,
     )
     .map_err(|e| e.to_string())?;
-    filter.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())
 }
 
 pub fn apply() -> LayerState {

@@ -43,7 +43,9 @@ fn main() -> ExitCode {
         }
         "wrong-phase" | "wrong-credentials" | "signed-in-elsewhere" => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-            let Ok(runtime) = runtime else { return ExitCode::from(2) };
+            let Ok(runtime) = runtime else {
+                return ExitCode::from(2);
+            };
             if let Err(e) = runtime.block_on(speak(socket, &mode)) {
                 eprintln!("ERROR fake-worker: {e}");
             }
