@@ -55,7 +55,8 @@ fn main() {
     let dir = TestDir::new();
     let config = dir.write(
         "msnbnc.toml",
-        &msnbnc_tests::config_text(&binaries().worker, "").replace("restart_max_secs = 4", "restart_max_secs = 1"),
+        &msnbnc_tests::config_text(&binaries().worker, "")
+            .replace("restart_max_secs = 4", "restart_max_secs = 1"),
     );
     let bouncer = Bouncer::run(&config);
     let timeout = Duration::from_secs(10);
@@ -69,9 +70,15 @@ fn main() {
     for _ in 0..ROUNDS {
         let killed = now_of_day();
         signal_pid(pid, Signal::SIGKILL);
-        let (ended, ended_line) = bouncer.wait_for_from(at, "worker ended", timeout).expect("death noticed");
-        let (started, started_line) = bouncer.wait_for_from(ended, "worker started", timeout).expect("respawn");
-        let (ready, ready_line) = bouncer.wait_for_from(started, "worker ready worker_pid=", timeout).expect("ready");
+        let (ended, ended_line) = bouncer
+            .wait_for_from(at, "worker ended", timeout)
+            .expect("death noticed");
+        let (started, started_line) = bouncer
+            .wait_for_from(ended, "worker started", timeout)
+            .expect("respawn");
+        let (ready, ready_line) = bouncer
+            .wait_for_from(started, "worker ready worker_pid=", timeout)
+            .expect("ready");
         let t = |l: &str| log_time(l).expect("timestamp");
         detect.push((t(&ended_line) - killed) * 1000.0);
         bring_up.push((t(&ready_line) - t(&started_line)) * 1000.0);
