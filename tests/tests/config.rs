@@ -84,3 +84,10 @@ fn missing_worker_binary_is_an_error_at_start_not_a_restart_loop() {
         "{stderr}"
     );
 }
+
+#[test]
+fn version_flag_prints_the_version() {
+    let (status, stdout, _) = run_msnbnc(&["--version"]);
+    assert!(status.success());
+    assert_eq!(stdout.trim(), format!("msnbnc {}", env!("CARGO_PKG_VERSION")));
+}

@@ -105,6 +105,7 @@ pub struct Supervisor {
     updates: mpsc::Sender<Update>,
     control: mpsc::Receiver<Control>,
     shutdown: CancellationToken,
+    known_sandbox_gaps: Vec<ipc::LayerReport>,
 }
 
 impl Supervisor {
@@ -119,6 +120,7 @@ impl Supervisor {
             updates,
             control,
             shutdown,
+            known_sandbox_gaps: Vec::new(),
         }
     }
 
@@ -128,6 +130,7 @@ impl Supervisor {
             updates: &self.updates,
             control: &mut self.control,
             shutdown: &self.shutdown,
+            known_sandbox_gaps: &mut self.known_sandbox_gaps,
         }
     }
 

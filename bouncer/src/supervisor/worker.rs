@@ -8,8 +8,8 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use ipc::{
-    BouncerChannel, Credentials, Event, FromWorker, LayerState, LoginStage, ProtocolError, SandboxReport,
-    SignOutClass, ToWorker, WorkerConfig,
+    BouncerChannel, Credentials, Event, FromWorker, LayerReport, LayerState, LoginStage, ProtocolError,
+    SandboxReport, SignOutClass, ToWorker, WorkerConfig,
 };
 use tokio::process::Child;
 use tokio::sync::mpsc;
@@ -123,23 +123,41 @@ pub async fn configure(channel: &mut BouncerChannel, config: &Config) -> Result<
     }
 }
 
-pub fn log_sandbox(report: &SandboxReport, pid: u32) {
-    for layer in &report.layers {
-        if layer.state != LayerState::Enforced {
-            tracing::warn!(
-                worker_pid = pid,
-                "worker sandbox layer {} is {}: {}",
-                layer.layer.name(),
-                layer.state.label(),
-                layer.state.detail()
-            );
-        }
+/// The sandbox layers in `report` that are not enforced and not yet in
+/// `known_gaps`; records them there.
+fn new_sandbox_gaps(report: &SandboxReport, known_gaps: &mut Vec<LayerReport>) -> Vec<LayerReport> {
+    let fresh: Vec<LayerReport> = report
+        .layers
+        .iter()
+        .filter(|l| l.state != LayerState::Enforced && !known_gaps.contains(l))
+        .cloned()
+        .collect();
+    known_gaps.extend(fresh.iter().cloned());
+    fresh
+}
+
+/// Warns about sandbox layers that are not enforced — once per distinct
+/// gap for the life of the bouncer, not at every worker restart.
+fn log_sandbox(report: &SandboxReport, pid: u32, known_gaps: &mut Vec<LayerReport>) {
+    for layer in new_sandbox_gaps(report, known_gaps) {
+        tracing::warn!(
+            worker_pid = pid,
+            "worker sandbox layer {} is {}: {}",
+            layer.layer.name(),
+            layer.state.label(),
+            layer.state.detail()
+        );
     }
 }
 
-async fn bring_up(channel: &mut BouncerChannel, config: &Config, pid: u32) -> Result<(), Ended> {
+async fn bring_up(
+    channel: &mut BouncerChannel,
+    config: &Config,
+    pid: u32,
+    known_gaps: &mut Vec<LayerReport>,
+) -> Result<(), Ended> {
     let report = configure(channel, config).await?;
-    log_sandbox(&report, pid);
+    log_sandbox(&report, pid, known_gaps);
     let password = config.password.load().map_err(Ended::Credentials)?;
     channel
         .send(ToWorker::Credentials(Credentials { password }))
@@ -170,6 +188,7 @@ pub struct Link<'a> {
     pub updates: &'a mpsc::Sender<Update>,
     pub control: &'a mut mpsc::Receiver<Control>,
     pub shutdown: &'a CancellationToken,
+    pub known_sandbox_gaps: &'a mut Vec<LayerReport>,
 }
 
 impl Link<'_> {
@@ -194,7 +213,7 @@ impl Link<'_> {
 
         let config = self.config.clone();
         let brought_up = tokio::select! {
-            r = tokio::time::timeout(BRING_UP_TIMEOUT, bring_up(&mut channel, &config, pid)) => match r {
+            r = tokio::time::timeout(BRING_UP_TIMEOUT, bring_up(&mut channel, &config, pid, self.known_sandbox_gaps)) => match r {
                 Ok(r) => r,
                 Err(_) => Err(Ended::BringUpTimeout),
             },
@@ -226,7 +245,7 @@ impl Link<'_> {
         })
         .await;
 
-        let ended = self.running(&mut channel, &mut child, pid).await;
+        let ended = self.running(&mut channel, pid).await;
         // A worker that is leaving on its own gets a grace period; one that
         // misbehaved is killed at once.
         if !matches!(
@@ -243,7 +262,11 @@ impl Link<'_> {
         (ended, Some(ready_at))
     }
 
-    async fn running(&mut self, channel: &mut BouncerChannel, child: &mut Child, pid: u32) -> Ended {
+    /// The running phase. The worker's death is seen as end-of-file on the
+    /// channel (only the worker holds the other end), and only after every
+    /// frame it sent before dying has been read — so a last `SignedOut`
+    /// event is never lost to a race with the exit status.
+    async fn running(&mut self, channel: &mut BouncerChannel, pid: u32) -> Ended {
         let settings = self.config.worker.clone();
         let mut heartbeat = tokio::time::interval(settings.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -330,12 +353,6 @@ impl Link<'_> {
                         return e.into();
                     }
                 }
-                status = child.wait() => {
-                    return match signed_out {
-                        Some((class, reason)) => Ended::SignedOut { class, reason },
-                        None => Ended::Exited(status.ok()),
-                    };
-                }
                 () = &mut exit_deadline, if signed_out.is_some() => {
                     let (class, reason) = signed_out.take().unwrap_or((SignOutClass::Transient, String::new()));
                     tracing::warn!(worker_pid = pid, "worker did not exit after signing out");
@@ -353,5 +370,40 @@ impl Link<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipc::SandboxLayer;
+
+    #[test]
+    fn each_sandbox_gap_is_reported_once_across_restarts() {
+        let report = SandboxReport {
+            layers: vec![
+                LayerReport {
+                    layer: SandboxLayer::Seccomp,
+                    state: LayerState::Enforced,
+                },
+                LayerReport {
+                    layer: SandboxLayer::Landlock,
+                    state: LayerState::Unavailable("old kernel".into()),
+                },
+            ],
+        };
+        let mut known = Vec::new();
+        let first = new_sandbox_gaps(&report, &mut known);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].layer, SandboxLayer::Landlock);
+        assert!(new_sandbox_gaps(&report, &mut known).is_empty());
+        // A different failure of the same layer is news.
+        let worse = SandboxReport {
+            layers: vec![LayerReport {
+                layer: SandboxLayer::Landlock,
+                state: LayerState::Failed("EINVAL".into()),
+            }],
+        };
+        assert_eq!(new_sandbox_gaps(&worse, &mut known).len(), 1);
     }
 }

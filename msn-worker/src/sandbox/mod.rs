@@ -40,7 +40,8 @@ pub fn apply(policy: &SandboxPolicy) -> SandboxReport {
     for report in &layers {
         match &report.state {
             LayerState::Enforced => tracing::debug!(layer = report.layer.name(), "sandbox layer enforced"),
-            other => tracing::warn!(
+            // The bouncer warns about gaps (once, not at every restart).
+            other => tracing::debug!(
                 layer = report.layer.name(),
                 state = other.label(),
                 "sandbox layer not fully enforced: {}",
