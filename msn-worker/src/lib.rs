@@ -4,5 +4,6 @@
 #![deny(unsafe_code)]
 
 pub mod inherited_fd;
+pub mod msnp;
 pub mod sandbox;
 pub mod service;

@@ -1,0 +1,8 @@
+//! The MSN Messenger protocol (MSNP8–MSNP12), sans-IO: parsing,
+//! serialising and session state machines as plain types and functions.
+//! The async drivers that move bytes live in `crate::session`.
+
+pub mod challenge;
+pub mod codec;
+pub mod escape;
+pub mod message;
