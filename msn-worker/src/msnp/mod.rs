@@ -6,3 +6,4 @@ pub mod challenge;
 pub mod codec;
 pub mod escape;
 pub mod message;
+pub mod roster;
