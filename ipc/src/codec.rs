@@ -306,6 +306,7 @@ mod tests {
             Event::SignedOut {
                 class: SignOutClass::SignedInElsewhere,
                 reason: "OUT OTH".into(),
+                retry_after_secs: None,
             },
         ];
         let mut all = vec![

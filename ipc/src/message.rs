@@ -429,5 +429,7 @@ pub enum Event {
     SignedOut {
         class: SignOutClass,
         reason: String,
+        /// The server asked us to stay away this long (`OUT RCT`, maintenance).
+        retry_after_secs: Option<u64>,
     },
 }

@@ -149,7 +149,17 @@ impl Supervisor {
             let reason = ended.to_string();
             tracing::warn!("worker ended: {reason}");
             let delay = match decide(&ended, &self.config) {
-                Next::RestartAfterBackoff => backoff.next_delay(ready_at, Instant::now(), fastrand::f64()),
+                Next::RestartAfterBackoff => {
+                    let delay = backoff.next_delay(ready_at, Instant::now(), fastrand::f64());
+                    match ended {
+                        // The server said how long to stay away (OUT RCT, maintenance).
+                        Ended::SignedOut {
+                            retry_after: Some(wait),
+                            ..
+                        } => delay.max(wait),
+                        _ => delay,
+                    }
+                }
                 Next::RestartAfter(d) => d,
                 Next::Hold => {
                     tracing::error!("not restarting the worker until an operator acts: {reason}");

@@ -43,6 +43,8 @@ pub enum Ended {
     SignedOut {
         class: SignOutClass,
         reason: String,
+        /// The server asked us to stay away this long.
+        retry_after: Option<Duration>,
     },
     Shutdown,
 }
@@ -74,7 +76,7 @@ impl fmt::Display for Ended {
             ),
             Ended::Incompatible(e) => write!(f, "{e}"),
             Ended::Credentials(e) => write!(f, "cannot load the MSN password: {e}"),
-            Ended::SignedOut { class, reason } => write!(f, "signed out ({class:?}): {reason}"),
+            Ended::SignedOut { class, reason, .. } => write!(f, "signed out ({class:?}): {reason}"),
             Ended::Shutdown => write!(f, "shut down"),
         }
     }
@@ -277,7 +279,7 @@ impl Link<'_> {
         let mut next_seq = 0u64;
         // Commands sent and not yet answered (commands arrive with IRC).
         let mut outstanding: HashSet<u64> = HashSet::new();
-        let mut signed_out: Option<(SignOutClass, String)> = None;
+        let mut signed_out: Option<(SignOutClass, String, Option<Duration>)> = None;
         let exit_deadline = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(exit_deadline);
 
@@ -288,7 +290,7 @@ impl Link<'_> {
                         Ok(Some(msg)) => msg,
                         Ok(None) => {
                             return match signed_out {
-                                Some((class, reason)) => Ended::SignedOut { class, reason },
+                                Some((class, reason, retry_after)) => Ended::SignedOut { class, reason, retry_after },
                                 None => Ended::Exited(None),
                             }
                         }
@@ -319,8 +321,10 @@ impl Link<'_> {
                                 Event::SignedIn { account, .. } => {
                                     self.state(WorkerState::SignedIn { pid, account: account.clone() }).await;
                                 }
-                                Event::SignedOut { class, reason } => {
-                                    signed_out = Some((*class, reason.clone()));
+                                Event::SignedOut { class, reason, retry_after_secs } => {
+                                    // Bounded: a worker cannot park us for years.
+                                    let retry_after = retry_after_secs.map(|s| Duration::from_secs(s.min(86_400)));
+                                    signed_out = Some((*class, reason.clone(), retry_after));
                                     exit_deadline.as_mut().reset(tokio::time::Instant::now() + EXIT_GRACE);
                                 }
                                 _ => {}
@@ -354,9 +358,10 @@ impl Link<'_> {
                     }
                 }
                 () = &mut exit_deadline, if signed_out.is_some() => {
-                    let (class, reason) = signed_out.take().unwrap_or((SignOutClass::Transient, String::new()));
+                    let (class, reason, retry_after) =
+                        signed_out.take().unwrap_or((SignOutClass::Transient, String::new(), None));
                     tracing::warn!(worker_pid = pid, "worker did not exit after signing out");
-                    return Ended::SignedOut { class, reason };
+                    return Ended::SignedOut { class, reason, retry_after };
                 }
                 Some(control) = self.control.recv() => match control {
                     Control::Reconfigure(new) => {

@@ -4,6 +4,9 @@
 
 pub mod challenge;
 pub mod codec;
+pub mod errors;
 pub mod escape;
 pub mod message;
+pub mod ns;
+pub mod passport;
 pub mod roster;

@@ -109,6 +109,7 @@ async fn speak(socket: std::os::unix::net::UnixStream, mode: &str) -> anyhow::Re
             event: Event::SignedOut {
                 class,
                 reason: reason.into(),
+                retry_after_secs: None,
             },
         })
         .await?;
