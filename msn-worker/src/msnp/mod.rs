@@ -10,3 +10,4 @@ pub mod message;
 pub mod ns;
 pub mod passport;
 pub mod roster;
+pub mod sb;

@@ -1,0 +1,518 @@
+//! One switchboard session (one conversation's TCP connection), sans-IO
+//! (msnp.md §6). Messages are queued until someone has joined; each text
+//! message's delivery (all of its pieces acknowledged, or the first
+//! failure) is reported against the command that sent it.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use ipc::{Delivery, Failure, FailureKind, TextFormat};
+
+use super::codec::{encode, Frame};
+use super::message::{self, Content, Mime, Reassembler};
+use super::{errors, escape, roster};
+
+/// How long an invited contact has to join before queued messages fail.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the server has to acknowledge a message.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// We asked for this switchboard (XFR SB) and will invite contacts.
+    Calling { cookie: String, invite: Vec<String> },
+    /// A contact invited us (RNG).
+    Answering { session_id: String, cookie: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SbEvent {
+    Joined {
+        handle: String,
+        friendly_name: String,
+    },
+    Left {
+        handle: String,
+    },
+    Message {
+        from: String,
+        text: String,
+        format: TextFormat,
+    },
+    Typing {
+        from: String,
+    },
+    Nudge {
+        from: String,
+    },
+    Notice(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SbOutput {
+    Send(Vec<u8>),
+    Event(SbEvent),
+    Delivery {
+        command_id: u64,
+        outcome: Delivery,
+    },
+    /// Close the connection. `unsent` are messages never written to this
+    /// switchboard, which the caller may send through a new one.
+    Closed {
+        reason: String,
+        unsent: Vec<Outgoing>,
+    },
+}
+
+/// A message waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The command to report delivery to (`None`: typing, nudges, declines).
+    pub command_id: Option<u64>,
+    pub payload: Vec<u8>,
+    /// `A` (acknowledge) or `U` (no answer).
+    pub ack: char,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Authenticating,
+    Ready,
+    Closed,
+}
+
+pub struct SbSession {
+    account: String,
+    role: Role,
+    state: State,
+    next_trid: u32,
+    /// Other participants, keyed by lower-cased handle.
+    participants: BTreeMap<String, (String, String)>,
+    /// Invitations sent and not yet answered by a JOI: trid → handle.
+    calls: HashMap<u32, String>,
+    queue: VecDeque<Outgoing>,
+    /// MSG trid → (command id, sent at).
+    awaiting_ack: HashMap<u32, (u64, Instant)>,
+    /// Command id → pieces not yet acknowledged.
+    pieces_left: HashMap<u64, usize>,
+    reassembler: Reassembler,
+    started: Instant,
+    ever_joined: bool,
+}
+
+fn failure(kind: FailureKind, detail: impl Into<String>) -> Failure {
+    Failure {
+        kind,
+        detail: detail.into(),
+    }
+}
+
+impl SbSession {
+    pub fn new(account: &str, role: Role, now: Instant) -> Self {
+        SbSession {
+            account: account.to_owned(),
+            role,
+            state: State::Authenticating,
+            next_trid: 1,
+            participants: BTreeMap::new(),
+            calls: HashMap::new(),
+            queue: VecDeque::new(),
+            awaiting_ack: HashMap::new(),
+            pieces_left: HashMap::new(),
+            reassembler: Reassembler::default(),
+            started: now,
+            ever_joined: false,
+        }
+    }
+
+    pub fn participants(&self) -> impl Iterator<Item = &str> {
+        self.participants.values().map(|(h, _)| h.as_str())
+    }
+
+    pub fn has_participant(&self, handle: &str) -> bool {
+        self.participants.contains_key(&handle.to_ascii_lowercase())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    fn trid(&mut self) -> u32 {
+        let t = self.next_trid;
+        self.next_trid = self.next_trid.checked_add(1).unwrap_or(1);
+        t
+    }
+
+    /// The first line on a fresh connection: `USR` or `ANS`.
+    pub fn start(&mut self) -> Vec<SbOutput> {
+        let t = self.trid();
+        let account = self.account.clone();
+        let line = match &self.role {
+            Role::Calling { cookie, .. } => encode("USR", Some(t), &[&account, cookie], None),
+            Role::Answering { session_id, cookie } => {
+                encode("ANS", Some(t), &[&account, cookie, session_id], None)
+            }
+        };
+        vec![SbOutput::Send(line)]
+    }
+
+    /// Queues a text message (split to fit the size limit), reporting its
+    /// delivery against `command_id`.
+    pub fn send_text(&mut self, command_id: u64, text: &str, format: &TextFormat) -> Vec<SbOutput> {
+        let pieces = message::split_for_msg(text, format);
+        self.pieces_left.insert(command_id, pieces.len());
+        for piece in pieces {
+            self.queue.push_back(Outgoing {
+                command_id: Some(command_id),
+                payload: message::text_payload(&piece, format),
+                ack: 'A',
+            });
+        }
+        self.flush()
+    }
+
+    pub fn send_typing(&mut self) -> Vec<SbOutput> {
+        let payload = message::typing_payload(&self.account);
+        self.send_unacknowledged(payload)
+    }
+
+    pub fn send_nudge(&mut self) -> Vec<SbOutput> {
+        self.send_unacknowledged(message::nudge_payload())
+    }
+
+    fn send_unacknowledged(&mut self, payload: Vec<u8>) -> Vec<SbOutput> {
+        // Typing into an empty switchboard is pointless; do not queue it.
+        if self.state != State::Ready || self.participants.is_empty() {
+            return Vec::new();
+        }
+        self.queue.push_back(Outgoing {
+            command_id: None,
+            payload,
+            ack: 'U',
+        });
+        self.flush()
+    }
+
+    /// Re-queues messages a closed switchboard never sent.
+    pub fn requeue(&mut self, unsent: Vec<Outgoing>) -> Vec<SbOutput> {
+        for o in unsent {
+            if let Some(id) = o.command_id {
+                *self.pieces_left.entry(id).or_insert(0) += 1;
+            }
+            self.queue.push_back(o);
+        }
+        self.flush()
+    }
+
+    /// Invites another contact into this switchboard.
+    pub fn invite(&mut self, handle: &str) -> Vec<SbOutput> {
+        if self.state != State::Ready || self.has_participant(handle) {
+            return Vec::new();
+        }
+        let t = self.trid();
+        self.calls.insert(t, handle.to_owned());
+        vec![SbOutput::Send(encode("CAL", Some(t), &[handle], None))]
+    }
+
+    /// Leaves politely.
+    pub fn leave(&mut self) -> Vec<SbOutput> {
+        let mut out = Vec::new();
+        if self.state != State::Closed {
+            out.push(SbOutput::Send(encode("OUT", None, &[], None)));
+            self.close(&mut out, "left the conversation");
+        }
+        out
+    }
+
+    fn flush(&mut self) -> Vec<SbOutput> {
+        let mut out = Vec::new();
+        if self.state != State::Ready || self.participants.is_empty() {
+            return out;
+        }
+        while let Some(o) = self.queue.pop_front() {
+            let t = self.trid();
+            if let (Some(id), 'A') = (o.command_id, o.ack) {
+                self.awaiting_ack.insert(t, (id, Instant::now()));
+            }
+            let ack = o.ack.to_string();
+            out.push(SbOutput::Send(encode("MSG", Some(t), &[&ack], Some(&o.payload))));
+        }
+        out
+    }
+
+    fn deliver(&mut self, out: &mut Vec<SbOutput>, command_id: u64, result: Result<(), Failure>) {
+        match result {
+            Ok(()) => {
+                let Some(left) = self.pieces_left.get_mut(&command_id) else {
+                    return;
+                };
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    self.pieces_left.remove(&command_id);
+                    out.push(SbOutput::Delivery {
+                        command_id,
+                        outcome: Delivery::Delivered,
+                    });
+                }
+            }
+            Err(f) => {
+                // Report the first failure once; later pieces are moot.
+                if self.pieces_left.remove(&command_id).is_some() {
+                    out.push(SbOutput::Delivery {
+                        command_id,
+                        outcome: Delivery::Failed(f),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Fails everything queued with `f` (nobody will join).
+    fn fail_queue(&mut self, out: &mut Vec<SbOutput>, f: &Failure) {
+        let queued: Vec<Outgoing> = self.queue.drain(..).collect();
+        for o in queued {
+            if let Some(id) = o.command_id {
+                self.deliver(out, id, Err(f.clone()));
+            }
+        }
+    }
+
+    fn close(&mut self, out: &mut Vec<SbOutput>, reason: &str) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.state = State::Closed;
+        let in_flight: Vec<u64> = self.awaiting_ack.drain().map(|(_, (id, _))| id).collect();
+        for id in in_flight {
+            self.deliver(
+                out,
+                id,
+                Err(failure(
+                    FailureKind::ServerError,
+                    format!("switchboard closed before acknowledging ({reason})"),
+                )),
+            );
+        }
+        let unsent: Vec<Outgoing> = self.queue.drain(..).collect();
+        for o in &unsent {
+            if let Some(id) = o.command_id {
+                self.pieces_left.remove(&id);
+            }
+        }
+        out.push(SbOutput::Closed {
+            reason: reason.to_owned(),
+            unsent,
+        });
+    }
+
+    /// The connection ended (EOF or error).
+    pub fn connection_lost(&mut self, why: &str) -> Vec<SbOutput> {
+        let mut out = Vec::new();
+        self.close(&mut out, why);
+        out
+    }
+
+    /// Timeouts: unacknowledged messages and contacts that never join.
+    pub fn tick(&mut self, now: Instant) -> Vec<SbOutput> {
+        let mut out = Vec::new();
+        let expired: Vec<(u32, u64)> = self
+            .awaiting_ack
+            .iter()
+            .filter(|(_, (_, sent))| now.duration_since(*sent) > ACK_TIMEOUT)
+            .map(|(t, (id, _))| (*t, *id))
+            .collect();
+        for (t, id) in expired {
+            self.awaiting_ack.remove(&t);
+            self.deliver(
+                &mut out,
+                id,
+                Err(failure(
+                    FailureKind::TimedOut,
+                    "no acknowledgement from the switchboard",
+                )),
+            );
+        }
+        if !self.ever_joined && self.state != State::Closed && now.duration_since(self.started) > JOIN_TIMEOUT
+        {
+            let f = failure(FailureKind::TimedOut, "the contact did not join the conversation");
+            self.fail_queue(&mut out, &f);
+            self.close(&mut out, "nobody joined");
+        }
+        out
+    }
+
+    pub fn on_frame(&mut self, frame: Frame, now: Instant) -> Vec<SbOutput> {
+        let mut out = Vec::new();
+        if self.state == State::Closed {
+            return out;
+        }
+        if let Some(code) = frame.error_code() {
+            self.on_error(&mut out, code, frame.trid());
+            return out;
+        }
+        match frame.cmd.as_str() {
+            "USR" if frame.arg(1) == Some("OK") && self.state == State::Authenticating => {
+                self.state = State::Ready;
+                if let Role::Calling { invite, .. } = &self.role {
+                    for handle in invite.clone() {
+                        out.extend(self.invite(&handle));
+                    }
+                }
+            }
+            "IRO" => {
+                // IRO <t> <index> <total> <email> <name> [<client-id>]
+                if let (Some(h), name) = (frame.arg(3), frame.arg(4)) {
+                    self.joined(&mut out, h, name);
+                }
+            }
+            "ANS" if frame.arg(1) == Some("OK") => {
+                self.state = State::Ready;
+                out.extend(self.flush());
+            }
+            "CAL" => {
+                // CAL <t> RINGING <session>: the invitation is out; JOI follows.
+            }
+            "JOI" => {
+                if let Some(h) = frame.arg(0) {
+                    self.calls.retain(|_, c| !c.eq_ignore_ascii_case(h));
+                    self.joined(&mut out, h, frame.arg(1));
+                    out.extend(self.flush());
+                }
+            }
+            "BYE" => {
+                if let Some(h) = frame.arg(0) {
+                    // MSNP16+ may append ;{machine-guid}.
+                    let h = h.split(';').next().unwrap_or(h);
+                    if self.participants.remove(&h.to_ascii_lowercase()).is_some() {
+                        out.push(SbOutput::Event(SbEvent::Left { handle: h.to_owned() }));
+                    }
+                    if self.participants.is_empty() && self.calls.is_empty() {
+                        out.push(SbOutput::Send(encode("OUT", None, &[], None)));
+                        self.close(&mut out, "everyone left");
+                    }
+                }
+            }
+            "ACK" | "NAK" => {
+                if let Some((id, _)) = frame.trid().and_then(|t| self.awaiting_ack.remove(&t)) {
+                    let result = if frame.cmd == "ACK" {
+                        Ok(())
+                    } else {
+                        Err(failure(
+                            FailureKind::Rejected,
+                            "the switchboard could not deliver it (NAK)",
+                        ))
+                    };
+                    self.deliver(&mut out, id, result);
+                }
+            }
+            "MSG" => self.on_msg(&mut out, &frame, now),
+            "OUT" => self.close(&mut out, "the server closed the conversation"),
+            _ => tracing::debug!("switchboard: ignored {}", frame.line()),
+        }
+        out
+    }
+
+    fn joined(&mut self, out: &mut Vec<SbOutput>, handle: &str, name: Option<&str>) {
+        if handle.eq_ignore_ascii_case(&self.account) || !roster::valid_handle(handle) {
+            return;
+        }
+        let name = name.map(escape::decode).unwrap_or_else(|| handle.to_owned());
+        let key = handle.to_ascii_lowercase();
+        if self.participants.contains_key(&key) {
+            return;
+        }
+        self.ever_joined = true;
+        self.participants.insert(key, (handle.to_owned(), name.clone()));
+        out.push(SbOutput::Event(SbEvent::Joined {
+            handle: handle.to_owned(),
+            friendly_name: name,
+        }));
+    }
+
+    fn on_msg(&mut self, out: &mut Vec<SbOutput>, frame: &Frame, now: Instant) {
+        let (Some(from), Some(payload)) = (frame.arg(0), &frame.payload) else {
+            return;
+        };
+        let Some(mime) = self.reassembler.feed(Mime::parse(payload), now) else {
+            return;
+        };
+        match message::classify(&mime) {
+            Content::Text { text, format } => out.push(SbOutput::Event(SbEvent::Message {
+                from: from.to_owned(),
+                text,
+                format,
+            })),
+            Content::Typing { .. } => out.push(SbOutput::Event(SbEvent::Typing {
+                from: from.to_owned(),
+            })),
+            Content::Nudge => out.push(SbOutput::Event(SbEvent::Nudge {
+                from: from.to_owned(),
+            })),
+            Content::Invitation {
+                command,
+                cookie,
+                application,
+            } if command.eq_ignore_ascii_case("INVITE") => {
+                let t = self.trid();
+                let decline = message::decline_invitation_payload(&cookie);
+                out.push(SbOutput::Send(encode("MSG", Some(t), &["U"], Some(&decline))));
+                let what = if application.is_empty() {
+                    "an invitation".to_owned()
+                } else {
+                    application
+                };
+                out.push(SbOutput::Event(SbEvent::Notice(format!(
+                    "{from} sent {what}, which msnbnc cannot accept; declined"
+                ))));
+            }
+            Content::Other { content_type } => {
+                tracing::debug!(%from, "ignored message of type {content_type:?}");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_error(&mut self, out: &mut Vec<SbOutput>, code: u16, trid: Option<u32>) {
+        let text = format!("{code} {}", errors::describe(code));
+        if self.state == State::Authenticating {
+            let f = failure(
+                FailureKind::ServerError,
+                format!("switchboard refused us: {text}"),
+            );
+            self.fail_queue(out, &f);
+            self.close(out, &text);
+            return;
+        }
+        let Some(t) = trid else {
+            // Escargot sends a bare 207 for a CAL to an unknown account.
+            if !self.calls.is_empty() && self.participants.is_empty() {
+                self.calls.clear();
+                let f = failure(FailureKind::NotOnList, text.clone());
+                self.fail_queue(out, &f);
+                self.close(out, &text);
+            }
+            return;
+        };
+        if let Some(handle) = self.calls.remove(&t) {
+            let kind = match code {
+                217 | 208 => FailureKind::ContactOffline,
+                _ => errors::failure_kind(code),
+            };
+            out.push(SbOutput::Event(SbEvent::Notice(format!(
+                "cannot reach {handle}: {text}"
+            ))));
+            if self.participants.is_empty() && self.calls.is_empty() {
+                let f = failure(kind, format!("{handle}: {text}"));
+                self.fail_queue(out, &f);
+                self.close(out, &text);
+            }
+        } else if let Some((id, _)) = self.awaiting_ack.remove(&t) {
+            self.deliver(out, id, Err(failure(errors::failure_kind(code), text)));
+        } else {
+            tracing::debug!("switchboard error for transaction {t}: {text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
