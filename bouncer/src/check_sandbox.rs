@@ -3,6 +3,7 @@
 //! prints what each layer achieved and what each attempt got.
 
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -15,7 +16,13 @@ use crate::supervisor::{spawn, worker};
 pub async fn run(config: &Config) -> anyhow::Result<bool> {
     spawn::preflight(&config.worker)?;
     let mut spawned = spawn::spawn(&config.worker)?;
-    let result = probe(config, &mut spawned).await;
+    let result = match tokio::time::timeout(worker::BRING_UP_TIMEOUT, probe(config, &mut spawned)).await {
+        Ok(r) => r,
+        Err(_) => Err(anyhow::anyhow!(
+            "the worker did not answer within {} s",
+            worker::BRING_UP_TIMEOUT.as_secs()
+        )),
+    };
     let _ = spawned.channel.send(ToWorker::Shutdown).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), spawned.child.wait()).await;
     let _ = spawned.child.start_kill();
@@ -26,14 +33,23 @@ async fn probe(config: &Config, spawned: &mut spawn::Spawned) -> anyhow::Result<
     let report = worker::configure(&mut spawned.channel, config)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Everything below prints what the worker said: sanitise it.
+    let clean = worker::untrusted;
 
     // A port that is certainly listening, so an unblocked connect would
     // visibly succeed instead of failing for lack of a listener.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding a probe port")?;
     let port = listener.local_addr()?.port();
+    // A world-writable directory of our own, so that only the sandbox, not
+    // Unix permissions, can stop the worker from creating a file in it.
+    let scratch = tempfile::Builder::new()
+        .prefix("msnbnc-sandbox-probe-")
+        .tempdir()?;
+    std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o777))?;
     let request = ProbeRequest {
+        // World-readable everywhere: only the sandbox can stop the read.
         forbidden_file: PathBuf::from("/etc/passwd"),
-        scratch_dir: std::env::temp_dir(),
+        scratch_dir: scratch.path().to_owned(),
         program: PathBuf::from("/bin/sh"),
         forbidden_port: port,
     };
@@ -58,9 +74,9 @@ async fn probe(config: &Config, spawned: &mut spawn::Spawned) -> anyhow::Result<
     for r in &probes.results {
         println!(
             "{:<40} {:<9} {}",
-            r.attempt,
+            clean(&r.attempt),
             if r.blocked { "blocked" } else { "ALLOWED" },
-            r.detail
+            clean(&r.detail)
         );
     }
     let failed_layer = report

@@ -48,7 +48,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         tokio::select! {
             _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => hub.reload().await,
+            _ = sighup.recv() => hub.reload(),
             Some(update) = updates.recv() => hub.on_update(update),
             _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
             _ = &mut supervisor => {
@@ -63,8 +63,9 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         // Keep draining so the supervisor never blocks on a full channel.
         loop {
             tokio::select! {
-                _ = &mut supervisor => break,
+                biased;
                 Some(update) = updates.recv() => hub.on_update(update),
+                _ = &mut supervisor => break,
             }
         }
     })
@@ -72,6 +73,10 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     if finished.is_err() {
         tracing::warn!("worker supervisor did not stop in time; killing the worker");
         supervisor.abort();
+    }
+    // Whatever it said last (its final state) is still worth reporting.
+    while let Ok(update) = updates.try_recv() {
+        hub.on_update(update);
     }
     tracing::info!("stopped");
     Ok(())
@@ -93,12 +98,19 @@ impl Hub {
     }
 
     /// SIGHUP: re-read the configuration. A broken file keeps the old one.
-    async fn reload(&mut self) {
+    fn reload(&mut self) {
         systemd::reloading();
         match config::load(&self.config_path) {
             Ok(new) => {
                 tracing::info!("configuration reloaded from {}", self.config_path.display());
-                let _ = self.control.send(Control::Reconfigure(Box::new(new))).await;
+                // Never block the hub on the supervisor.
+                if self
+                    .control
+                    .try_send(Control::Reconfigure(Box::new(new)))
+                    .is_err()
+                {
+                    tracing::error!("the supervisor is busy; reload again in a moment");
+                }
             }
             Err(errors) => {
                 tracing::error!("configuration reload failed; keeping the running configuration:\n{errors}");

@@ -62,6 +62,11 @@ fn load_config(path: &std::path::Path) -> Result<config::Config, ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    // We hold the MSN password (and later staff secrets): no core dumps, and
+    // no ptrace or /proc/<pid>/mem access by same-user processes.
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!("cannot mark msnbnc non-dumpable: {e}");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -40,5 +40,7 @@ pub fn reloading() {
 
 /// How often to send `WATCHDOG=1`: half the configured interval, if any.
 pub fn watchdog_period() -> Option<std::time::Duration> {
-    sd_notify::watchdog_enabled().map(|d| d / 2)
+    sd_notify::watchdog_enabled()
+        .filter(|d| !d.is_zero())
+        .map(|d| d / 2)
 }

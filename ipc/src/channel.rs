@@ -6,7 +6,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::UnixStream;
 use tokio_util::codec::Framed;
 
-use crate::codec::FrameCodec;
+use tokio::io::AsyncWriteExt;
+
+use crate::codec::{encode_frame, FrameCodec};
 use crate::message::{FromWorker, Hello, ToWorker};
 use crate::phase::{Phase, PhaseTracker};
 use crate::{ProtocolError, PROTOCOL_VERSION};
@@ -18,6 +20,10 @@ pub trait Role {
     fn check_in(phases: &mut PhaseTracker, msg: &Self::In) -> Result<(), ProtocolError>;
     fn check_out(phases: &mut PhaseTracker, msg: &Self::Out) -> Result<(), ProtocolError>;
     fn hello_out(hello: Hello) -> Self::Out;
+    /// Whether the message carries a secret that must not linger in buffers.
+    fn is_secret(_msg: &Self::Out) -> bool {
+        false
+    }
     fn hello_in(msg: &Self::In) -> Option<&Hello>;
 }
 
@@ -37,6 +43,9 @@ impl Role for Bouncer {
     }
     fn hello_out(hello: Hello) -> ToWorker {
         ToWorker::Hello(hello)
+    }
+    fn is_secret(msg: &ToWorker) -> bool {
+        matches!(msg, ToWorker::Credentials(_))
     }
     fn hello_in(msg: &FromWorker) -> Option<&Hello> {
         match msg {
@@ -90,6 +99,16 @@ impl<R: Role> Channel<R> {
     /// cancel-safe: do not race it in `select!`.
     pub async fn send(&mut self, msg: R::Out) -> Result<(), ProtocolError> {
         R::check_out(&mut self.phases, &msg)?;
+        if R::is_secret(&msg) {
+            // Bypass the framed write buffer, whose spare capacity would keep
+            // a copy of the secret: encode into a buffer that is wiped on drop
+            // and write it straight to the socket.
+            self.framed.flush().await?;
+            let frame = zeroize::Zeroizing::new(encode_frame(&msg)?);
+            drop(msg);
+            self.framed.get_mut().write_all(&frame).await?;
+            return Ok(());
+        }
         self.framed.send(msg).await
     }
 
@@ -137,7 +156,6 @@ impl<R: Role> Channel<R> {
 mod tests {
     use super::*;
     use crate::codec::encode_frame;
-    use tokio::io::AsyncWriteExt;
 
     #[tokio::test]
     async fn both_ends_complete_the_handshake() {
@@ -193,6 +211,17 @@ mod tests {
         assert!(matches!(
             bouncer.recv().await,
             Err(ProtocolError::Truncated { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn peer_closing_during_the_handshake_is_reported_as_closed() {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        let mut bouncer = BouncerChannel::new(a);
+        assert!(matches!(
+            bouncer.handshake("x").await,
+            Err(ProtocolError::PeerClosed | ProtocolError::Io(_))
         ));
     }
 

@@ -125,15 +125,21 @@ impl<In, Out: Serialize> Encoder<Out> for FrameCodec<In, Out> {
 
 /// Encodes one message into a standalone frame (header included).
 pub fn encode_frame<T: Serialize>(item: &T) -> Result<Vec<u8>, ProtocolError> {
-    let payload =
+    let mut payload =
         postcard::to_stdvec(item).map_err(|e| ProtocolError::Malformed(format!("cannot encode: {e}")))?;
-    let len = u32::try_from(payload.len()).map_err(|_| ProtocolError::Oversize {
-        len: payload.len(),
-        max: MAX_FRAME_LEN,
-    })?;
+    if payload.len() > MAX_FRAME_LEN {
+        let len = payload.len();
+        payload.zeroize();
+        return Err(ProtocolError::Oversize {
+            len,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    let len = payload.len() as u32;
     let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
     frame.extend_from_slice(&len.to_be_bytes());
     frame.extend_from_slice(&payload);
+    payload.zeroize();
     Ok(frame)
 }
 

@@ -55,6 +55,8 @@ pub enum ProtocolError {
         theirs: u32,
         their_build: String,
     },
+    #[error("the peer closed the connection")]
+    PeerClosed,
     #[error("I/O error on the IPC socket: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -50,3 +50,25 @@ pub fn take_ipc_socket(fd: RawFd) -> Result<UnixStream, InheritError> {
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     Ok(UnixStream::from(owned))
 }
+
+/// Closes every descriptor above `keep` that we inherited by accident (a
+/// leaky parent, socket activation …): Landlock and seccomp do not restrict
+/// descriptors that are already open, so none may slip into the sandbox.
+///
+/// Called first thing in `main`, before anything in this process opens a
+/// file, so every descriptor above `keep` is an inherited stranger.
+pub fn close_strays(keep: RawFd) {
+    let Ok(first) = u32::try_from(keep + 1) else {
+        return;
+    };
+    // SAFETY: close_range only closes descriptors; at this point nothing in
+    // the process owns any descriptor above `keep` (see above), so no Rust
+    // object is left holding a closed fd.
+    let rc = unsafe { libc::close_range(first, u32::MAX, 0) };
+    if rc != 0 {
+        tracing::warn!(
+            "close_range failed ({}); inherited descriptors may remain open",
+            std::io::Error::last_os_error()
+        );
+    }
+}

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         .without_time()
         .with_target(false)
         .init();
+    inherited_fd::close_strays(args.ipc_fd.max(2));
 
     let stream = match inherited_fd::take_ipc_socket(args.ipc_fd) {
         Ok(s) => s,

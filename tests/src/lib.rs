@@ -48,11 +48,61 @@ pub fn binaries() -> &'static Binaries {
             .status()
             .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
         assert!(status.success(), "building msnbnc and msn-worker failed");
+        // The worker runs as `nobody` when the tests run as root, and the
+        // checkout may live where nobody cannot reach (/root): run copies
+        // from a world-readable directory.
+        remove_stale_copies();
+        let shared = std::env::temp_dir().join(format!("{COPIES_PREFIX}{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&shared);
+        let _ = std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755));
+        let copy = |path: PathBuf| -> PathBuf {
+            let Some(name) = path.file_name() else { return path };
+            let target = shared.join(name);
+            match std::fs::copy(&path, &target) {
+                Ok(_) => target,
+                Err(e) => panic!("cannot copy {} to {}: {e}", path.display(), target.display()),
+            }
+        };
         Binaries {
-            msnbnc: dir.join("msnbnc"),
-            worker: dir.join("msn-worker"),
+            msnbnc: copy(dir.join("msnbnc")),
+            worker: copy(dir.join("msn-worker")),
         }
     })
+}
+
+const COPIES_PREFIX: &str = "msnbnc-test-bins-";
+
+/// Removes binary copies left by test processes that have ended.
+fn remove_stale_copies() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(COPIES_PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok_and(|pid| !process_alive(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A test program of this package, copied where the worker user can run it.
+pub fn shared_copy(path: &str) -> PathBuf {
+    let shared = binaries()
+        .worker
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let source = Path::new(path);
+    let target = shared.join(source.file_name().unwrap_or_default());
+    if !target.exists() {
+        if let Err(e) = std::fs::copy(source, &target) {
+            panic!("cannot copy {path}: {e}");
+        }
+    }
+    target
 }
 
 /// A private directory the worker (which may run as `nobody`) can traverse.
@@ -98,7 +148,7 @@ impl TestDir {
             "#!/bin/sh\nif [ -e '{marker}' ]; then exec '{real}' \"$@\"; fi\n: > '{marker}'\nexec '{fake}' '{mode}'\n",
             marker = marker.display(),
             real = binaries().worker.display(),
-            fake = fake_worker,
+            fake = shared_copy(fake_worker).display(),
         );
         let path = self.write("flaky-worker.sh", &script);
         let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));

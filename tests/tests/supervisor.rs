@@ -169,6 +169,14 @@ fn signed_in_elsewhere_waits_for_the_operator() {
 }
 
 #[test]
+fn a_worker_whose_sandbox_failed_never_gets_the_password() {
+    held_until_sighup(
+        "failed-sandbox",
+        "the worker's seccomp sandbox layer failed (seccomp(2): EINVAL); not sending it the password",
+    );
+}
+
+#[test]
 fn incompatible_worker_binary_waits_for_the_operator() {
     held_until_sighup(
         "future-version",

@@ -95,7 +95,7 @@ fn decide(ended: &Ended, config: &Config) -> Next {
             }
         }
         Ended::SignedOut { class, .. } if class.needs_operator() => Next::Hold,
-        Ended::Incompatible(_) | Ended::Credentials(_) => Next::Hold,
+        Ended::Incompatible(_) | Ended::Credentials(_) | Ended::SandboxFailed(_) => Next::Hold,
         _ => Next::RestartAfterBackoff,
     }
 }
@@ -105,7 +105,7 @@ pub struct Supervisor {
     updates: mpsc::Sender<Update>,
     control: mpsc::Receiver<Control>,
     shutdown: CancellationToken,
-    known_sandbox_gaps: Vec<ipc::LayerReport>,
+    known_sandbox_gaps: Vec<worker::SandboxGap>,
 }
 
 impl Supervisor {

@@ -41,8 +41,49 @@ pub enum SpawnError {
 /// Checks up front what would otherwise fail on every restart.
 pub fn preflight(settings: &WorkerSettings) -> Result<(), SpawnError> {
     check_binary(&settings.path)?;
-    worker_ids(settings)?;
+    if let Some((uid, gid)) = worker_ids(settings)? {
+        check_executable_by(&settings.path, uid, gid)?;
+    }
     Ok(())
+}
+
+/// Whether `uid`/`gid` may search every directory on the way to `path` and
+/// execute it, by plain Unix permissions (what matters after the switch).
+fn check_executable_by(path: &Path, uid: u32, gid: u32) -> Result<(), SpawnError> {
+    use std::os::unix::fs::MetadataExt;
+    let may = |meta: &std::fs::Metadata| {
+        let mode = meta.mode();
+        if meta.uid() == uid {
+            mode & 0o100 != 0
+        } else if meta.gid() == gid {
+            mode & 0o010 != 0
+        } else {
+            mode & 0o001 != 0
+        }
+    };
+    let fail = |what: &Path| SpawnError::Binary {
+        path: path.display().to_string(),
+        reason: format!(
+            "the worker user (uid {uid}) may not {} {}",
+            if what == path { "execute" } else { "enter" },
+            what.display()
+        ),
+    };
+    let absolute = std::fs::canonicalize(path).map_err(|e| SpawnError::Binary {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    for dir in absolute.ancestors().skip(1) {
+        if let Ok(meta) = std::fs::metadata(dir) {
+            if !may(&meta) {
+                return Err(fail(dir));
+            }
+        }
+    }
+    match std::fs::metadata(&absolute) {
+        Ok(meta) if may(&meta) => Ok(()),
+        _ => Err(fail(path)),
+    }
 }
 
 fn check_binary(path: &Path) -> Result<(), SpawnError> {
@@ -130,13 +171,61 @@ pub fn spawn(settings: &WorkerSettings) -> Result<Spawned, SpawnError> {
     Ok(Spawned { child, pid, channel })
 }
 
+/// A token bucket for the worker's log lines: a burst, then a steady rate.
+/// Sans-IO: time is passed in.
+#[derive(Debug)]
+pub struct LogBudget {
+    tokens: f64,
+    last: std::time::Instant,
+    dropped: u64,
+}
+
+const LOG_BURST: f64 = 200.0;
+const LOG_PER_SECOND: f64 = 50.0;
+
+impl LogBudget {
+    pub fn new(now: std::time::Instant) -> Self {
+        LogBudget {
+            tokens: LOG_BURST,
+            last: now,
+            dropped: 0,
+        }
+    }
+
+    /// Whether a line may be logged now; when lines were dropped before
+    /// this one, also returns how many.
+    pub fn admit(&mut self, now: std::time::Instant) -> (bool, u64) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * LOG_PER_SECOND).min(LOG_BURST);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            (true, std::mem::take(&mut self.dropped))
+        } else {
+            self.dropped += 1;
+            (false, 0)
+        }
+    }
+}
+
 /// Re-logs the worker's stderr, line by line, at the level the worker
 /// printed (its lines start with the level), tagged with its pid. Lines are
-/// untrusted: cut to a bounded length and decoded lossily.
+/// untrusted: cut to a bounded length, decoded lossily and rate-limited so a
+/// compromised worker cannot flood the journal.
 async fn relay_stderr(mut stderr: impl AsyncRead + Unpin, pid: u32) {
     let mut buf = vec![0u8; 8192];
     let mut line: Vec<u8> = Vec::new();
     let mut truncated = false;
+    let mut budget = LogBudget::new(std::time::Instant::now());
+    let mut emit = |line: &[u8], truncated: bool| {
+        let (admitted, dropped) = budget.admit(std::time::Instant::now());
+        if dropped > 0 {
+            tracing::warn!(target: "msn_worker", worker_pid = pid, "{dropped} worker log lines dropped (too many)");
+        }
+        if admitted {
+            log_worker_line(pid, line, truncated);
+        }
+    };
     loop {
         let n = match stderr.read(&mut buf).await {
             Ok(0) | Err(_) => break,
@@ -144,7 +233,7 @@ async fn relay_stderr(mut stderr: impl AsyncRead + Unpin, pid: u32) {
         };
         for &b in &buf[..n] {
             if b == b'\n' {
-                log_worker_line(pid, &line, truncated);
+                emit(&line, truncated);
                 line.clear();
                 truncated = false;
             } else if line.len() < MAX_LOG_LINE {
@@ -155,7 +244,7 @@ async fn relay_stderr(mut stderr: impl AsyncRead + Unpin, pid: u32) {
         }
     }
     if !line.is_empty() {
-        log_worker_line(pid, &line, truncated);
+        emit(&line, truncated);
     }
 }
 
@@ -174,5 +263,47 @@ fn log_worker_line(pid: u32, raw: &[u8], truncated: bool) {
         "DEBUG" => tracing::debug!(target: "msn_worker", worker_pid = pid, "{message}{cut}"),
         "TRACE" => tracing::trace!(target: "msn_worker", worker_pid = pid, "{message}{cut}"),
         _ => tracing::info!(target: "msn_worker", worker_pid = pid, "{message}{cut}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn log_budget_allows_a_burst_then_a_rate_and_counts_what_it_drops() {
+        let start = Instant::now();
+        let mut b = LogBudget::new(start);
+        let admitted = (0..300).filter(|_| b.admit(start).0).count();
+        assert_eq!(admitted, 200);
+        // One second later: 50 more, and the first reports the 100 dropped.
+        let later = start + Duration::from_secs(1);
+        assert_eq!(b.admit(later), (true, 100));
+        let more = (0..100).filter(|_| b.admit(later).0).count();
+        assert_eq!(more, 49);
+    }
+
+    #[test]
+    fn a_binary_the_worker_user_cannot_reach_is_refused_up_front() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let bin = private.join("msn-worker");
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let me = nix::unistd::Uid::effective().as_raw();
+        let other = me.wrapping_add(12345);
+        let err = check_executable_by(&bin, other, other).unwrap_err().to_string();
+        assert!(err.contains("may not enter"), "{err}");
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(check_executable_by(&bin, other, other).is_ok());
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(check_executable_by(&bin, other, other)
+            .unwrap_err()
+            .to_string()
+            .contains("may not execute"));
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ipc::{
     BouncerChannel, Credentials, Event, FromWorker, LayerReport, LayerState, LoginStage, ProtocolError,
-    SandboxReport, SignOutClass, ToWorker, WorkerConfig,
+    SandboxLayer, SandboxReport, SignOutClass, ToWorker, WorkerConfig,
 };
 use tokio::process::Child;
 use tokio::sync::mpsc;
@@ -22,7 +22,7 @@ use crate::config::Config;
 pub const BUILD: &str = concat!("msnbnc ", env!("CARGO_PKG_VERSION"));
 
 /// How long a new worker may take from spawn to `Ready`.
-const BRING_UP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const BRING_UP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a worker may take to exit once told to, or after signing out.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
@@ -40,6 +40,8 @@ pub enum Ended {
     Incompatible(String),
     /// The password could not be loaded: restarting cannot help.
     Credentials(String),
+    /// The worker could not sandbox itself: it does not get the password.
+    SandboxFailed(String),
     SignedOut {
         class: SignOutClass,
         reason: String,
@@ -76,6 +78,7 @@ impl fmt::Display for Ended {
             ),
             Ended::Incompatible(e) => write!(f, "{e}"),
             Ended::Credentials(e) => write!(f, "cannot load the MSN password: {e}"),
+            Ended::SandboxFailed(e) => write!(f, "{e}"),
             Ended::SignedOut { class, reason, .. } => write!(f, "signed out ({class:?}): {reason}"),
             Ended::Shutdown => write!(f, "shut down"),
         }
@@ -85,10 +88,27 @@ impl fmt::Display for Ended {
 impl From<ProtocolError> for Ended {
     fn from(e: ProtocolError) -> Self {
         match e {
+            // The process's own fate (exit status, signal) is the better story.
+            ProtocolError::PeerClosed => Ended::Exited(None),
             ProtocolError::VersionMismatch { .. } => Ended::Incompatible(e.to_string()),
             other => Ended::Protocol(other),
         }
     }
+}
+
+/// Makes a string that came from the worker safe to log or show: no
+/// control characters (no forged log lines), bounded length.
+pub fn untrusted(s: &str) -> String {
+    const MAX: usize = 256;
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if s.chars().count() > MAX {
+        out.push('…');
+    }
+    out
 }
 
 pub fn worker_config(config: &Config) -> WorkerConfig {
@@ -114,40 +134,73 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
 /// waiting for credentials (or probes).
 pub async fn configure(channel: &mut BouncerChannel, config: &Config) -> Result<SandboxReport, Ended> {
     let peer = channel.handshake(BUILD).await?;
-    tracing::debug!(worker_build = %peer.build, "IPC handshake complete");
+    tracing::debug!(worker_build = %untrusted(&peer.build), "IPC handshake complete");
     channel.send(ToWorker::Configure(worker_config(config))).await?;
     match channel.recv().await? {
         Some(FromWorker::Configured(report)) => Ok(report),
-        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(format!(
+        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(untrusted(&format!(
             "expected Configured, got {other:?}"
-        )))),
+        ))))),
         None => Err(Ended::Exited(None)),
     }
 }
 
+/// A layer and how it fell short: at most 5 × 3 of them, whatever the
+/// worker reports.
+pub type SandboxGap = (SandboxLayer, &'static str);
+
 /// The sandbox layers in `report` that are not enforced and not yet in
 /// `known_gaps`; records them there.
-fn new_sandbox_gaps(report: &SandboxReport, known_gaps: &mut Vec<LayerReport>) -> Vec<LayerReport> {
-    let fresh: Vec<LayerReport> = report
-        .layers
-        .iter()
-        .filter(|l| l.state != LayerState::Enforced && !known_gaps.contains(l))
-        .cloned()
-        .collect();
-    known_gaps.extend(fresh.iter().cloned());
+fn new_sandbox_gaps(report: &SandboxReport, known_gaps: &mut Vec<SandboxGap>) -> Vec<LayerReport> {
+    let mut fresh = Vec::new();
+    for layer in &report.layers {
+        let gap = (layer.layer, layer.state.label());
+        if layer.state != LayerState::Enforced && !known_gaps.contains(&gap) {
+            known_gaps.push(gap);
+            fresh.push(layer.clone());
+        }
+    }
     fresh
+}
+
+/// Whether the worker may be trusted with the password: every layer
+/// reported, none failed (a layer the kernel lacks is acceptable). The
+/// report is trustworthy here: the worker has not yet read any untrusted input.
+fn sandbox_acceptable(report: &SandboxReport) -> Result<(), String> {
+    for layer in SandboxLayer::ALL {
+        match report.layers.iter().find(|l| l.layer == layer) {
+            None => {
+                return Err(format!(
+                    "the worker did not report its {} sandbox layer",
+                    layer.name()
+                ))
+            }
+            Some(LayerReport {
+                state: LayerState::Failed(why),
+                ..
+            }) => {
+                return Err(format!(
+                    "the worker's {} sandbox layer failed ({}); not sending it the password",
+                    layer.name(),
+                    untrusted(why)
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Warns about sandbox layers that are not enforced — once per distinct
 /// gap for the life of the bouncer, not at every worker restart.
-fn log_sandbox(report: &SandboxReport, pid: u32, known_gaps: &mut Vec<LayerReport>) {
+fn log_sandbox(report: &SandboxReport, pid: u32, known_gaps: &mut Vec<SandboxGap>) {
     for layer in new_sandbox_gaps(report, known_gaps) {
         tracing::warn!(
             worker_pid = pid,
             "worker sandbox layer {} is {}: {}",
             layer.layer.name(),
             layer.state.label(),
-            layer.state.detail()
+            untrusted(layer.state.detail())
         );
     }
 }
@@ -156,19 +209,20 @@ async fn bring_up(
     channel: &mut BouncerChannel,
     config: &Config,
     pid: u32,
-    known_gaps: &mut Vec<LayerReport>,
+    known_gaps: &mut Vec<SandboxGap>,
 ) -> Result<(), Ended> {
     let report = configure(channel, config).await?;
     log_sandbox(&report, pid, known_gaps);
+    sandbox_acceptable(&report).map_err(Ended::SandboxFailed)?;
     let password = config.password.load().map_err(Ended::Credentials)?;
     channel
         .send(ToWorker::Credentials(Credentials { password }))
         .await?;
     match channel.recv().await? {
         Some(FromWorker::Ready) => Ok(()),
-        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(format!(
+        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(untrusted(&format!(
             "expected Ready, got {other:?}"
-        )))),
+        ))))),
         None => Err(Ended::Exited(None)),
     }
 }
@@ -190,7 +244,7 @@ pub struct Link<'a> {
     pub updates: &'a mpsc::Sender<Update>,
     pub control: &'a mut mpsc::Receiver<Control>,
     pub shutdown: &'a CancellationToken,
-    pub known_sandbox_gaps: &'a mut Vec<LayerReport>,
+    pub known_sandbox_gaps: &'a mut Vec<SandboxGap>,
 }
 
 impl Link<'_> {
@@ -214,12 +268,14 @@ impl Link<'_> {
         tracing::info!(worker_pid = pid, "worker started");
 
         let config = self.config.clone();
+        // No branch on the child's exit here: its death shows up as
+        // end-of-file on the channel, after every frame it sent before dying.
         let brought_up = tokio::select! {
+            biased;
             r = tokio::time::timeout(BRING_UP_TIMEOUT, bring_up(&mut channel, &config, pid, self.known_sandbox_gaps)) => match r {
                 Ok(r) => r,
                 Err(_) => Err(Ended::BringUpTimeout),
             },
-            status = child.wait() => Err(Ended::Exited(status.ok())),
             _ = self.shutdown.cancelled() => Err(Ended::Shutdown),
         };
         if let Err(ended) = brought_up {
@@ -285,6 +341,8 @@ impl Link<'_> {
 
         loop {
             tokio::select! {
+                // Read what the worker said before judging its silence.
+                biased;
                 msg = channel.recv() => {
                     let msg = match msg {
                         Ok(Some(msg)) => msg,
@@ -316,15 +374,15 @@ impl Link<'_> {
                             next_seq += 1;
                             match &event {
                                 Event::LoginProgress(LoginStage::Connecting(server)) => {
-                                    self.state(WorkerState::LoggingIn { pid, server: server.to_string() }).await;
+                                    self.state(WorkerState::LoggingIn { pid, server: untrusted(&server.to_string()) }).await;
                                 }
                                 Event::SignedIn { account, .. } => {
-                                    self.state(WorkerState::SignedIn { pid, account: account.clone() }).await;
+                                    self.state(WorkerState::SignedIn { pid, account: untrusted(account) }).await;
                                 }
                                 Event::SignedOut { class, reason, retry_after_secs } => {
                                     // Bounded: a worker cannot park us for years.
                                     let retry_after = retry_after_secs.map(|s| Duration::from_secs(s.min(86_400)));
-                                    signed_out = Some((*class, reason.clone(), retry_after));
+                                    signed_out = Some((*class, untrusted(reason), retry_after));
                                     exit_deadline.as_mut().reset(tokio::time::Instant::now() + EXIT_GRACE);
                                 }
                                 _ => {}
@@ -340,9 +398,9 @@ impl Link<'_> {
                             let _ = self.updates.send(Update::CommandResult { id, result }).await;
                         }
                         other => {
-                            return Ended::Protocol(ProtocolError::Malformed(format!(
+                            return Ended::Protocol(ProtocolError::Malformed(untrusted(&format!(
                                 "unexpected {other:?} while running"
-                            )))
+                            ))))
                         }
                     }
                 }
@@ -371,6 +429,16 @@ impl Link<'_> {
                 },
                 _ = self.shutdown.cancelled() => {
                     let _ = channel.send(ToWorker::Shutdown).await;
+                    // Keep reading while it signs out, so it never blocks on a
+                    // full socket and its last events are not lost.
+                    let drain = async {
+                        while let Ok(Some(msg)) = channel.recv().await {
+                            if let FromWorker::Event { event, .. } = msg {
+                                let _ = self.updates.send(Update::Event(event)).await;
+                            }
+                        }
+                    };
+                    let _ = tokio::time::timeout(EXIT_GRACE, drain).await;
                     return Ended::Shutdown;
                 }
             }
@@ -397,12 +465,13 @@ mod tests {
                 },
             ],
         };
-        let mut known = Vec::new();
+        let mut known: Vec<SandboxGap> = Vec::new();
         let first = new_sandbox_gaps(&report, &mut known);
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].layer, SandboxLayer::Landlock);
         assert!(new_sandbox_gaps(&report, &mut known).is_empty());
-        // A different failure of the same layer is news.
+        // A different kind of failure of the same layer is news; a new
+        // wording of the same one is not.
         let worse = SandboxReport {
             layers: vec![LayerReport {
                 layer: SandboxLayer::Landlock,
@@ -410,5 +479,39 @@ mod tests {
             }],
         };
         assert_eq!(new_sandbox_gaps(&worse, &mut known).len(), 1);
+        let reworded = SandboxReport {
+            layers: vec![LayerReport {
+                layer: SandboxLayer::Landlock,
+                state: LayerState::Failed("EINVAL again".into()),
+            }],
+        };
+        assert!(new_sandbox_gaps(&reworded, &mut known).is_empty());
+    }
+
+    fn report(states: Vec<(SandboxLayer, LayerState)>) -> SandboxReport {
+        SandboxReport {
+            layers: states
+                .into_iter()
+                .map(|(layer, state)| LayerReport { layer, state })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_password_goes_only_to_a_fully_reported_sandbox_without_failures() {
+        let all = |state: LayerState| report(SandboxLayer::ALL.iter().map(|l| (*l, state.clone())).collect());
+        assert!(sandbox_acceptable(&all(LayerState::Enforced)).is_ok());
+        assert!(sandbox_acceptable(&all(LayerState::Unavailable("old kernel".into()))).is_ok());
+        let err = sandbox_acceptable(&all(LayerState::Failed("EPERM".into()))).unwrap_err();
+        assert!(err.contains("no_new_privs sandbox layer failed"), "{err}");
+        let err = sandbox_acceptable(&report(vec![])).unwrap_err();
+        assert!(err.contains("did not report"), "{err}");
+    }
+
+    #[test]
+    fn untrusted_strings_lose_control_characters_and_length() {
+        assert_eq!(untrusted("a\nINFO forged\r\x1b[1m"), "a INFO forged  [1m");
+        let long = "x".repeat(1000);
+        assert_eq!(untrusted(&long).chars().count(), 257);
     }
 }

@@ -4,7 +4,10 @@
 #![no_main]
 
 use bytes::BytesMut;
-use ipc::{FrameCodec, FromWorker, PhaseTracker, ToWorker};
+use ipc::{
+    Credentials, FrameCodec, FromWorker, Hello, PhaseTracker, SandboxPolicy, Secret, ToWorker, TrustConfig,
+    VersionRange, WorkerConfig,
+};
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 
@@ -14,7 +17,13 @@ fuzz_target!(|data: &[u8]| {
     let chunk = usize::from(chunk).max(1);
 
     let mut bouncer = FrameCodec::<FromWorker, ToWorker>::default();
+    // The bouncer has sent its Hello, so the phase table sees the worker's
+    // frames as it would in a real connection.
     let mut phases = PhaseTracker::default();
+    let _ = phases.to_worker(&ToWorker::Hello(Hello {
+        protocol_version: ipc::PROTOCOL_VERSION,
+        build: "fuzz".into(),
+    }));
     let mut buf = BytesMut::new();
     'outer: for piece in rest.chunks(chunk) {
         buf.extend_from_slice(piece);
@@ -23,6 +32,18 @@ fuzz_target!(|data: &[u8]| {
                 Ok(Some(msg)) => {
                     if phases.from_worker(&msg).is_err() {
                         break 'outer;
+                    }
+                    // Answer what the bouncer would answer, to walk the table.
+                    let reply = match &msg {
+                        FromWorker::Hello(_) => Some(ToWorker::Configure(config())),
+                        FromWorker::Configured(_) => Some(ToWorker::Credentials(Credentials {
+                            password: Secret::new("x".into()),
+                        })),
+                        FromWorker::Ready => Some(ToWorker::Heartbeat { nonce: 1 }),
+                        _ => None,
+                    };
+                    if let Some(reply) = reply {
+                        let _ = phases.to_worker(&reply);
                     }
                 }
                 Ok(None) => break,
@@ -36,3 +57,14 @@ fuzz_target!(|data: &[u8]| {
     let mut buf = BytesMut::from(rest);
     while let Ok(Some(_)) = worker.decode(&mut buf) {}
 });
+
+fn config() -> WorkerConfig {
+    WorkerConfig {
+        account: "a@b.c".into(),
+        servers: vec![],
+        protocol: VersionRange { min: 8, max: 12 },
+        trust: TrustConfig { webpki_roots: true, ca_file: None },
+        sandbox: SandboxPolicy { read_paths: vec![], connect_ports: vec![], max_open_files: 64 },
+        heartbeat_interval_ms: 1000,
+    }
+}

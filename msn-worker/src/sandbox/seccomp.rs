@@ -67,8 +67,9 @@ const ALWAYS: &[libc::c_long] = &[
     libc::SYS_sched_getaffinity,
     libc::SYS_getpid,
     libc::SYS_gettid,
-    libc::SYS_tgkill,
     libc::SYS_uname,
+    libc::SYS_getdents64,
+    libc::SYS_restart_syscall,
     libc::SYS_exit,
     libc::SYS_exit_group,
     #[cfg(target_arch = "x86_64")]
@@ -127,6 +128,19 @@ fn build() -> Result<BpfProgram, String> {
         })
         .collect::<Result<_, _>>()?,
     );
+    // Signals only to ourselves (abort on panic): never to the bouncer,
+    // which may run as the same user.
+    rules.insert(
+        libc::SYS_tgkill,
+        vec![SeccompRule::new(vec![SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            u64::from(std::process::id()),
+        )
+        .map_err(err)?])
+        .map_err(err)?],
+    );
     // ioctl: only toggling non-blocking mode and close-on-exec. (The request
     // type differs between libc targets, hence the cast.)
     #[allow(clippy::unnecessary_cast)]
@@ -157,7 +171,8 @@ pub fn apply() -> LayerState {
         Ok(p) => p,
         Err(e) => return LayerState::Unavailable(format!("no seccomp filter for this platform: {e}")),
     };
-    match seccompiler::apply_filter(&program) {
+    // On every thread (there should be only one), so none escapes the filter.
+    match seccompiler::apply_filter_all_threads(&program) {
         Ok(()) => LayerState::Enforced,
         Err(e) => LayerState::Failed(e.to_string()),
     }

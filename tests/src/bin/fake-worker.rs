@@ -3,13 +3,17 @@
 //! misbehave, and writes raw bytes where the misbehaviour is the framing.
 //!
 //! Usage: `fake-worker MODE` with MODE one of: garbage, oversize,
-//! wrong-phase, future-version, wrong-credentials, signed-in-elsewhere.
+//! wrong-phase, future-version, wrong-credentials, signed-in-elsewhere,
+//! failed-sandbox.
 #![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use ipc::{Event, FromWorker, SandboxReport, SignOutClass, ToWorker, WorkerChannel};
+use ipc::{
+    Event, FromWorker, LayerReport, LayerState, SandboxLayer, SandboxReport, SignOutClass, ToWorker,
+    WorkerChannel,
+};
 
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_default();
@@ -41,7 +45,7 @@ fn main() -> ExitCode {
             let _ = socket.write_all(&frame);
             linger();
         }
-        "wrong-phase" | "wrong-credentials" | "signed-in-elsewhere" => {
+        "wrong-phase" | "wrong-credentials" | "signed-in-elsewhere" | "failed-sandbox" => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
             let Ok(runtime) = runtime else {
                 return ExitCode::from(2);
@@ -88,11 +92,31 @@ async fn speak(socket: std::os::unix::net::UnixStream, mode: &str) -> anyhow::Re
     loop {
         match channel.recv().await? {
             Some(ToWorker::Configure(_)) => {
+                let state = |layer| {
+                    if mode == "failed-sandbox" && layer == SandboxLayer::Seccomp {
+                        LayerState::Failed("seccomp(2): EINVAL".into())
+                    } else {
+                        LayerState::Enforced
+                    }
+                };
+                let layers = SandboxLayer::ALL
+                    .into_iter()
+                    .map(|layer| LayerReport {
+                        layer,
+                        state: state(layer),
+                    })
+                    .collect();
                 channel
-                    .send(FromWorker::Configured(SandboxReport { layers: vec![] }))
+                    .send(FromWorker::Configured(SandboxReport { layers }))
                     .await?
             }
-            Some(ToWorker::Credentials(_)) => break,
+            Some(ToWorker::Credentials(_)) => {
+                if mode == "failed-sandbox" {
+                    eprintln!("ERROR fake-worker: received the password despite a failed sandbox");
+                    std::process::exit(3);
+                }
+                break;
+            }
             Some(ToWorker::Heartbeat { nonce }) => channel.send(FromWorker::HeartbeatAck { nonce }).await?,
             Some(_) => {}
             None => return Ok(()),
