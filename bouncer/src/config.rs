@@ -72,6 +72,10 @@ struct RawMsn {
     protocol_max: u8,
     webpki_roots: bool,
     ca_file: Option<PathBuf>,
+    passport_nexus: Option<String>,
+    passport_login: Option<String>,
+    allow_plain_http_login: bool,
+    auto_accept_contacts: bool,
 }
 
 impl Default for RawMsn {
@@ -82,6 +86,10 @@ impl Default for RawMsn {
             protocol_max: *MSNP_VERSIONS.end(),
             webpki_roots: true,
             ca_file: None,
+            passport_nexus: None,
+            passport_login: None,
+            allow_plain_http_login: false,
+            auto_accept_contacts: true,
         }
     }
 }
@@ -199,6 +207,8 @@ pub struct Config {
     pub protocol: VersionRange,
     pub webpki_roots: bool,
     pub ca_file: Option<PathBuf>,
+    pub passport: ipc::PassportConfig,
+    pub auto_accept_contacts: bool,
     pub worker: WorkerSettings,
 }
 
@@ -392,6 +402,31 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             "is false and no msn.ca_file is set: no certificate could be trusted".into(),
         );
     }
+    if raw.msn.passport_nexus.is_none() && raw.msn.passport_login.is_none() {
+        err(
+            "msn.passport_nexus",
+            "set the Passport nexus URL (or msn.passport_login to skip the nexus)".into(),
+        );
+    }
+    for (key, url) in [
+        ("msn.passport_nexus", &raw.msn.passport_nexus),
+        ("msn.passport_login", &raw.msn.passport_login),
+    ] {
+        let Some(url) = url else { continue };
+        match url.split_once("://") {
+            Some(("https", rest)) if !rest.is_empty() && !rest.starts_with('/') => {}
+            Some(("http", rest)) if !rest.is_empty() && !rest.starts_with('/') => {
+                if !raw.msn.allow_plain_http_login {
+                    err(
+                        key,
+                        "sends the password over plain HTTP; use https:// (or set msn.allow_plain_http_login for a test server)"
+                            .into(),
+                    );
+                }
+            }
+            _ => err(key, format!("{url:?} is not an https:// URL")),
+        }
+    }
     if let Some(ca) = &raw.msn.ca_file {
         if !ca.is_absolute() {
             err(
@@ -501,6 +536,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         },
         webpki_roots: raw.msn.webpki_roots,
         ca_file: raw.msn.ca_file,
+        passport: ipc::PassportConfig {
+            nexus_url: raw.msn.passport_nexus,
+            login_url: raw.msn.passport_login,
+            allow_plain_http: raw.msn.allow_plain_http_login,
+        },
+        auto_accept_contacts: raw.msn.auto_accept_contacts,
         worker: WorkerSettings {
             path: w.path.unwrap_or_else(default_worker_path),
             user: w.user,
@@ -531,6 +572,7 @@ password = "p@ss, word%"
 
 [msn]
 servers = ["127.0.0.1:1863"]
+passport_nexus = "https://127.0.0.1:8443/rdr/pprdr.asp"
 "#;
 
     fn errors(text: &str) -> Vec<String> {
@@ -624,8 +666,26 @@ read_paths = ["relative/path"]
     }
 
     #[test]
+    fn passport_urls_must_be_https_unless_explicitly_allowed() {
+        let plain = MINIMAL.replace("https://127.0.0.1:8443", "http://127.0.0.1:8080");
+        let e = errors(&plain);
+        assert!(
+            e[0].starts_with("/etc/msnbnc.toml: msn.passport_nexus: sends the password over plain HTTP"),
+            "{e:?}"
+        );
+        let allowed = plain.replace("[msn]", "[msn]\nallow_plain_http_login = true");
+        assert!(parse(Path::new("x"), &allowed).is_ok());
+        let none = MINIMAL.replace("passport_nexus = \"https://127.0.0.1:8443/rdr/pprdr.asp\"\n", "");
+        assert!(errors(&none)[0].contains("msn.passport_nexus: set the Passport nexus URL"));
+        assert!(errors(&MINIMAL.replace("https://127.0.0.1:8443", "ftp://x"))[0]
+            .contains("is not an https:// URL"));
+    }
+
+    #[test]
     fn missing_password_is_an_error() {
-        let e = errors("[account]\nhandle = \"a@b.c\"\n[msn]\nservers = [\"h\"]\n");
+        let e = errors(
+            "[account]\nhandle = \"a@b.c\"\n[msn]\nservers = [\"h\"]\npassport_login = \"https://h/login\"\n",
+        );
         assert_eq!(e, vec!["/etc/msnbnc.toml: account.password: no password: set one of password, password_file or password_credential"]);
     }
 

@@ -164,6 +164,12 @@ mod tests {
                 webpki_roots: true,
                 ca_file: Some("/etc/msnbnc/ca.pem".into()),
             },
+            passport: PassportConfig {
+                nexus_url: Some("https://nexus.example.com/rdr/pprdr.asp".into()),
+                login_url: None,
+                allow_plain_http: false,
+            },
+            auto_accept_contacts: true,
             sandbox: SandboxPolicy {
                 read_paths: vec!["/etc/resolv.conf".into()],
                 connect_ports: vec![1863, 1864, 443],

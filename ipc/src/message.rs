@@ -70,6 +70,10 @@ pub struct WorkerConfig {
     pub servers: Vec<ServerAddr>,
     pub protocol: VersionRange,
     pub trust: TrustConfig,
+    pub passport: PassportConfig,
+    /// When someone adds the account, add them back (the server refuses
+    /// conversations unless both sides list each other).
+    pub auto_accept_contacts: bool,
     pub sandbox: SandboxPolicy,
     /// How often the bouncer will send heartbeats (informational for the worker).
     pub heartbeat_interval_ms: u64,
@@ -104,6 +108,17 @@ pub struct TrustConfig {
     pub webpki_roots: bool,
     /// An extra PEM bundle (revival servers often use their own CA).
     pub ca_file: Option<PathBuf>,
+}
+
+/// Where Passport 1.4 logins go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassportConfig {
+    /// The nexus that names the login server (`PassportURLs` header).
+    pub nexus_url: Option<String>,
+    /// The login server itself, skipping the nexus.
+    pub login_url: Option<String>,
+    /// Developer escape hatch: allow sending the password over plain HTTP.
+    pub allow_plain_http: bool,
 }
 
 /// What the worker's sandbox must allow; everything else is denied.
@@ -333,6 +348,11 @@ pub enum SignOutClass {
     ProtocolError,
     /// Configuration or server refusal that retrying cannot fix.
     Fatal,
+    /// No server could be reached (DNS, TCP): reconnect with back-off.
+    Unreachable,
+    /// TLS failed (e.g. an untrusted certificate): reconnect with back-off,
+    /// but the operator probably has to fix the trust configuration.
+    Tls,
     /// Asked to sign out.
     Requested,
 }

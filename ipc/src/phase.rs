@@ -227,6 +227,12 @@ mod tests {
                 webpki_roots: true,
                 ca_file: None,
             },
+            passport: PassportConfig {
+                nexus_url: None,
+                login_url: Some("https://login.example.com/login".into()),
+                allow_plain_http: false,
+            },
+            auto_accept_contacts: false,
             sandbox: SandboxPolicy {
                 read_paths: vec![],
                 connect_ports: vec![],

@@ -172,6 +172,7 @@ password = "correct horse, battery%staple"
 
 [msn]
 servers = ["127.0.0.1:1863"]
+passport_login = "https://127.0.0.1:1863/login"
 
 [worker]
 path = "{}"

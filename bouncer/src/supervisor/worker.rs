@@ -120,6 +120,8 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
             webpki_roots: config.webpki_roots,
             ca_file: config.ca_file.clone(),
         },
+        passport: config.passport.clone(),
+        auto_accept_contacts: config.auto_accept_contacts,
         sandbox: ipc::SandboxPolicy {
             read_paths: config.worker.read_paths.clone(),
             connect_ports: config.worker.connect_ports.clone(),

@@ -64,6 +64,8 @@ fn config() -> WorkerConfig {
         servers: vec![],
         protocol: VersionRange { min: 8, max: 12 },
         trust: TrustConfig { webpki_roots: true, ca_file: None },
+        passport: ipc::PassportConfig { nexus_url: None, login_url: None, allow_plain_http: false },
+        auto_accept_contacts: true,
         sandbox: SandboxPolicy { read_paths: vec![], connect_ports: vec![], max_open_files: 64 },
         heartbeat_interval_ms: 1000,
     }
