@@ -7,3 +7,4 @@ pub mod inherited_fd;
 pub mod msnp;
 pub mod sandbox;
 pub mod service;
+pub mod session;

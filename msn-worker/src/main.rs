@@ -62,6 +62,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(service::Exit::Stopped) => ExitCode::SUCCESS,
+        Ok(service::Exit::SignedOut(class)) => {
+            tracing::info!("MSN session over ({class:?}); exiting");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::from(1)

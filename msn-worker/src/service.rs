@@ -2,13 +2,11 @@
 //! sandbox, credentials, then the running session.
 
 use anyhow::{bail, Context};
-use ipc::{
-    Command, CommandResult, Credentials, Failure, FailureKind, FromWorker, ToWorker, WorkerChannel,
-    WorkerConfig,
-};
+use ipc::{Credentials, FromWorker, ToWorker, WorkerChannel, WorkerConfig};
 use tokio::net::UnixStream;
 
 use crate::sandbox;
+use crate::session::{Outcome, Session};
 
 pub const BUILD: &str = concat!("msn-worker ", env!("CARGO_PKG_VERSION"));
 
@@ -16,6 +14,9 @@ pub const BUILD: &str = concat!("msn-worker ", env!("CARGO_PKG_VERSION"));
 pub enum Exit {
     /// The bouncer asked us to stop, or went away.
     Stopped,
+    /// The MSN session ended; the bouncer has been told why and decides
+    /// whether a new worker should try again.
+    SignedOut(ipc::SignOutClass),
 }
 
 /// Waits for the next message that is not a heartbeat (heartbeats are
@@ -59,30 +60,15 @@ pub async fn run(stream: UnixStream) -> anyhow::Result<Exit> {
     running(&mut channel, &config, credentials).await
 }
 
-/// The running phase. The MSN session itself arrives with the MSNP
-/// implementation; until then the worker stays signed out and answers every
-/// command with `NotSignedIn`, while keeping the IPC link alive.
+/// The running phase: the MSN session, until it ends or we are stopped.
 async fn running(
     channel: &mut WorkerChannel,
     config: &WorkerConfig,
     credentials: Credentials,
 ) -> anyhow::Result<Exit> {
-    let _ = (config, &credentials);
-    drop(credentials);
-    while let Some(msg) = next(channel).await? {
-        match msg {
-            ToWorker::Command { id, command } => {
-                let result = match command {
-                    Command::SignOut => CommandResult::Ok,
-                    _ => CommandResult::Failed(Failure {
-                        kind: FailureKind::NotSignedIn,
-                        detail: "not signed in to MSN".into(),
-                    }),
-                };
-                channel.send(FromWorker::CommandResult { id, result }).await?;
-            }
-            other => bail!("unexpected message while running: {other:?}"),
-        }
+    let Credentials { password } = credentials;
+    match Session::new(channel, config, password).run().await? {
+        Outcome::Stopped => Ok(Exit::Stopped),
+        Outcome::SignedOut { class, .. } => Ok(Exit::SignedOut(class)),
     }
-    Ok(Exit::Stopped)
 }

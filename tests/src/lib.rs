@@ -162,17 +162,42 @@ impl Default for TestDir {
     }
 }
 
+/// A TCP server on loopback that accepts connections and never says a
+/// word: an MSN server that keeps the worker "logging in" indefinitely, for
+/// tests about the worker process rather than the protocol. One per test
+/// process, alive as long as it is.
+pub fn silent_server_port() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("cannot bind a loopback listener: {e}"));
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming().flatten() {
+                held.push(conn);
+                // Bounded: forget the oldest connections.
+                if held.len() > 256 {
+                    held.remove(0);
+                }
+            }
+        });
+        port
+    })
+}
+
 /// A configuration with fast timings for tests; `worker_extra` lines go
-/// into `[worker]`.
+/// into `[worker]`. The MSN server is [`silent_server_port`].
 pub fn config_text(worker_path: &Path, worker_extra: &str) -> String {
+    let port = silent_server_port();
     format!(
         r#"[account]
 handle = "support@example.com"
 password = "correct horse, battery%staple"
 
 [msn]
-servers = ["127.0.0.1:1863"]
-passport_login = "https://127.0.0.1:1863/login"
+servers = ["127.0.0.1:{port}"]
+passport_login = "https://127.0.0.1:{port}/login"
 
 [worker]
 path = "{}"

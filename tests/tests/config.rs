@@ -16,7 +16,10 @@ fn every_mistake_is_reported_as_file_key_reason() {
     let dir = TestDir::new();
     let text = config_text(&binaries().worker, "heartbeat_timeout_secs = 1")
         .replace("heartbeat_timeout_secs = 3\n", "")
-        .replace("127.0.0.1:1863", "127.0.0.1:99999")
+        .replace(
+            &format!("servers = [\"127.0.0.1:{}\"]", msnbnc_tests::silent_server_port()),
+            "servers = [\"127.0.0.1:99999\"]",
+        )
         .replace("support@example.com", "support");
     let config = dir.write("bad.toml", &text);
     let path = config.to_string_lossy().into_owned();

@@ -113,7 +113,11 @@ fn systemd_hears_ready_status_watchdog_and_stopping_in_order() {
     let messages = notify.messages();
     let first = |needle: &str| messages.iter().position(|m| m.starts_with(needle));
     let ready = first("READY=1").expect("READY=1");
-    let status = first("STATUS=logging in to 127.0.0.1:1863").expect("STATUS= with the worker state");
+    let status = first(&format!(
+        "STATUS=logging in to 127.0.0.1:{}",
+        msnbnc_tests::silent_server_port()
+    ))
+    .expect("STATUS= with the worker state");
     let watchdog = first("WATCHDOG=1").expect("WATCHDOG=1");
     let stopping = first("STOPPING=1").expect("STOPPING=1");
     assert_eq!(ready, 0, "READY=1 comes first: {messages:?}");
