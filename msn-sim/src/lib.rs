@@ -29,8 +29,8 @@ use anyhow::{anyhow, bail};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use state::{Received, RoomId, AL, BL, FL, PL, RL};
 use state::{Account, State};
+pub use state::{Received, RoomId, AL, BL, FL, PL, RL};
 
 /// An account on the simulated network.
 #[derive(Debug, Clone)]
@@ -155,11 +155,15 @@ impl Simulator {
         }
         for (a, b) in &config.friends {
             for (x, y) in [(a, b), (b, a)] {
-                let Some(acc) = st.account_mut(x) else { bail!("friends: no account {x}") };
+                let Some(acc) = st.account_mut(x) else {
+                    bail!("friends: no account {x}")
+                };
                 let bits = acc.bits(y);
                 acc.lists.insert(y.to_ascii_lowercase(), bits | FL | AL | RL);
-                acc.guids
-                    .insert(y.to_ascii_lowercase(), format!("{:08x}-1111-4000-8000-000000000001", y.len()));
+                acc.guids.insert(
+                    y.to_ascii_lowercase(),
+                    format!("{:08x}-1111-4000-8000-000000000001", y.len()),
+                );
             }
         }
         let state = Arc::new(Mutex::new(st));
@@ -179,7 +183,11 @@ impl Simulator {
         ];
         let ds_addr = if config.dispatch {
             let (ds_l, ds_addr) = bind().await?;
-            tasks.push(tokio::spawn(ns::serve(ds_l, state.clone(), Some(ns_addr.to_string()))));
+            tasks.push(tokio::spawn(ns::serve(
+                ds_l,
+                state.clone(),
+                Some(ns_addr.to_string()),
+            )));
             Some(ds_addr)
         } else {
             None
@@ -295,7 +303,9 @@ impl Simulator {
     /// Someone else signs in to `email`: its session gets `OUT OTH`.
     pub fn sign_in_elsewhere(&self, email: &str) {
         let mut s = self.lock();
-        let Some(conn) = s.account(email).and_then(|a| a.ns) else { return };
+        let Some(conn) = s.account(email).and_then(|a| a.ns) else {
+            return;
+        };
         s.send_ns_line(conn, "OUT OTH");
         if !s.quirks.keep_socket_after_oth {
             s.send_ns(conn, Vec::new());
@@ -391,7 +401,11 @@ impl Customer {
         let rooms: Vec<RoomId> = s
             .rooms
             .iter()
-            .filter(|(_, r)| r.members.iter().any(|m| m.email.eq_ignore_ascii_case(&self.email)))
+            .filter(|(_, r)| {
+                r.members
+                    .iter()
+                    .any(|m| m.email.eq_ignore_ascii_case(&self.email))
+            })
             .map(|(id, _)| *id)
             .collect();
         for room in rooms {
@@ -423,7 +437,9 @@ impl Customer {
     pub fn add(&self, other: &str) {
         let mut s = self.lock();
         let me = self.email.clone();
-        let Some(my_name) = s.account(&me).map(|a| a.friendly_name.clone()) else { return };
+        let Some(my_name) = s.account(&me).map(|a| a.friendly_name.clone()) else {
+            return;
+        };
         if let Some(a) = s.account_mut(&me) {
             let b = a.bits(other);
             a.lists.insert(other.to_ascii_lowercase(), b | FL | AL);
@@ -453,7 +469,11 @@ impl Customer {
     fn room_with(&self, s: &State, to: &str) -> Option<RoomId> {
         s.rooms
             .iter()
-            .filter(|(_, r)| r.members.iter().any(|m| m.email.eq_ignore_ascii_case(&self.email)))
+            .filter(|(_, r)| {
+                r.members
+                    .iter()
+                    .any(|m| m.email.eq_ignore_ascii_case(&self.email))
+            })
             .filter(|(_, r)| r.members.iter().any(|m| m.email.eq_ignore_ascii_case(to)))
             .map(|(id, _)| *id)
             .next_back()
@@ -503,7 +523,10 @@ impl Customer {
                 }
             }
             if Instant::now() > deadline {
-                bail!("{to} did not answer the invitation within {} s", JOIN_WAIT.as_secs());
+                bail!(
+                    "{to} did not answer the invitation within {} s",
+                    JOIN_WAIT.as_secs()
+                );
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -530,8 +553,11 @@ impl Customer {
     }
 
     pub async fn nudge(&self, to: &str) -> anyhow::Result<RoomId> {
-        self.send_payload(to, b"MIME-Version: 1.0\r\nContent-Type: text/x-msnmsgr-datacast\r\n\r\nID: 1\r\n\r\n")
-            .await
+        self.send_payload(
+            to,
+            b"MIME-Version: 1.0\r\nContent-Type: text/x-msnmsgr-datacast\r\n\r\nID: 1\r\n\r\n",
+        )
+        .await
     }
 
     /// Offers a file transfer (a legacy invitation) to `to`.
@@ -546,7 +572,10 @@ impl Customer {
     /// Invites another scripted customer into `room` (they join at once).
     pub fn invite(&self, room: RoomId, other: &str) -> anyhow::Result<()> {
         let mut s = self.lock();
-        let email = s.account(other).map(|a| a.email.clone()).ok_or_else(|| anyhow!("no account {other}"))?;
+        let email = s
+            .account(other)
+            .map(|a| a.email.clone())
+            .ok_or_else(|| anyhow!("no account {other}"))?;
         let r = s.rooms.get_mut(&room).ok_or_else(|| anyhow!("no room {room}"))?;
         r.members.push(state::Member {
             email: email.clone(),
@@ -562,7 +591,10 @@ impl Customer {
     }
 
     pub fn inbox(&self) -> Vec<Received> {
-        self.lock().account(&self.email).map(|a| a.inbox.clone()).unwrap_or_default()
+        self.lock()
+            .account(&self.email)
+            .map(|a| a.inbox.clone())
+            .unwrap_or_default()
     }
 
     /// Waits for something matching `want` to arrive; returns it.

@@ -133,7 +133,13 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
         }
         // Fewer than eight parameters after the TrID: silently dropped.
         "CVR" if line.params.len() >= 9 => {
-            reply(s, id, &format!("CVR {t} 7.5.0324 7.5.0324 7.0.0425 https://example.invalid/dl https://example.invalid/"));
+            reply(
+                s,
+                id,
+                &format!(
+                    "CVR {t} 7.5.0324 7.5.0324 7.0.0425 https://example.invalid/dl https://example.invalid/"
+                ),
+            );
             false
         }
         "CVR" => false,
@@ -143,7 +149,11 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
                 reply(s, id, &format!("XFR {t} NS {target} 0 {target}"));
                 return false;
             }
-            reply(s, id, &format!("USR {t} TWN S ct=1,rver=1,wp=FS_40SEC_0_COMPACT,lc=1,id=1"));
+            reply(
+                s,
+                id,
+                &format!("USR {t} TWN S ct=1,rver=1,wp=FS_40SEC_0_COMPACT,lc=1,id=1"),
+            );
             false
         }
         "USR" if line.p(1) == "TWN" && line.p(2) == "S" => login(s, id, &t, line.p(3), dialect),
@@ -153,7 +163,15 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
             }
             if s.answer_pings {
                 let interval = s.quirks.qng_interval;
-                reply(s, id, &if dialect >= 9 { format!("QNG {interval}") } else { "QNG".to_owned() });
+                reply(
+                    s,
+                    id,
+                    &if dialect >= 9 {
+                        format!("QNG {interval}")
+                    } else {
+                        "QNG".to_owned()
+                    },
+                );
             }
             false
         }
@@ -163,7 +181,14 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
             sync(s, id, &t, dialect, account.as_deref().unwrap_or_default());
             false
         }
-        "CHG" => chg(s, id, line, dialect, account.as_deref().unwrap_or_default(), chg_done),
+        "CHG" => chg(
+            s,
+            id,
+            line,
+            dialect,
+            account.as_deref().unwrap_or_default(),
+            chg_done,
+        ),
         "ADD" if dialect >= 10 => true,
         "ADC" if dialect < 10 => true,
         "ADD" | "ADC" => {
@@ -253,7 +278,15 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
         }
         "QRY" => {
             let ok = line.payload.len() == 32 && line.payload.iter().all(u8::is_ascii_hexdigit);
-            reply(s, id, &if ok { format!("QRY {t}") } else { format!("540 {t}") });
+            reply(
+                s,
+                id,
+                &if ok {
+                    format!("QRY {t}")
+                } else {
+                    format!("540 {t}")
+                },
+            );
             !ok
         }
         // Unknown commands get silence, not an error.
@@ -283,7 +316,9 @@ fn login(s: &mut State, id: ConnId, t: &str, ticket: &str, dialect: u8) -> bool 
         }
     }
     s.logins += 1;
-    let Some(acc) = s.account_mut(&email) else { return true };
+    let Some(acc) = s.account_mut(&email) else {
+        return true;
+    };
     acc.ns = Some(id);
     let name = acc.friendly_name.clone();
     if let Some(c) = s.ns.get_mut(&id) {
@@ -316,13 +351,21 @@ fn sync(s: &mut State, id: ConnId, t: &str, dialect: u8, me: &str) {
             if dialect >= 10 && bits & RL != 0 && bits & (AL | BL) == 0 {
                 bits = (bits & !RL) | PL;
             }
-            Some((other.email.clone(), other.friendly_name.clone(), bits, acc.guids.get(k).cloned()))
+            Some((
+                other.email.clone(),
+                other.friendly_name.clone(),
+                bits,
+                acc.guids.get(k).cloned(),
+            ))
         })
         .collect();
     let name = acc.friendly_name.clone();
     let mut lines = Vec::new();
     if dialect >= 10 {
-        lines.push(format!("SYN {t} 2024-01-01T00:00:00.0-00:00 2024-01-01T00:00:00.0-00:00 {} 1", contacts.len()));
+        lines.push(format!(
+            "SYN {t} 2024-01-01T00:00:00.0-00:00 2024-01-01T00:00:00.0-00:00 {} 1",
+            contacts.len()
+        ));
         lines.push("GTC A".into());
         lines.push("BLP AL".into());
         lines.push(format!("PRP MFN {}", quote(&name)));
@@ -395,7 +438,16 @@ fn chg(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str, chg_done: 
                     .filter(|(_, b)| **b & FL != 0)
                     .filter_map(|(k, _)| s.account(k))
                     .filter(|c| c.visible() && c.bits(me) & BL == 0)
-                    .map(|c| presence_line("ILN", Some(t), c.status.as_deref().unwrap_or("NLN"), &c.email, &c.friendly_name, dialect))
+                    .map(|c| {
+                        presence_line(
+                            "ILN",
+                            Some(t),
+                            c.status.as_deref().unwrap_or("NLN"),
+                            &c.email,
+                            &c.friendly_name,
+                            dialect,
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -432,8 +484,12 @@ fn add(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
         reply(s, id, &format!("{} {t}", if dialect >= 10 { 208 } else { 205 }));
         return;
     };
-    let (other_email, other_name, other_visible, other_status) =
-        (other.email.clone(), other.friendly_name.clone(), other.visible(), other.status.clone());
+    let (other_email, other_name, other_visible, other_status) = (
+        other.email.clone(),
+        other.friendly_name.clone(),
+        other.visible(),
+        other.status.clone(),
+    );
     let Some(acc) = s.account_mut(me) else { return };
     let bits = acc.bits(&target);
     if bits & bit != 0 {
@@ -447,7 +503,11 @@ fn add(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
     let key = target.to_ascii_lowercase();
     acc.lists.insert(key.clone(), bits | bit);
     let guid = if bit == FL {
-        let g = format!("{:08x}-0000-4000-8000-{:012x}", key.len() as u32 * 2654435761, key.bytes().map(u64::from).sum::<u64>());
+        let g = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            (key.len() as u32).wrapping_mul(2654435761),
+            key.bytes().map(u64::from).sum::<u64>()
+        );
         acc.guids.insert(key.clone(), g.clone());
         Some(g)
     } else {
@@ -457,11 +517,19 @@ fn add(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
     let my_name = acc.friendly_name.clone();
     if dialect >= 10 {
         match (bit, &guid) {
-            (FL, Some(g)) => reply(s, id, &format!("ADC {t} FL N={other_email} F={} C={g}", quote(&other_name))),
+            (FL, Some(g)) => reply(
+                s,
+                id,
+                &format!("ADC {t} FL N={other_email} F={} C={g}", quote(&other_name)),
+            ),
             _ => reply(s, id, &format!("ADC {t} {list} N={other_email}")),
         }
     } else if bit == FL {
-        reply(s, id, &format!("ADD {t} FL 1 {other_email} {} 0", quote(&other_name)));
+        reply(
+            s,
+            id,
+            &format!("ADD {t} FL 1 {other_email} {} 0", quote(&other_name)),
+        );
     } else {
         reply(s, id, &format!("ADD {t} {list} 1 {other_email} {other_email}"));
     }
@@ -471,7 +539,9 @@ fn add(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
             let b = o.bits(&my_email);
             o.lists.insert(my_email.to_ascii_lowercase(), b | RL);
             if o.scripted {
-                o.inbox.push(Received::AddedBy { who: my_email.clone() });
+                o.inbox.push(Received::AddedBy {
+                    who: my_email.clone(),
+                });
             }
             b & RL == 0
         });
@@ -489,7 +559,11 @@ fn add(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
         }
         if other_visible {
             let status = other_status.unwrap_or_else(|| "NLN".into());
-            reply(s, id, &presence_line("ILN", Some(t), &status, &other_email, &other_name, dialect));
+            reply(
+                s,
+                id,
+                &presence_line("ILN", Some(t), &status, &other_email, &other_name, dialect),
+            );
         }
     }
 }
@@ -543,12 +617,15 @@ fn remove(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
 /// A Passport ticket for `email`, if the password is right. The account
 /// name must match exactly (servers compare it case-sensitively).
 pub fn issue_ticket(s: &mut State, email: &str, password: &str) -> Option<String> {
-    let ok = s.account(email).is_some_and(|a| a.email == email && a.password == password);
+    let ok = s
+        .account(email)
+        .is_some_and(|a| a.email == email && a.password == password);
     if !ok {
         return None;
     }
     let ticket = s.token();
-    s.tickets.insert(ticket.clone(), (email.to_owned(), Instant::now()));
+    s.tickets
+        .insert(ticket.clone(), (email.to_owned(), Instant::now()));
     Some(ticket)
 }
 

@@ -27,13 +27,18 @@ pub fn make_tls() -> anyhow::Result<Tls> {
     ca_params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "msn-sim test CA");
-    ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
 
     let key = rcgen::KeyPair::generate()?;
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-    params.distinguished_name.push(rcgen::DnType::CommonName, "msn-sim");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "msn-sim");
     let cert = params.signed_by(&key, &issuer)?;
 
     let chain = vec![CertificateDer::from(cert.der().to_vec())];
@@ -61,7 +66,9 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<Mute
     while let Ok((tcp, _)) = listener.accept().await {
         let (acceptor, state, options) = (acceptor.clone(), state.clone(), options.clone());
         tokio::spawn(async move {
-            let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                return;
+            };
             let mut head = Vec::new();
             let mut buf = [0u8; 4096];
             while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
@@ -89,7 +96,8 @@ fn respond(request: &str, state: &Arc<Mutex<State>>, options: &Options) -> Strin
             .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
             .map(|(_, v)| v.trim().to_owned())
     };
-    let ok = |extra: &str| format!("HTTP/1.1 200 OK\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    let ok =
+        |extra: &str| format!("HTTP/1.1 200 OK\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
     match path {
         "/rdr/pprdr.asp" | "/nexus-mock" => {
             let login = if options.dalogin_without_scheme {

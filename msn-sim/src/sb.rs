@@ -89,7 +89,9 @@ fn dialect_of(s: &State, email: &str) -> u8 {
 }
 
 fn name_of(s: &State, email: &str) -> String {
-    s.account(email).map(|a| a.friendly_name.clone()).unwrap_or_else(|| email.to_owned())
+    s.account(email)
+        .map(|a| a.friendly_name.clone())
+        .unwrap_or_else(|| email.to_owned())
 }
 
 /// `JOI`/`IRO` carry a client id from MSNP12 on.
@@ -119,7 +121,10 @@ pub fn announce_join(s: &mut State, room: RoomId, email: &str) {
             }
             None => {
                 if let Some(a) = s.account_mut(&other) {
-                    a.inbox.push(Received::Joined { who: email.to_owned(), room });
+                    a.inbox.push(Received::Joined {
+                        who: email.to_owned(),
+                        room,
+                    });
                 }
             }
         }
@@ -134,10 +139,21 @@ pub fn leave(s: &mut State, room: RoomId, email: &str, idle: bool) {
     let empty = r.members.is_empty();
     for (other, conn) in others {
         match conn {
-            Some(c) => send_line(s, c, &if idle { format!("BYE {email} 1") } else { format!("BYE {email}") }),
+            Some(c) => send_line(
+                s,
+                c,
+                &if idle {
+                    format!("BYE {email} 1")
+                } else {
+                    format!("BYE {email}")
+                },
+            ),
             None => {
                 if let Some(a) = s.account_mut(&other) {
-                    a.inbox.push(Received::Left { who: email.to_owned(), room });
+                    a.inbox.push(Received::Left {
+                        who: email.to_owned(),
+                        room,
+                    });
                 }
             }
         }
@@ -159,7 +175,11 @@ pub fn deliver(s: &mut State, room: RoomId, from: &str, payload: &[u8]) {
         .collect();
     for (other, conn) in others {
         match conn {
-            Some(c) => send(s, c, payload_line(&format!("MSG {from} {}", quote(&name)), payload)),
+            Some(c) => send(
+                s,
+                c,
+                payload_line(&format!("MSG {from} {}", quote(&name)), payload),
+            ),
             None => {
                 if let Some(item) = received(from, room, payload) {
                     if let Some(a) = s.account_mut(&other) {
@@ -175,7 +195,12 @@ fn received(from: &str, room: RoomId, payload: &[u8]) -> Option<Received> {
     let (headers, body) = split_mime(payload)?;
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let content_type = header("content-type").unwrap_or_default();
-    let kind = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let kind = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let from = from.to_owned();
     let body_text = String::from_utf8_lossy(&body).into_owned();
     Some(match kind.as_str() {
@@ -186,7 +211,9 @@ fn received(from: &str, room: RoomId, payload: &[u8]) -> Option<Received> {
             format: header("x-mms-im-format"),
         },
         "text/x-msmsgscontrol" => Received::Typing { from, room },
-        "text/x-msnmsgr-datacast" if body_text.trim_start().starts_with("ID: 1") => Received::Nudge { from, room },
+        "text/x-msnmsgr-datacast" if body_text.trim_start().starts_with("ID: 1") => {
+            Received::Nudge { from, room }
+        }
         _ => Received::Other {
             from,
             room,
@@ -206,7 +233,10 @@ fn handle(s: &mut State, id: ConnId, line: &Line, joined: &mut Option<Joined>) -
             match s.cookies.remove(line.p(2)) {
                 Some(Cookie::Xfr { email: owner, room }) if owner == email && s.rooms.contains_key(&room) => {
                     if let Some(r) = s.rooms.get_mut(&room) {
-                        r.members.push(Member { email: email.clone(), conn: Some(id) });
+                        r.members.push(Member {
+                            email: email.clone(),
+                            conn: Some(id),
+                        });
                     }
                     let name = name_of(s, &email);
                     send_line(s, id, &format!("USR {t} OK {email} {}", quote(&name)));
@@ -231,12 +261,19 @@ fn handle(s: &mut State, id: ConnId, line: &Line, joined: &mut Option<Joined>) -
                     let n = present.len();
                     for (i, other) in present.iter().enumerate() {
                         let name = name_of(s, other);
-                        let iro = with_client_id(s, &email, format!("IRO {t} {} {n} {other} {}", i + 1, quote(&name)));
+                        let iro = with_client_id(
+                            s,
+                            &email,
+                            format!("IRO {t} {} {n} {other} {}", i + 1, quote(&name)),
+                        );
                         send_line(s, id, &iro);
                     }
                     send_line(s, id, &format!("ANS {t} OK"));
                     if let Some(r) = s.rooms.get_mut(&room) {
-                        r.members.push(Member { email: email.clone(), conn: Some(id) });
+                        r.members.push(Member {
+                            email: email.clone(),
+                            conn: Some(id),
+                        });
                     }
                     announce_join(s, room, &email);
                     *joined = Some(Joined { email, room });
@@ -312,12 +349,19 @@ fn call(s: &mut State, id: ConnId, t: &str, me: &str, room: RoomId, target: &str
         send_line(s, id, &format!("205 {t}"));
         return;
     }
-    let session = s.rooms.get(&room).map(|r| r.session_id.clone()).unwrap_or_default();
+    let session = s
+        .rooms
+        .get(&room)
+        .map(|r| r.session_id.clone())
+        .unwrap_or_default();
     send_line(s, id, &format!("CAL {t} RINGING {session}"));
     if scripted {
         // Scripted customers accept every invitation at once.
         if let Some(r) = s.rooms.get_mut(&room) {
-            r.members.push(Member { email: other_email.clone(), conn: None });
+            r.members.push(Member {
+                email: other_email.clone(),
+                conn: None,
+            });
         }
         announce_join(s, room, &other_email);
     } else {
@@ -327,7 +371,9 @@ fn call(s: &mut State, id: ConnId, t: &str, me: &str, room: RoomId, target: &str
 
 /// Invites a signed-in client into `room` through its notification session.
 pub fn ring(s: &mut State, room: RoomId, inviter: &str, invitee: &str) -> bool {
-    let Some((conn, _)) = s.live_ns(invitee) else { return false };
+    let Some((conn, _)) = s.live_ns(invitee) else {
+        return false;
+    };
     let cookie = s.token();
     s.cookies.insert(
         cookie.clone(),
@@ -336,10 +382,17 @@ pub fn ring(s: &mut State, room: RoomId, inviter: &str, invitee: &str) -> bool {
             room,
         },
     );
-    let session = s.rooms.get(&room).map(|r| r.session_id.clone()).unwrap_or_default();
+    let session = s
+        .rooms
+        .get(&room)
+        .map(|r| r.session_id.clone())
+        .unwrap_or_default();
     let name = name_of(s, inviter);
     let addr = s.sb_addr.clone();
-    s.send_ns_line(conn, &format!("RNG {session} {addr} CKI {cookie} {inviter} {}", quote(&name)));
+    s.send_ns_line(
+        conn,
+        &format!("RNG {session} {addr} CKI {cookie} {inviter} {}", quote(&name)),
+    );
     true
 }
 

@@ -21,13 +21,37 @@ pub type RoomId = u64;
 /// Something delivered to a scripted customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
-    Text { from: String, room: RoomId, text: String, format: Option<String> },
-    Typing { from: String, room: RoomId },
-    Nudge { from: String, room: RoomId },
-    Other { from: String, room: RoomId, content_type: String, body: String },
-    Joined { who: String, room: RoomId },
-    Left { who: String, room: RoomId },
-    AddedBy { who: String },
+    Text {
+        from: String,
+        room: RoomId,
+        text: String,
+        format: Option<String>,
+    },
+    Typing {
+        from: String,
+        room: RoomId,
+    },
+    Nudge {
+        from: String,
+        room: RoomId,
+    },
+    Other {
+        from: String,
+        room: RoomId,
+        content_type: String,
+        body: String,
+    },
+    Joined {
+        who: String,
+        room: RoomId,
+    },
+    Left {
+        who: String,
+        room: RoomId,
+    },
+    AddedBy {
+        who: String,
+    },
 }
 
 #[derive(Debug)]
@@ -126,7 +150,11 @@ impl State {
     pub fn token(&mut self) -> String {
         // Not secret in a simulator; unique is enough.
         let n = self.id();
-        format!("{:08x}{:012x}", n.wrapping_mul(0x9E37_79B9), Instant::now().elapsed().as_nanos() as u64 ^ n)
+        format!(
+            "{:08x}{:012x}",
+            n.wrapping_mul(0x9E37_79B9),
+            Instant::now().elapsed().as_nanos() as u64 ^ n
+        )
     }
 
     pub fn account(&self, email: &str) -> Option<&Account> {
@@ -159,7 +187,12 @@ impl State {
     /// presence (NLN/FLN, and UBX for MSNP11+).
     pub fn broadcast_presence(&mut self, email: &str) {
         let Some(acc) = self.account(email) else { return };
-        let (status, name, psm, visible) = (acc.status.clone(), acc.friendly_name.clone(), acc.psm.clone(), acc.visible());
+        let (status, name, psm, visible) = (
+            acc.status.clone(),
+            acc.friendly_name.clone(),
+            acc.psm.clone(),
+            acc.visible(),
+        );
         let email = acc.email.clone();
         let watchers: Vec<String> = self
             .accounts
@@ -170,14 +203,22 @@ impl State {
             .collect();
         for w in watchers {
             // Scripted customers do not track presence.
-            let Some((conn, dialect)) = self.live_ns(&w) else { continue };
+            let Some((conn, dialect)) = self.live_ns(&w) else {
+                continue;
+            };
             match (&status, visible) {
                 (Some(s), true) => {
                     let line = presence_line("NLN", None, s, &email, &name, dialect);
                     self.send_ns_line(conn, &line);
                     if dialect >= 11 {
-                        let data = format!("<Data><PSM>{}</PSM><CurrentMedia></CurrentMedia></Data>", xml(&psm));
-                        self.send_ns(conn, crate::wire::payload_line(&format!("UBX {email}"), data.as_bytes()));
+                        let data = format!(
+                            "<Data><PSM>{}</PSM><CurrentMedia></CurrentMedia></Data>",
+                            xml(&psm)
+                        );
+                        self.send_ns(
+                            conn,
+                            crate::wire::payload_line(&format!("UBX {email}"), data.as_bytes()),
+                        );
                     }
                 }
                 _ => self.send_ns_line(conn, &format!("FLN {email}")),
@@ -192,7 +233,14 @@ pub fn acc_allows(state: &State, owner: &str, viewer: &str) -> bool {
     state.account(owner).is_some_and(|o| o.bits(viewer) & BL == 0)
 }
 
-pub fn presence_line(cmd: &str, trid: Option<&str>, status: &str, email: &str, name: &str, dialect: u8) -> String {
+pub fn presence_line(
+    cmd: &str,
+    trid: Option<&str>,
+    status: &str,
+    email: &str,
+    name: &str,
+    dialect: u8,
+) -> String {
     let mut line = String::from(cmd);
     if let Some(t) = trid {
         line.push(' ');

@@ -39,7 +39,9 @@ pub async fn read_line(r: &mut BufReader<OwnedReadHalf>) -> Read {
     if raw.len() > 16 * 1024 {
         return Read::Closed;
     }
-    let text = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned();
+    let text = String::from_utf8_lossy(&raw)
+        .trim_end_matches(['\r', '\n'])
+        .to_owned();
     let mut parts = text.split(' ').filter(|p| !p.is_empty()).map(str::to_owned);
     let cmd = parts.next().unwrap_or_default();
     let params: Vec<String> = parts.collect();
@@ -66,7 +68,10 @@ pub async fn read_line(r: &mut BufReader<OwnedReadHalf>) -> Read {
 
 /// Percent-encoding as Escargot does it: only `%`, space, CR and LF.
 pub fn quote(s: &str) -> String {
-    s.replace('%', "%25").replace(' ', "%20").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace(' ', "%20")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Decodes every `%XX`, leaving malformed escapes alone.
@@ -91,7 +96,10 @@ pub fn unquote(s: &str) -> String {
 
 /// Splits a MIME-ish payload into (headers, body) the way the switchboard
 /// does: CR LF header lines only (LF-only payloads are invalid).
-pub fn split_mime(payload: &[u8]) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+/// Header names (lower-cased) and values, in order.
+pub type Headers = Vec<(String, String)>;
+
+pub fn split_mime(payload: &[u8]) -> Option<(Headers, Vec<u8>)> {
     let pos = payload.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&payload[..pos]);
     let headers = head

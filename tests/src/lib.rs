@@ -15,6 +15,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 pub mod notify;
+pub mod worker;
 
 pub struct Binaries {
     pub msnbnc: PathBuf,

@@ -1,0 +1,700 @@
+//! msn-worker against the MSN simulator over real sockets, for the oldest
+//! and newest dialects we speak. The test plays the bouncer over IPC.
+
+use std::time::Duration;
+
+use ipc::{
+    Command, CommandResult, ConversationTarget, Delivery, Event, FailureKind, SignOutClass, Status,
+    TextFormat,
+};
+use msn_sim::{Received, SimConfig, Simulator, AL, FL};
+use msnbnc_tests::worker::{Options, Worker, ACCOUNT, PASSWORD, SOON};
+
+const BOB: &str = "bob@example.com";
+const CAROL: &str = "carol@example.com";
+const DIALECTS: [u8; 2] = [8, 12];
+
+async fn sim() -> Simulator {
+    Simulator::start(
+        SimConfig::default()
+            .account(ACCOUNT, PASSWORD, "Support Desk")
+            .customer(BOB, "Bob B")
+            .customer(CAROL, "Carol")
+            .customer("dave@example.com", "Dave")
+            .friends(ACCOUNT, BOB)
+            .friends(ACCOUNT, CAROL),
+    )
+    .await
+    .expect("simulator")
+}
+
+async fn online(sim: &Simulator, dialect: u8) -> Worker {
+    let mut w = Worker::start(sim, Options::new(dialect)).await.expect("worker");
+    w.signed_in().await.expect("signed in");
+    // Visible (first CHG answered) before anyone can invite us.
+    assert!(sim.wait_until(SOON, |s| s.is_online(ACCOUNT)).await);
+    w
+}
+
+#[tokio::test]
+async fn login_reports_version_name_and_roster() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = Worker::start(&sim, Options::new(dialect)).await.unwrap();
+        let (signed_in, roster) = w.signed_in().await.unwrap();
+        assert_eq!(
+            signed_in,
+            Event::SignedIn {
+                account: ACCOUNT.into(),
+                friendly_name: "Support Desk".into(),
+                protocol: dialect
+            }
+        );
+        let Event::Roster { contacts, groups } = roster else {
+            panic!()
+        };
+        let handles: Vec<&str> = contacts.iter().map(|c| c.handle.as_str()).collect();
+        assert_eq!(handles, vec![BOB, CAROL], "MSNP{dialect}");
+        assert!(contacts.iter().all(|c| c.lists & (FL | AL) == FL | AL));
+        assert_eq!(groups.len(), 1);
+        assert!(
+            sim.wait_until(SOON, |s| s.status(ACCOUNT).as_deref() == Some("NLN"))
+                .await
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_account_are_wrong_credentials() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        for (account, password) in [(ACCOUNT, "not it"), ("nobody@example.com", PASSWORD)] {
+            let mut options = Options::new(dialect);
+            options.account = account.into();
+            options.password = password.into();
+            let mut w = Worker::start(&sim, options).await.unwrap();
+            let e = w
+                .wait_event(SOON, |e| matches!(e, Event::SignedOut { .. }))
+                .await
+                .unwrap();
+            assert!(
+                matches!(&e, Event::SignedOut { class: SignOutClass::WrongCredentials, reason, .. } if reason.contains("Passport refused")),
+                "MSNP{dialect} {account}: {e:?}"
+            );
+            assert!(w.exited(SOON).await.unwrap().success());
+        }
+        assert_eq!(sim.logins(), 0);
+    }
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_tls_failure() {
+    let sim = sim().await;
+    let mut options = Options::new(12);
+    options.trust_sim_ca = false;
+    let mut w = Worker::start(&sim, options).await.unwrap();
+    let e = w
+        .wait_event(SOON, |e| matches!(e, Event::SignedOut { .. }))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&e, Event::SignedOut { class: SignOutClass::Tls, reason, .. } if reason.contains("UnknownIssuer")),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn passport_redirects_are_followed_with_the_same_credentials() {
+    let sim = sim().await;
+    let mut options = Options::new(12);
+    options.login_url = Some(sim.redirecting_login_url());
+    let mut w = Worker::start(&sim, options).await.unwrap();
+    w.signed_in().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dispatch_server_redirect_is_followed() {
+    let sim = Simulator::start(
+        SimConfig {
+            dispatch: true,
+            ..SimConfig::default()
+        }
+        .account(ACCOUNT, PASSWORD, "Desk"),
+    )
+    .await
+    .unwrap();
+    let mut w = Worker::start(&sim, Options::new(8)).await.unwrap();
+    w.signed_in().await.unwrap();
+    assert!(
+        sim.transcript()
+            .iter()
+            .filter(|l| l.starts_with("NS< VER"))
+            .count()
+            == 2
+    );
+}
+
+#[tokio::test]
+async fn presence_changes_arrive_as_events() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let bob = sim.customer(BOB);
+        bob.sign_in("AWY");
+        let e = w
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::Presence { handle, .. } if handle == BOB),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                e,
+                Event::Presence {
+                    status: Status::Away,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        bob.set_name("Bobby Tables");
+        let e = w
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::Presence { friendly_name: Some(n), .. } if n == "Bobby Tables"),
+            )
+            .await;
+        assert!(e.is_ok(), "MSNP{dialect}: {e:?}");
+        if dialect >= 11 {
+            bob.set_personal_message("out <fishing> & back");
+            w.wait_event(SOON, |e| matches!(e, Event::Presence { personal_message: Some(p), .. } if p == "out <fishing> & back"))
+                .await
+                .unwrap();
+        }
+        bob.sign_out();
+        w.wait_event(
+            SOON,
+            |e| matches!(e, Event::Presence { handle, status: Status::Offline, .. } if handle == BOB),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn customer_messages_typing_and_nudges_reach_the_account() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let bob = sim.customer(BOB);
+        bob.sign_in("NLN");
+        bob.say(ACCOUNT, "hello, is anyone there? ✓").await.unwrap();
+        let joined = w
+            .wait_event(SOON, |e| matches!(e, Event::ConversationJoined { .. }))
+            .await
+            .unwrap();
+        let Event::ConversationJoined {
+            conversation,
+            handle,
+            friendly_name,
+        } = joined
+        else {
+            panic!()
+        };
+        assert_eq!((handle.as_str(), friendly_name.as_str()), (BOB, "Bob B"));
+        let msg = w
+            .wait_event(SOON, |e| matches!(e, Event::Message { .. }))
+            .await
+            .unwrap();
+        let Event::Message {
+            conversation: c,
+            from,
+            text,
+            format,
+        } = msg
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (c, from.as_str(), text.as_str()),
+            (conversation, BOB, "hello, is anyone there? ✓")
+        );
+        assert!(format.bold && format.color == Some([255, 0, 0]), "{format:?}");
+        bob.typing(ACCOUNT).await.unwrap();
+        w.wait_event(
+            SOON,
+            |e| matches!(e, Event::Typing { conversation: c, from } if *c == conversation && from == BOB),
+        )
+        .await
+        .unwrap();
+        bob.nudge(ACCOUNT).await.unwrap();
+        w.wait_event(SOON, |e| matches!(e, Event::Nudge { from, .. } if from == BOB))
+            .await
+            .unwrap();
+        bob.offer_file(ACCOUNT).await.unwrap();
+        w.wait_event(
+            SOON,
+            |e| matches!(e, Event::Notice(n) if n.contains("File Transfer") && n.contains("declined")),
+        )
+        .await
+        .unwrap();
+        let declined = bob
+            .wait_for(
+                SOON,
+                |r| matches!(r, Received::Other { body, .. } if body.contains("Invitation-Command: CANCEL")),
+            )
+            .await;
+        assert!(
+            declined.is_some(),
+            "MSNP{dialect}: the invitation was not declined"
+        );
+    }
+}
+
+#[tokio::test]
+async fn account_messages_reach_the_customer_through_a_new_switchboard() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let bob = sim.customer(BOB);
+        bob.sign_in("NLN");
+        let id = w
+            .command(Command::SendMessage {
+                to: ConversationTarget::Contact(BOB.into()),
+                text: "Hi Bob, how can we help?\nSecond line".into(),
+                format: TextFormat {
+                    italic: true,
+                    color: Some([0, 0, 255]),
+                    ..TextFormat::default()
+                },
+            })
+            .await
+            .unwrap();
+        w.wait_event(SOON, |e| matches!(e, Event::Delivery { command_id, outcome: Delivery::Delivered } if *command_id == id))
+            .await
+            .unwrap();
+        let got = bob
+            .wait_for(SOON, |r| matches!(r, Received::Text { .. }))
+            .await
+            .unwrap();
+        let Received::Text { text, format, .. } = got else {
+            panic!()
+        };
+        assert_eq!(text, "Hi Bob, how can we help?\nSecond line");
+        let format = format.unwrap_or_default();
+        assert!(
+            format.contains("EF=I") && format.contains("CO=ff0000"),
+            "{format}"
+        );
+        // Typing and a nudge into the same conversation.
+        let conversation = match w
+            .wait_event(SOON, |e| matches!(e, Event::ConversationJoined { .. }))
+            .await
+            .unwrap()
+        {
+            Event::ConversationJoined { conversation, .. } => conversation,
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            w.run(Command::SendTyping {
+                to: ConversationTarget::Existing(conversation)
+            })
+            .await
+            .unwrap(),
+            CommandResult::Ok
+        );
+        assert!(bob
+            .wait_for(SOON, |r| matches!(r, Received::Typing { .. }))
+            .await
+            .is_some());
+        assert_eq!(
+            w.run(Command::SendNudge {
+                to: ConversationTarget::Existing(conversation)
+            })
+            .await
+            .unwrap(),
+            CommandResult::Ok
+        );
+        assert!(
+            bob.wait_for(SOON, |r| matches!(r, Received::Nudge { .. }))
+                .await
+                .is_some(),
+            "MSNP{dialect}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_message_to_an_offline_contact_fails_with_217() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let id = w
+            .command(Command::SendMessage {
+                to: ConversationTarget::Contact(CAROL.into()),
+                text: "are you there?".into(),
+                format: TextFormat::default(),
+            })
+            .await
+            .unwrap();
+        let e = w
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::Delivery { command_id, .. } if *command_id == id),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(&e, Event::Delivery { outcome: Delivery::Failed(f), .. } if f.kind == FailureKind::ContactOffline && f.detail.contains("217")),
+            "MSNP{dialect}: {e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn multi_party_conversations_share_one_conversation() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let (bob, carol) = (sim.customer(BOB), sim.customer(CAROL));
+        bob.sign_in("NLN");
+        carol.sign_in("NLN");
+        let room = bob.say(ACCOUNT, "I'm bringing Carol in").await.unwrap();
+        bob.invite(room, CAROL).unwrap();
+        let first = w
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::ConversationJoined { handle, .. } if handle == BOB),
+            )
+            .await
+            .unwrap();
+        let second = w
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::ConversationJoined { handle, .. } if handle == CAROL),
+            )
+            .await
+            .unwrap();
+        let (
+            Event::ConversationJoined { conversation: a, .. },
+            Event::ConversationJoined { conversation: b, .. },
+        ) = (first, second)
+        else {
+            panic!()
+        };
+        assert_eq!(a, b, "MSNP{dialect}: one conversation with both");
+        // Carol speaks in the room she was invited into (the one she shares with us).
+        assert_eq!(carol.say(ACCOUNT, "hi all").await.unwrap(), room);
+        w.wait_event(
+            SOON,
+            |e| matches!(e, Event::Message { from, conversation, .. } if from == CAROL && *conversation == a),
+        )
+        .await
+        .unwrap();
+        let id = w
+            .command(Command::SendMessage {
+                to: ConversationTarget::Existing(a),
+                text: "hello both".into(),
+                format: TextFormat::default(),
+            })
+            .await
+            .unwrap();
+        w.wait_event(SOON, |e| matches!(e, Event::Delivery { command_id, outcome: Delivery::Delivered } if *command_id == id))
+            .await
+            .unwrap();
+        assert!(bob
+            .wait_for(
+                SOON,
+                |r| matches!(r, Received::Text { text, .. } if text == "hello both")
+            )
+            .await
+            .is_some());
+        assert!(carol
+            .wait_for(
+                SOON,
+                |r| matches!(r, Received::Text { text, .. } if text == "hello both")
+            )
+            .await
+            .is_some());
+        bob.leave(room);
+        w.wait_event(
+            SOON,
+            |e| matches!(e, Event::ConversationLeft { handle, .. } if handle == BOB),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_closed_switchboard_is_reopened_for_the_next_message() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let bob = sim.customer(BOB);
+        bob.sign_in("NLN");
+        bob.say(ACCOUNT, "first").await.unwrap();
+        let conversation = match w
+            .wait_event(SOON, |e| matches!(e, Event::Message { .. }))
+            .await
+            .unwrap()
+        {
+            Event::Message { conversation, .. } => conversation,
+            _ => unreachable!(),
+        };
+        sim.close_switchboards();
+        assert_eq!(sim.switchboards(), 0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let id = w
+            .command(Command::SendMessage {
+                to: ConversationTarget::Existing(conversation),
+                text: "still here".into(),
+                format: TextFormat::default(),
+            })
+            .await
+            .unwrap();
+        w.wait_event(SOON, |e| matches!(e, Event::Delivery { command_id, outcome: Delivery::Delivered } if *command_id == id))
+            .await
+            .unwrap();
+        assert!(
+            bob.wait_for(
+                SOON,
+                |r| matches!(r, Received::Text { text, .. } if text == "still here")
+            )
+            .await
+            .is_some(),
+            "MSNP{dialect}"
+        );
+        // Bob's next message lands in the same conversation.
+        bob.say(ACCOUNT, "good").await.unwrap();
+        w.wait_event(SOON, |e| matches!(e, Event::Message { conversation: c, text, .. } if *c == conversation && text == "good"))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn add_requests_are_accepted_automatically() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let dave = sim.customer("dave@example.com");
+        dave.sign_in("NLN");
+        dave.add(ACCOUNT);
+        w.wait_event(
+            SOON,
+            |e| matches!(e, Event::Notice(n) if n.contains("dave@example.com") && n.contains("accepted")),
+        )
+        .await
+        .unwrap();
+        assert!(
+            sim.wait_until(SOON, |s| s.lists(ACCOUNT, "dave@example.com") & (FL | AL)
+                == FL | AL)
+                .await,
+            "MSNP{dialect}: dave was not added back"
+        );
+        // And now he can talk to support.
+        dave.say(ACCOUNT, "thanks for adding me").await.unwrap();
+        w.wait_event(
+            SOON,
+            |e| matches!(e, Event::Message { from, .. } if from == "dave@example.com"),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn add_requests_are_forwarded_when_not_automatic() {
+    let sim = sim().await;
+    let mut options = Options::new(12);
+    options.auto_accept = false;
+    let mut w = Worker::start(&sim, options).await.unwrap();
+    w.signed_in().await.unwrap();
+    assert!(sim.wait_until(SOON, |s| s.is_online(ACCOUNT)).await);
+    sim.customer("dave@example.com").add(ACCOUNT);
+    w.wait_event(
+        SOON,
+        |e| matches!(e, Event::AddRequest { handle, .. } if handle == "dave@example.com"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        w.run(Command::AcceptAddRequest("dave@example.com".into()))
+            .await
+            .unwrap(),
+        CommandResult::Ok
+    );
+    assert_eq!(sim.lists(ACCOUNT, "dave@example.com") & (FL | AL), FL | AL);
+}
+
+#[tokio::test]
+async fn account_commands_change_name_status_and_personal_message() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        assert_eq!(
+            w.run(Command::SetFriendlyName("Support (Mon-Fri)".into()))
+                .await
+                .unwrap(),
+            CommandResult::Ok
+        );
+        assert_eq!(sim.friendly_name(ACCOUNT).as_deref(), Some("Support (Mon-Fri)"));
+        assert_eq!(
+            w.run(Command::SetStatus(Status::Busy)).await.unwrap(),
+            CommandResult::Ok
+        );
+        assert_eq!(sim.status(ACCOUNT).as_deref(), Some("BSY"));
+        let psm = w
+            .run(Command::SetPersonalMessage("We answer within 5 minutes".into()))
+            .await
+            .unwrap();
+        if dialect >= 11 {
+            assert_eq!(psm, CommandResult::Ok);
+            assert_eq!(
+                sim.personal_message(ACCOUNT).as_deref(),
+                Some("We answer within 5 minutes")
+            );
+        } else {
+            assert!(matches!(psm, CommandResult::Failed(_)));
+        }
+        assert_eq!(
+            w.run(Command::BlockContact(BOB.into())).await.unwrap(),
+            CommandResult::Ok
+        );
+        assert_ne!(sim.lists(ACCOUNT, BOB) & msn_sim::BL, 0);
+        assert_eq!(
+            w.run(Command::UnblockContact(BOB.into())).await.unwrap(),
+            CommandResult::Ok
+        );
+        assert_eq!(sim.lists(ACCOUNT, BOB) & msn_sim::BL, 0);
+    }
+}
+
+#[tokio::test]
+async fn signed_in_elsewhere_is_fatal_and_not_retried() {
+    for dialect in DIALECTS {
+        for keep_socket in [false, true] {
+            let config = SimConfig {
+                keep_socket_after_oth: keep_socket,
+                ..SimConfig::default()
+            }
+            .account(ACCOUNT, PASSWORD, "Desk");
+            let sim = Simulator::start(config).await.unwrap();
+            let mut w = online(&sim, dialect).await;
+            sim.sign_in_elsewhere(ACCOUNT);
+            let e = w
+                .wait_event(SOON, |e| matches!(e, Event::SignedOut { .. }))
+                .await
+                .unwrap();
+            assert!(
+                matches!(
+                    e,
+                    Event::SignedOut {
+                        class: SignOutClass::SignedInElsewhere,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+            // The worker closes even a socket the server leaves open, and exits.
+            assert!(w.exited(SOON).await.unwrap().success());
+            assert_eq!(sim.logins(), 1, "MSNP{dialect}: must not log in again");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_closed_connection_and_a_dead_server_end_the_session_as_transient() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        sim.drop_connection(ACCOUNT);
+        let e = w
+            .wait_event(SOON, |e| matches!(e, Event::SignedOut { .. }))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                e,
+                Event::SignedOut {
+                    class: SignOutClass::Transient,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_keepalive_timeout_is_detected() {
+    let sim = Simulator::start(
+        SimConfig {
+            qng_interval: 1,
+            ..SimConfig::default()
+        }
+        .account(ACCOUNT, PASSWORD, "Desk"),
+    )
+    .await
+    .unwrap();
+    let mut w = online(&sim, 12).await;
+    assert!(
+        sim.wait_until(SOON, |s| s.transcript().iter().any(|l| l == "NS< PNG"))
+            .await,
+        "no ping"
+    );
+    sim.answer_pings(false);
+    let e = w
+        .wait_event(Duration::from_secs(15), |e| matches!(e, Event::SignedOut { .. }))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&e, Event::SignedOut { class: SignOutClass::Transient, reason, .. } if reason.contains("keep-alive")),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_from_the_server_is_skipped_and_a_bad_length_ends_the_session() {
+    let sim = sim().await;
+    let mut w = online(&sim, 12).await;
+    sim.send_raw(ACCOUNT, b"\xff\xfe garbage\r\nhello world\r\nZZZZ 1 2 3\r\n\r\n");
+    let bob = sim.customer(BOB);
+    bob.sign_in("NLN");
+    w.wait_event(
+        SOON,
+        |e| matches!(e, Event::Presence { handle, .. } if handle == BOB),
+    )
+    .await
+    .unwrap();
+    sim.send_raw(ACCOUNT, b"MSG Hotmail Hotmail 999999999999\r\n");
+    let e = w
+        .wait_event(SOON, |e| matches!(e, Event::SignedOut { .. }))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &e,
+            Event::SignedOut {
+                class: SignOutClass::ProtocolError,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_maintenance_warning_becomes_a_notice() {
+    let sim = sim().await;
+    let mut w = online(&sim, 8).await;
+    sim.maintenance(5);
+    w.wait_event(
+        SOON,
+        |e| matches!(e, Event::Notice(n) if n.contains("maintenance in 5 minutes")),
+    )
+    .await
+    .unwrap();
+}
