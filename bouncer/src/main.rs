@@ -4,6 +4,7 @@
 //! sandboxed `msn-worker` child that it restarts as needed.
 #![forbid(unsafe_code)]
 
+mod check_login;
 mod check_sandbox;
 mod config;
 mod hub;
@@ -38,6 +39,12 @@ enum Cmd {
     /// Start a worker, let it sandbox itself, and show what each layer
     /// enforces and what it stops.
     CheckSandbox {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Sign in to MSN with a sandboxed worker, report the protocol version,
+    /// the account's name and its contact list size, and sign out.
+    CheckLogin {
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -97,6 +104,20 @@ fn main() -> ExitCode {
                     eprintln!("msnbnc: the worker sandbox is incomplete (see above)");
                     ExitCode::FAILURE
                 }
+                Err(e) => {
+                    eprintln!("msnbnc: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::CheckLogin { config } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match runtime.block_on(check_login::run(&cfg)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
                 Err(e) => {
                     eprintln!("msnbnc: {e:#}");
                     ExitCode::FAILURE

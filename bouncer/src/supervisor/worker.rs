@@ -207,7 +207,7 @@ fn log_sandbox(report: &SandboxReport, pid: u32, known_gaps: &mut Vec<SandboxGap
     }
 }
 
-async fn bring_up(
+pub async fn bring_up(
     channel: &mut BouncerChannel,
     config: &Config,
     pid: u32,

@@ -1,0 +1,177 @@
+//! msnbnc with its real worker against the MSN simulator: check-login, and
+//! the supervisor acting on what the MSN session reports.
+
+use std::time::Duration;
+
+use msn_sim::{SimConfig, Simulator};
+use msnbnc_tests::worker::{ACCOUNT, PASSWORD};
+use msnbnc_tests::{binaries, run_msnbnc, Bouncer, TestDir};
+use nix::sys::signal::Signal;
+
+const SOON: Duration = Duration::from_secs(15);
+
+/// The simulator runs on its own runtime's threads while the test thread
+/// blocks on processes and logs.
+struct Sim {
+    rt: tokio::runtime::Runtime,
+    sim: Simulator,
+}
+
+fn sim() -> Sim {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(Simulator::start(
+            SimConfig::default()
+                .account(ACCOUNT, PASSWORD, "Support Desk")
+                .customer("bob@example.com", "Bob")
+                .customer("carol@example.com", "Carol")
+                .friends(ACCOUNT, "bob@example.com")
+                .friends(ACCOUNT, "carol@example.com"),
+        ))
+        .expect("simulator");
+    Sim { rt, sim }
+}
+
+/// A configuration for msnbnc pointing at the simulator.
+fn config(dir: &TestDir, sim: &Simulator, password: &str, trust_ca: bool) -> std::path::PathBuf {
+    let ca = dir.write("ca.pem", sim.ca_pem());
+    let trust = if trust_ca {
+        format!("ca_file = \"{}\"", ca.display())
+    } else {
+        String::new()
+    };
+    let ports: Vec<String> = sim.ports().iter().map(u16::to_string).collect();
+    dir.write(
+        "msnbnc.toml",
+        &format!(
+            r#"[account]
+handle = "{ACCOUNT}"
+password = "{password}"
+
+[msn]
+servers = ["{}"]
+passport_nexus = "{}"
+protocol_max = 12
+{trust}
+
+[worker]
+path = "{}"
+user = "nobody"
+heartbeat_interval_secs = 1
+heartbeat_timeout_secs = 5
+restart_initial_secs = 1
+restart_max_secs = 2
+connect_ports = [{}]
+"#,
+            sim.server_addr(),
+            sim.nexus_url(),
+            binaries().worker.display(),
+            ports.join(", ")
+        ),
+    )
+}
+
+#[test]
+fn check_login_reports_version_name_and_contacts() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let (status, stdout, stderr) = run_msnbnc(&["check-login", "--config", &cfg.to_string_lossy()]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("negotiated protocol: MSNP12"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("signed in as {ACCOUNT} (\"Support Desk\")")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("contacts: 2, groups: 1"), "{stdout}");
+    assert_eq!(s.sim.logins(), 1);
+    drop(s.rt);
+}
+
+#[test]
+fn check_login_names_each_failure_class() {
+    let s = sim();
+    let dir = TestDir::new();
+    let wrong = config(&dir, &s.sim, "wrong password", true);
+    let (status, stdout, _) = run_msnbnc(&["check-login", "--config", &wrong.to_string_lossy()]);
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stdout.contains("login failed: wrong credentials: Passport refused"),
+        "{stdout}"
+    );
+
+    let untrusted = config(&dir, &s.sim, PASSWORD, false);
+    let (status, stdout, _) = run_msnbnc(&["check-login", "--config", &untrusted.to_string_lossy()]);
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stdout.contains("login failed: TLS/trust error:") && stdout.contains("UnknownIssuer"),
+        "{stdout}"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let text = std::fs::read_to_string(&wrong)
+        .unwrap()
+        .replace(&s.sim.server_addr().to_string(), &format!("127.0.0.1:{port}"));
+    let unreachable = dir.write("unreachable.toml", &text);
+    let (status, stdout, _) = run_msnbnc(&["check-login", "--config", &unreachable.to_string_lossy()]);
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stdout.contains("login failed: server unreachable: cannot connect to 127.0.0.1"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_dropped_connection_is_followed_by_a_new_login() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let bouncer = Bouncer::run(&cfg);
+    bouncer
+        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
+        .unwrap();
+    let before = bouncer.log_len();
+    s.sim.drop_connection(ACCOUNT);
+    let (_, line) = bouncer.wait_for_from(before, "worker ended", SOON).unwrap();
+    assert!(line.contains("signed out (Transient)"), "{line}");
+    bouncer
+        .wait_for_from(before, "restarting the worker in", SOON)
+        .unwrap();
+    bouncer
+        .wait_for_from(before, &format!("worker state: signed in as {ACCOUNT}"), SOON)
+        .unwrap();
+    assert_eq!(s.sim.logins(), 2);
+}
+
+#[test]
+fn signed_in_elsewhere_waits_for_the_operator_without_logging_in_again() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let bouncer = Bouncer::run(&cfg);
+    bouncer
+        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
+        .unwrap();
+    s.sim.sign_in_elsewhere(ACCOUNT);
+    bouncer
+        .wait_for("worker state: waiting for an operator", SOON)
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        s.sim.logins(),
+        1,
+        "no kick-war: the bouncer must not log in again"
+    );
+    let before = bouncer.log_len();
+    bouncer.signal(Signal::SIGHUP);
+    bouncer
+        .wait_for_from(before, &format!("worker state: signed in as {ACCOUNT}"), SOON)
+        .unwrap();
+    assert_eq!(s.sim.logins(), 2);
+}
