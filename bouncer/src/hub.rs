@@ -92,7 +92,10 @@ impl Hub {
                     self.worker_state = state;
                 }
             }
-            Update::Event(event) => tracing::debug!(?event, "worker event"),
+            Update::Event(event) => match describe(&event) {
+                Some(text) => tracing::info!("msn: {text}"),
+                None => tracing::debug!(?event, "worker event"),
+            },
             Update::CommandResult { id, result } => tracing::debug!(id, ?result, "command result"),
         }
     }
@@ -122,4 +125,50 @@ impl Hub {
         }
         systemd::ready();
     }
+}
+
+/// A one-line account of what happened on MSN, for the log (until staff
+/// see it over IRC). Strings come from the worker: sanitised.
+fn describe(event: &ipc::Event) -> Option<String> {
+    use crate::supervisor::worker::untrusted as u;
+    use ipc::Event as E;
+    Some(match event {
+        E::SignedIn {
+            account,
+            friendly_name,
+            protocol,
+        } => {
+            format!(
+                "signed in as {} ({}) with MSNP{protocol}",
+                u(account),
+                u(friendly_name)
+            )
+        }
+        E::Roster { contacts, groups } => format!("{} contacts in {} groups", contacts.len(), groups.len()),
+        E::Presence {
+            handle,
+            personal_message: Some(psm),
+            ..
+        } => format!("{}'s personal message: {:?}", u(handle), u(psm)),
+        E::Presence { handle, status, .. } => format!("{} is {status:?}", u(handle)),
+        E::ConversationJoined {
+            conversation, handle, ..
+        } => {
+            format!("{} joined conversation {conversation}", u(handle))
+        }
+        E::ConversationLeft { conversation, handle } => {
+            format!("{} left conversation {conversation}", u(handle))
+        }
+        E::Message {
+            conversation,
+            from,
+            text,
+            ..
+        } => format!("<{}> in conversation {conversation}: {}", u(from), u(text)),
+        E::Nudge { from, .. } => format!("{} sent a nudge", u(from)),
+        E::AddRequest { handle, .. } => format!("{} wants to add the account", u(handle)),
+        E::Notice(text) => u(text),
+        E::Delivery { command_id, outcome } => format!("message {command_id}: {outcome:?}"),
+        _ => return None,
+    })
 }

@@ -7,6 +7,7 @@
 mod check_login;
 mod check_sandbox;
 mod config;
+mod demo;
 mod hub;
 mod supervisor;
 mod systemd;
@@ -26,6 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run against the built-in MSN server simulator, with customers who chat.
+    Demo,
     /// Run the bouncer.
     Run {
         #[arg(long, short)]
@@ -110,6 +113,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Cmd::Demo => match runtime.block_on(demo::run()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("msnbnc: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::CheckLogin { config } => {
             let cfg = match load_config(&config) {
                 Ok(c) => c,

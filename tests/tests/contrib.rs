@@ -51,12 +51,22 @@ fn the_example_configuration_is_valid() {
 }
 
 #[test]
-fn the_demo_configuration_is_valid() {
-    let dir = TestDir::new();
-    let config = dir.write("demo.toml", &contrib("demo.toml"));
-    let out = Command::new(&binaries().msnbnc)
-        .args(["check-config", "--config", &config.to_string_lossy()])
-        .output()
-        .unwrap_or_else(|e| panic!("msnbnc: {e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+fn the_demo_signs_in_to_the_simulator_and_customers_talk() {
+    let mut demo = msnbnc_tests::Bouncer::start(&["demo"], &[]);
+    let soon = std::time::Duration::from_secs(30);
+    demo.wait_for(
+        "msn: signed in as support@example.com (Example Shop Support) with MSNP12",
+        soon,
+    )
+    .unwrap();
+    demo.wait_for(
+        "msn: <bob@example.com> in conversation 1: Hi! I ordered a blue lamp",
+        soon,
+    )
+    .unwrap();
+    demo.signal(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(
+        demo.wait_exit(std::time::Duration::from_secs(5)).unwrap().code(),
+        Some(0)
+    );
 }

@@ -1,0 +1,123 @@
+//! `msnbnc demo`: the bouncer against the built-in MSN server simulator,
+//! with customers who chat, so a newcomer sees the whole path work before
+//! configuring a real server.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use msn_sim::{Customer, SimConfig, Simulator};
+
+use crate::{config, hub, supervisor};
+
+const ACCOUNT: &str = "support@example.com";
+const PASSWORD: &str = "demo password";
+
+fn demo_config(dir: &Path, sim: &Simulator, worker: &Path) -> String {
+    let ports: Vec<String> = sim.ports().iter().map(u16::to_string).collect();
+    format!(
+        r#"# Written by `msnbnc demo`: the built-in simulator as the MSN server.
+[account]
+handle = "{ACCOUNT}"
+password = "{PASSWORD}"
+
+[msn]
+servers = ["{server}"]
+passport_nexus = "{nexus}"
+ca_file = "{ca}"
+
+[worker]
+path = "{worker}"
+# Used only when the demo runs as root.
+user = "nobody"
+connect_ports = [{ports}]
+"#,
+        server = sim.server_addr(),
+        nexus = sim.nexus_url(),
+        ca = dir.join("ca.pem").display(),
+        worker = worker.display(),
+        ports = ports.join(", "),
+    )
+}
+
+/// Customers who come and go and ask things.
+async fn chatter(sim: &Simulator, bob: Customer, carol: Customer) {
+    if !sim
+        .wait_until(Duration::from_secs(60), |s| s.is_online(ACCOUNT))
+        .await
+    {
+        tracing::warn!("demo: the account did not sign in; customers stay quiet");
+        return;
+    }
+    let script: [(&Customer, &str); 4] = [
+        (
+            &bob,
+            "Hi! I ordered a blue lamp last week (order #1234). Where is it?",
+        ),
+        (&carol, "Hello, do you ship to Norway?"),
+        (&bob, "Also, can I change the colour to green?"),
+        (&carol, "Thanks, have a nice day!"),
+    ];
+    bob.sign_in("NLN");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    carol.sign_in("AWY");
+    for round in 0u64.. {
+        for (customer, line) in &script {
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            if sim.status(customer.email()).as_deref() != Some("NLN") {
+                customer.sign_in("NLN");
+            }
+            let _ = customer.typing(ACCOUNT).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if let Err(e) = customer.say(ACCOUNT, &format!("{line} ({round})")).await {
+                tracing::info!("demo: {} could not reach support: {e}", customer.email());
+            }
+        }
+    }
+}
+
+pub async fn run() -> anyhow::Result<()> {
+    let sim = Simulator::start(
+        SimConfig::default()
+            .account(ACCOUNT, PASSWORD, "Example Shop Support")
+            .customer("bob@example.com", "Bob")
+            .customer("carol@example.com", "Carol")
+            .friends(ACCOUNT, "bob@example.com")
+            .friends(ACCOUNT, "carol@example.com"),
+    )
+    .await?;
+    let dir = tempfile::Builder::new().prefix("msnbnc-demo-").tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    std::fs::write(dir.path().join("ca.pem"), sim.ca_pem())?;
+    // A copy of the worker where an unprivileged worker user can run it,
+    // wherever this checkout lives.
+    let worker_src = config::default_worker_path();
+    let worker: PathBuf = dir.path().join("msn-worker");
+    std::fs::copy(&worker_src, &worker).with_context(|| {
+        format!(
+            "copying {} (build it with `cargo build --release`)",
+            worker_src.display()
+        )
+    })?;
+    let path = dir.path().join("msnbnc.toml");
+    std::fs::write(&path, demo_config(dir.path(), &sim, &worker))?;
+    let cfg = config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    supervisor::spawn::preflight(&cfg.worker)?;
+    tracing::info!(
+        "demo: MSN simulator on {} (Passport on https://127.0.0.1:{}); configuration in {}",
+        sim.server_addr(),
+        sim.https_port(),
+        path.display()
+    );
+    tracing::info!("demo: customers bob@example.com and carol@example.com will start chatting; Ctrl-C stops");
+    let customers = chatter(
+        &sim,
+        sim.customer("bob@example.com"),
+        sim.customer("carol@example.com"),
+    );
+    tokio::select! {
+        result = hub::run(path.clone(), cfg) => result,
+        () = customers => Ok(()),
+    }
+}
