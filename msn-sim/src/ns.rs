@@ -58,7 +58,11 @@ async fn connection(stream: TcpStream, state: Arc<Mutex<State>>, redirect: Optio
         };
         let close = match state.lock() {
             Ok(mut s) => {
-                s.transcript.push(format!("NS< {}", line.raw));
+                let mut entry = format!("NS< {}", line.raw);
+                if line.cmd == "QRY" {
+                    entry.push_str(&format!(" [{}]", String::from_utf8_lossy(&line.payload)));
+                }
+                s.transcript.push(entry);
                 handle(&mut s, id, &line, redirect.as_deref())
             }
             Err(_) => true,

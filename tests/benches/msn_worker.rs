@@ -55,9 +55,13 @@ async fn bench() -> anyhow::Result<()> {
 
     let mut w = Worker::start(&sim, Options::new(12)).await?;
     w.signed_in().await?;
-    anyhow::ensure!(sim.wait_until(Duration::from_secs(10), |s| s.is_online(ACCOUNT)).await);
+    anyhow::ensure!(
+        sim.wait_until(Duration::from_secs(10), |s| s.is_online(ACCOUNT))
+            .await
+    );
     bob.say(ACCOUNT, "warm-up").await?;
-    w.wait_event(Duration::from_secs(10), |e| matches!(e, Event::Message { .. })).await?;
+    w.wait_event(Duration::from_secs(10), |e| matches!(e, Event::Message { .. }))
+        .await?;
 
     // Latency: one message at a time.
     let mut latency = Vec::with_capacity(PINGS);
@@ -65,20 +69,27 @@ async fn bench() -> anyhow::Result<()> {
         let text = format!("ping {i}");
         let start = Instant::now();
         bob.say(ACCOUNT, &text).await?;
-        w.wait_event(Duration::from_secs(10), |e| matches!(e, Event::Message { text: t, .. } if *t == text))
-            .await?;
+        w.wait_event(
+            Duration::from_secs(10),
+            |e| matches!(e, Event::Message { text: t, .. } if *t == text),
+        )
+        .await?;
         latency.push(start.elapsed().as_secs_f64() * 1000.0);
     }
 
     // Throughput: a burst, counted as it arrives over IPC.
     let start = Instant::now();
     for i in 0..BURST {
-        bob.say(ACCOUNT, &format!("burst {i} lorem ipsum dolor sit amet")).await?;
+        bob.say(ACCOUNT, &format!("burst {i} lorem ipsum dolor sit amet"))
+            .await?;
     }
     let mut got = 0;
     while got < BURST {
-        w.wait_event(Duration::from_secs(30), |e| matches!(e, Event::Message { text, .. } if text.starts_with("burst ")))
-            .await?;
+        w.wait_event(
+            Duration::from_secs(30),
+            |e| matches!(e, Event::Message { text, .. } if text.starts_with("burst ")),
+        )
+        .await?;
         got += 1;
     }
     let elapsed = start.elapsed();

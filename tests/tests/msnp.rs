@@ -573,6 +573,110 @@ async fn account_commands_change_name_status_and_personal_message() {
 }
 
 #[tokio::test]
+async fn challenges_are_answered_and_accepted() {
+    for (dialect, expected) in [
+        (8, " msmsgs@msnmsgr.com 32 [8f2f5a91b72102cd28355e9fc9000d6e]"),
+        (12, " PROD0101{0RM?UBW 32 ["),
+    ] {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        sim.send_raw(ACCOUNT, b"CHL 0 15570131571988941333\r\n");
+        assert!(
+            sim.wait_until(SOON, |s| s.transcript().iter().any(|l| l.contains(expected)))
+                .await,
+            "MSNP{dialect}: {:#?}",
+            sim.transcript()
+        );
+        // A wrong answer would have been a 540 and a disconnect.
+        assert_eq!(
+            w.run(Command::SetStatus(Status::Away)).await.unwrap(),
+            CommandResult::Ok
+        );
+    }
+}
+
+#[tokio::test]
+async fn nak_and_not_listed_are_reported_per_message() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let bob = sim.customer(BOB);
+        bob.sign_in("NLN");
+        bob.refuse_messages(true);
+        let id = w
+            .command(Command::SendMessage {
+                to: ConversationTarget::Contact(BOB.into()),
+                text: "x".into(),
+                format: TextFormat::default(),
+            })
+            .await
+            .unwrap();
+        let e = w
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::Delivery { command_id, .. } if *command_id == id),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(&e, Event::Delivery { outcome: Delivery::Failed(f), .. } if f.kind == FailureKind::Rejected),
+            "{e:?}"
+        );
+        // Dave does not list the account and the account does not list him.
+        sim.customer("dave@example.com").sign_in("NLN");
+        let id = w
+            .command(Command::SendMessage {
+                to: ConversationTarget::Contact("dave@example.com".into()),
+                text: "hello stranger".into(),
+                format: TextFormat::default(),
+            })
+            .await
+            .unwrap();
+        let e = w
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::Delivery { command_id, .. } if *command_id == id),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(&e, Event::Delivery { outcome: Delivery::Failed(f), .. } if f.kind == FailureKind::NotOnList && f.detail.contains("205")),
+            "MSNP{dialect}: {e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_second_login_elsewhere_kicks_the_first_and_it_stays_out() {
+    for dialect in DIALECTS {
+        let sim = sim().await;
+        let mut first = online(&sim, dialect).await;
+        let mut second = Worker::start(&sim, Options::new(12)).await.unwrap();
+        second.signed_in().await.unwrap();
+        let e = first
+            .wait_event(SOON, |e| matches!(e, Event::SignedOut { .. }))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                e,
+                Event::SignedOut {
+                    class: SignOutClass::SignedInElsewhere,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(first.exited(SOON).await.unwrap().success());
+        assert_eq!(
+            sim.logins(),
+            2,
+            "MSNP{dialect}: the kicked worker must not log in again"
+        );
+    }
+}
+
+#[tokio::test]
 async fn signed_in_elsewhere_is_fatal_and_not_retried() {
     for dialect in DIALECTS {
         for keep_socket in [false, true] {

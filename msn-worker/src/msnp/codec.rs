@@ -90,7 +90,8 @@ pub enum FatalError {
 /// missing, which is fatal).
 fn payload_length_index(cmd: &str, args: &[String]) -> Option<Option<usize>> {
     match cmd {
-        "MSG" | "NOT" | "IPG" | "GCF" | "UBX" | "QRY" => Some(args.len().checked_sub(1)),
+        // (The server's `QRY <t>` answer carries no payload, unlike ours.)
+        "MSG" | "NOT" | "IPG" | "GCF" | "UBX" => Some(args.len().checked_sub(1)),
         // "UUX <t> 0" (a reply); some documents show "UUX <t>".
         "UUX" if args.len() >= 2 => Some(Some(args.len() - 1)),
         _ => None,
@@ -275,6 +276,15 @@ mod tests {
         let Decoded::Frame(b) = &out[1] else { panic!() };
         assert_eq!((a.error_code(), a.trid()), (Some(217), Some(5)));
         assert_eq!((b.error_code(), b.trid()), (Some(207), None));
+    }
+
+    #[test]
+    fn the_servers_qry_answer_has_no_payload() {
+        let out = decode_all(b"QRY 7\r\nCHG 8 AWY 0\r\n").unwrap();
+        assert_eq!(
+            out,
+            vec![frame("QRY", &["7"], None), frame("CHG", &["8", "AWY", "0"], None)]
+        );
     }
 
     #[test]
