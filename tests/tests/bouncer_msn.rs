@@ -38,6 +38,16 @@ fn sim() -> Sim {
 
 /// A configuration for msnbnc pointing at the simulator.
 fn config(dir: &TestDir, sim: &Simulator, password: &str, trust_ca: bool) -> std::path::PathBuf {
+    config_for(dir, sim, password, trust_ca, 12)
+}
+
+fn config_for(
+    dir: &TestDir,
+    sim: &Simulator,
+    password: &str,
+    trust_ca: bool,
+    dialect: u8,
+) -> std::path::PathBuf {
     let ca = dir.write("ca.pem", sim.ca_pem());
     let trust = if trust_ca {
         format!("ca_file = \"{}\"", ca.display())
@@ -55,7 +65,8 @@ password = "{password}"
 [msn]
 servers = ["{}"]
 passport_nexus = "{}"
-protocol_max = 12
+protocol_min = {dialect}
+protocol_max = {dialect}
 {trust}
 
 [worker]

@@ -113,6 +113,18 @@ async fn passport_redirects_are_followed_with_the_same_credentials() {
 }
 
 #[tokio::test]
+async fn a_dalogin_without_scheme_is_taken_as_https() {
+    let config = SimConfig {
+        dalogin_without_scheme: true,
+        ..SimConfig::default()
+    }
+    .account(ACCOUNT, PASSWORD, "Desk");
+    let sim = Simulator::start(config).await.unwrap();
+    let mut w = Worker::start(&sim, Options::new(8)).await.unwrap();
+    w.signed_in().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_dispatch_server_redirect_is_followed() {
     let sim = Simulator::start(
         SimConfig {
