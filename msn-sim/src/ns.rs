@@ -467,17 +467,23 @@ fn contact_arg(p: &str) -> &str {
     p.strip_prefix("N=").unwrap_or(p)
 }
 
+/// The bit of a list a client may edit (PL only to remove from it).
+fn list_bit(name: &str, removing: bool) -> Option<u8> {
+    match name {
+        "FL" => Some(FL),
+        "AL" => Some(AL),
+        "BL" => Some(BL),
+        "PL" if removing => Some(PL),
+        _ => None,
+    }
+}
+
 fn add(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
     let t = line.p(0);
     let list = line.p(1);
-    let bit = match list {
-        "FL" => FL,
-        "AL" => AL,
-        "BL" => BL,
-        _ => {
-            reply(s, id, &format!("201 {t}"));
-            return;
-        }
+    let Some(bit) = list_bit(list, false) else {
+        reply(s, id, &format!("201 {t}"));
+        return;
     };
     let target = contact_arg(line.p(2)).to_owned();
     if !target.contains('@') {
@@ -575,15 +581,9 @@ fn add(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
 fn remove(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str) {
     let t = line.p(0);
     let list = line.p(1);
-    let bit = match list {
-        "FL" => FL,
-        "AL" => AL,
-        "BL" => BL,
-        "PL" => PL,
-        _ => {
-            reply(s, id, &format!("201 {t}"));
-            return;
-        }
+    let Some(bit) = list_bit(list, true) else {
+        reply(s, id, &format!("201 {t}"));
+        return;
     };
     let arg = contact_arg(line.p(2)).to_owned();
     let Some(acc) = s.account_mut(me) else { return };

@@ -567,6 +567,50 @@ impl NsSession {
         ("REM", vec![list.to_owned(), target])
     }
 
+    /// Takes `handle` off the `off` lists it is on, then puts it on the `on`
+    /// lists it is not on (AL and BL exclude each other, so order matters);
+    /// the last step's reply answers command `id`.
+    fn move_lists(
+        &mut self,
+        id: u64,
+        handle: &str,
+        off: &[&'static str],
+        on: &[&'static str],
+        what: &'static str,
+    ) -> Vec<NsOutput> {
+        let mut out = Vec::new();
+        if !roster::valid_handle(handle) {
+            out.push(NsOutput::CommandDone {
+                id,
+                result: CommandResult::Failed(failure(FailureKind::InvalidArgument, "not an MSN address")),
+            });
+            return out;
+        }
+        let bit = |list: &str| match list {
+            "FL" => FL,
+            "AL" => AL,
+            _ => BL,
+        };
+        let lists = self.roster.lists(handle);
+        let mut steps = Vec::new();
+        let (mut add, mut remove) = (0, 0);
+        for list in off {
+            remove |= bit(list);
+            if lists & bit(list) != 0 {
+                steps.push(self.list_remove(list, handle));
+            }
+        }
+        for list in on {
+            add |= bit(list);
+            if lists & bit(list) == 0 {
+                steps.push(self.list_add(list, handle));
+            }
+        }
+        self.roster.set_lists(handle, add, remove);
+        self.run_steps(&mut out, Some(id), steps, what);
+        out
+    }
+
     /// Sends a multi-step list edit; the last step's reply answers `id`.
     fn run_steps(
         &mut self,
@@ -910,7 +954,6 @@ impl NsSession {
         if self.state != State::Online {
             return fail(FailureKind::NotSignedIn, "not signed in to MSN");
         }
-        let handle_ok = |h: &str| roster::valid_handle(h);
         match command {
             Command::SetStatus(s) => match roster::status_code(s) {
                 Some(code) => {
@@ -956,71 +999,16 @@ impl NsSession {
                 self.pending.insert(t, Pending::Command { id, last: true });
                 out.push(NsOutput::Send(encode("UUX", Some(t), &[], Some(&payload))));
             }
-            Command::AddContact(h) => {
-                if !handle_ok(&h) {
-                    return fail(FailureKind::InvalidArgument, "not an MSN address");
-                }
-                let lists = self.roster.lists(&h);
-                let mut steps = Vec::new();
-                if lists & BL != 0 {
-                    steps.push(self.list_remove("BL", &h));
-                }
-                if lists & AL == 0 {
-                    steps.push(self.list_add("AL", &h));
-                }
-                if lists & FL == 0 {
-                    steps.push(self.list_add("FL", &h));
-                }
-                self.roster.set_lists(&h, AL | FL, BL);
-                self.run_steps(&mut out, Some(id), steps, "add contact");
-            }
+            Command::AddContact(h) => return self.move_lists(id, &h, &["BL"], &["AL", "FL"], "add contact"),
             Command::RemoveContact(h) => {
-                if !handle_ok(&h) {
-                    return fail(FailureKind::InvalidArgument, "not an MSN address");
-                }
-                let lists = self.roster.lists(&h);
-                let mut steps = Vec::new();
-                if lists & FL != 0 {
-                    steps.push(self.list_remove("FL", &h));
-                }
-                if lists & AL != 0 {
-                    steps.push(self.list_remove("AL", &h));
-                }
-                self.roster.set_lists(&h, 0, FL | AL);
-                self.run_steps(&mut out, Some(id), steps, "remove contact");
+                return self.move_lists(id, &h, &["FL", "AL"], &[], "remove contact")
             }
-            Command::BlockContact(h) => {
-                if !handle_ok(&h) {
-                    return fail(FailureKind::InvalidArgument, "not an MSN address");
-                }
-                let lists = self.roster.lists(&h);
-                let mut steps = Vec::new();
-                if lists & AL != 0 {
-                    steps.push(self.list_remove("AL", &h));
-                }
-                if lists & BL == 0 {
-                    steps.push(self.list_add("BL", &h));
-                }
-                self.roster.set_lists(&h, BL, AL);
-                self.run_steps(&mut out, Some(id), steps, "block contact");
-            }
+            Command::BlockContact(h) => return self.move_lists(id, &h, &["AL"], &["BL"], "block contact"),
             Command::UnblockContact(h) => {
-                if !handle_ok(&h) {
-                    return fail(FailureKind::InvalidArgument, "not an MSN address");
-                }
-                let lists = self.roster.lists(&h);
-                let mut steps = Vec::new();
-                if lists & BL != 0 {
-                    steps.push(self.list_remove("BL", &h));
-                }
-                if lists & AL == 0 {
-                    steps.push(self.list_add("AL", &h));
-                }
-                self.roster.set_lists(&h, AL, BL);
-                self.run_steps(&mut out, Some(id), steps, "unblock contact");
+                return self.move_lists(id, &h, &["BL"], &["AL"], "unblock contact")
             }
             Command::AcceptAddRequest(h) => {
-                if !handle_ok(&h) {
+                if !roster::valid_handle(&h) {
                     return fail(FailureKind::InvalidArgument, "not an MSN address");
                 }
                 self.accept(&mut out, &h, Some(id));
