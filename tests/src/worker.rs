@@ -198,6 +198,32 @@ impl Worker {
         Ok(id)
     }
 
+    /// Sends a text message and waits for its delivery outcome.
+    pub async fn deliver(
+        &mut self,
+        to: ipc::ConversationTarget,
+        text: &str,
+        format: ipc::TextFormat,
+    ) -> anyhow::Result<ipc::Delivery> {
+        let id = self
+            .command(Command::SendMessage {
+                to,
+                text: text.into(),
+                format,
+            })
+            .await?;
+        match self
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::Delivery { command_id, .. } if *command_id == id),
+            )
+            .await?
+        {
+            Event::Delivery { outcome, .. } => Ok(outcome),
+            other => bail!("unexpected {other:?}"),
+        }
+    }
+
     /// Sends a command and waits for its result.
     pub async fn run(&mut self, command: Command) -> anyhow::Result<CommandResult> {
         let id = self.command(command).await?;

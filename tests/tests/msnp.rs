@@ -342,23 +342,16 @@ async fn a_message_to_an_offline_contact_fails_with_217() {
     for dialect in DIALECTS {
         let sim = sim().await;
         let mut w = online(&sim, dialect).await;
-        let id = w
-            .command(Command::SendMessage {
-                to: ConversationTarget::Contact(CAROL.into()),
-                text: "are you there?".into(),
-                format: TextFormat::default(),
-            })
-            .await
-            .unwrap();
         let e = w
-            .wait_event(
-                SOON,
-                |e| matches!(e, Event::Delivery { command_id, .. } if *command_id == id),
+            .deliver(
+                ConversationTarget::Contact(CAROL.into()),
+                "are you there?",
+                TextFormat::default(),
             )
             .await
             .unwrap();
         assert!(
-            matches!(&e, Event::Delivery { outcome: Delivery::Failed(f), .. } if f.kind == FailureKind::ContactOffline && f.detail.contains("217")),
+            matches!(&e, Delivery::Failed(f) if f.kind == FailureKind::ContactOffline && f.detail.contains("217")),
             "MSNP{dialect}: {e:?}"
         );
     }
@@ -404,17 +397,16 @@ async fn multi_party_conversations_share_one_conversation() {
         )
         .await
         .unwrap();
-        let id = w
-            .command(Command::SendMessage {
-                to: ConversationTarget::Existing(a),
-                text: "hello both".into(),
-                format: TextFormat::default(),
-            })
+        assert_eq!(
+            w.deliver(
+                ConversationTarget::Existing(a),
+                "hello both",
+                TextFormat::default()
+            )
             .await
-            .unwrap();
-        w.wait_event(SOON, |e| matches!(e, Event::Delivery { command_id, outcome: Delivery::Delivered } if *command_id == id))
-            .await
-            .unwrap();
+            .unwrap(),
+            Delivery::Delivered
+        );
         assert!(bob
             .wait_for(
                 SOON,
@@ -458,17 +450,16 @@ async fn a_closed_switchboard_is_reopened_for_the_next_message() {
         sim.close_switchboards();
         assert_eq!(sim.switchboards(), 0);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let id = w
-            .command(Command::SendMessage {
-                to: ConversationTarget::Existing(conversation),
-                text: "still here".into(),
-                format: TextFormat::default(),
-            })
+        assert_eq!(
+            w.deliver(
+                ConversationTarget::Existing(conversation),
+                "still here",
+                TextFormat::default()
+            )
             .await
-            .unwrap();
-        w.wait_event(SOON, |e| matches!(e, Event::Delivery { command_id, outcome: Delivery::Delivered } if *command_id == id))
-            .await
-            .unwrap();
+            .unwrap(),
+            Delivery::Delivered
+        );
         assert!(
             bob.wait_for(
                 SOON,
@@ -615,44 +606,30 @@ async fn nak_and_not_listed_are_reported_per_message() {
         let bob = sim.customer(BOB);
         bob.sign_in("NLN");
         bob.refuse_messages(true);
-        let id = w
-            .command(Command::SendMessage {
-                to: ConversationTarget::Contact(BOB.into()),
-                text: "x".into(),
-                format: TextFormat::default(),
-            })
-            .await
-            .unwrap();
         let e = w
-            .wait_event(
-                SOON,
-                |e| matches!(e, Event::Delivery { command_id, .. } if *command_id == id),
+            .deliver(
+                ConversationTarget::Contact(BOB.into()),
+                "x",
+                TextFormat::default(),
             )
             .await
             .unwrap();
         assert!(
-            matches!(&e, Event::Delivery { outcome: Delivery::Failed(f), .. } if f.kind == FailureKind::Rejected),
+            matches!(&e, Delivery::Failed(f) if f.kind == FailureKind::Rejected),
             "{e:?}"
         );
         // Dave does not list the account and the account does not list him.
         sim.customer("dave@example.com").sign_in("NLN");
-        let id = w
-            .command(Command::SendMessage {
-                to: ConversationTarget::Contact("dave@example.com".into()),
-                text: "hello stranger".into(),
-                format: TextFormat::default(),
-            })
-            .await
-            .unwrap();
         let e = w
-            .wait_event(
-                SOON,
-                |e| matches!(e, Event::Delivery { command_id, .. } if *command_id == id),
+            .deliver(
+                ConversationTarget::Contact("dave@example.com".into()),
+                "hello stranger",
+                TextFormat::default(),
             )
             .await
             .unwrap();
         assert!(
-            matches!(&e, Event::Delivery { outcome: Delivery::Failed(f), .. } if f.kind == FailureKind::NotOnList && f.detail.contains("205")),
+            matches!(&e, Delivery::Failed(f) if f.kind == FailureKind::NotOnList && f.detail.contains("205")),
             "MSNP{dialect}: {e:?}"
         );
     }
