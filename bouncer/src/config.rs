@@ -53,6 +53,22 @@ struct RawConfig {
     msn: RawMsn,
     #[serde(default)]
     worker: RawWorker,
+    #[serde(default)]
+    store: RawStore,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStore {
+    path: PathBuf,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            path: PathBuf::from("/var/lib/msnbnc/msnbnc.db"),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -210,6 +226,8 @@ pub struct Config {
     pub passport: ipc::PassportConfig,
     pub auto_accept_contacts: bool,
     pub worker: WorkerSettings,
+    /// The SQLite database.
+    pub store_path: PathBuf,
 }
 
 /// Where `msn-worker` is by default: next to the running `msnbnc`.
@@ -509,6 +527,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
     }
 
+    if !raw.store.path.is_absolute() {
+        err("store.path", "must be an absolute path".into());
+    }
+
     let Some(password) = password else {
         return Err(ConfigErrors(errors));
     };
@@ -558,6 +580,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             connect_ports,
             max_open_files: w.max_open_files,
         },
+        store_path: raw.store.path,
     })
 }
 

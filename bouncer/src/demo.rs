@@ -27,6 +27,9 @@ servers = ["{server}"]
 passport_nexus = "{nexus}"
 ca_file = "{ca}"
 
+[store]
+path = "{store}"
+
 [worker]
 path = "{worker}"
 # Used only when the demo runs as root.
@@ -37,6 +40,7 @@ connect_ports = [{ports}]
         nexus = sim.nexus_url(),
         ca = dir.join("ca.pem").display(),
         worker = worker.display(),
+        store = dir.join("msnbnc.db").display(),
         ports = ports.join(", "),
     )
 }

@@ -24,6 +24,13 @@ pub struct Hub {
 }
 
 pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
+    // The store is up before we say READY (a broken database stops us here).
+    let store = crate::store::Store::open(&config.store_path)?;
+    tracing::info!(
+        "store {} (schema version {})",
+        config.store_path.display(),
+        store.schema_version()?
+    );
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;

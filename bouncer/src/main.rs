@@ -9,8 +9,10 @@ mod check_sandbox;
 mod config;
 mod demo;
 mod hub;
+mod store;
 mod supervisor;
 mod systemd;
+mod users_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,14 @@ enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Manage staff accounts (passwords are read from the terminal or stdin,
+    /// never from the command line).
+    User {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[arg(long, short)]
@@ -51,6 +61,24 @@ enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a staff member (`--admin` for an administrator).
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Remove a staff member.
+    Del { name: String },
+    /// Set a staff member's password.
+    Passwd { name: String },
+    /// List staff members and their roles.
+    List,
+    /// Set a staff member's role: admin or staff.
+    Role { name: String, role: String },
 }
 
 fn init_logging() {
@@ -107,6 +135,19 @@ fn main() -> ExitCode {
                     eprintln!("msnbnc: the worker sandbox is incomplete (see above)");
                     ExitCode::FAILURE
                 }
+                Err(e) => {
+                    eprintln!("msnbnc: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::User { config, action } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match users_cli::run(&cfg, action) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("msnbnc: {e:#}");
                     ExitCode::FAILURE

@@ -187,10 +187,23 @@ pub fn silent_server_port() -> u16 {
     })
 }
 
+/// A database path no other test uses (in this process's private directory).
+pub fn fresh_store_path() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = binaries()
+        .worker
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    dir.join(format!("store-{n}.db"))
+}
+
 /// A configuration with fast timings for tests; `worker_extra` lines go
 /// into `[worker]`. The MSN server is [`silent_server_port`].
 pub fn config_text(worker_path: &Path, worker_extra: &str) -> String {
     let port = silent_server_port();
+    let store = fresh_store_path();
     format!(
         r#"[account]
 handle = "support@example.com"
@@ -199,6 +212,9 @@ password = "correct horse, battery%staple"
 [msn]
 servers = ["127.0.0.1:{port}"]
 passport_login = "https://127.0.0.1:{port}/login"
+
+[store]
+path = "{store}"
 
 [worker]
 path = "{}"
@@ -209,7 +225,8 @@ restart_initial_secs = 1
 restart_max_secs = 4
 {worker_extra}
 "#,
-        worker_path.display()
+        worker_path.display(),
+        store = store.display(),
     )
 }
 

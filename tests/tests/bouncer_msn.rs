@@ -69,6 +69,9 @@ protocol_min = {dialect}
 protocol_max = {dialect}
 {trust}
 
+[store]
+path = "{}"
+
 [worker]
 path = "{}"
 user = "nobody"
@@ -80,6 +83,7 @@ connect_ports = [{}]
 "#,
             sim.server_addr(),
             sim.nexus_url(),
+            msnbnc_tests::fresh_store_path().display(),
             binaries().worker.display(),
             ports.join(", ")
         ),
