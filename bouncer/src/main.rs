@@ -4,15 +4,8 @@
 //! sandboxed `msn-worker` child that it restarts as needed.
 #![forbid(unsafe_code)]
 
-mod check_login;
-mod check_sandbox;
-mod config;
-mod demo;
-mod hub;
-mod store;
-mod supervisor;
-mod systemd;
-mod users_cli;
+use msnbnc::users_cli::UserAction;
+use msnbnc::{check_login, check_sandbox, config, demo, hub, supervisor, users_cli};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,24 +54,6 @@ enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
     },
-}
-
-#[derive(Subcommand)]
-enum UserAction {
-    /// Add a staff member (`--admin` for an administrator).
-    Add {
-        name: String,
-        #[arg(long)]
-        admin: bool,
-    },
-    /// Remove a staff member.
-    Del { name: String },
-    /// Set a staff member's password.
-    Passwd { name: String },
-    /// List staff members and their roles.
-    List,
-    /// Set a staff member's role: admin or staff.
-    Role { name: String, role: String },
 }
 
 fn init_logging() {

@@ -3,12 +3,12 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{bail, Context};
+use clap::Subcommand;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::store::users::Role;
 use crate::store::Store;
-use crate::UserAction;
 
 /// A new password: prompted twice on a terminal, else one line of stdin.
 fn read_password(name: &str) -> anyhow::Result<Zeroizing<String>> {
@@ -30,6 +30,24 @@ fn read_password(name: &str) -> anyhow::Result<Zeroizing<String>> {
         bail!("no password on stdin");
     }
     Ok(trimmed)
+}
+
+#[derive(Subcommand)]
+pub enum UserAction {
+    /// Add a staff member (`--admin` for an administrator).
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Remove a staff member.
+    Del { name: String },
+    /// Set a staff member's password.
+    Passwd { name: String },
+    /// List staff members and their roles.
+    List,
+    /// Set a staff member's role: admin or staff.
+    Role { name: String, role: String },
 }
 
 pub fn run(config: &Config, action: UserAction) -> anyhow::Result<()> {

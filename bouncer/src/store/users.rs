@@ -137,7 +137,6 @@ impl Store {
     }
 
     /// The user if `name` and `password` match. Never says which was wrong.
-    #[cfg_attr(not(test), expect(dead_code, reason = "IRC logins are the next milestone"))]
     pub fn verify(&self, name: &str, password: &str) -> Result<Option<User>, StoreError> {
         let row: Option<(i64, String, String, String)> = self
             .conn

@@ -1,0 +1,13 @@
+//! msnbnc's library half: everything but `main`, so that the protocol
+//! cores can be fuzzed and the pieces unit-tested.
+#![forbid(unsafe_code)]
+
+pub mod check_login;
+pub mod check_sandbox;
+pub mod config;
+pub mod demo;
+pub mod hub;
+pub mod store;
+pub mod supervisor;
+pub mod systemd;
+pub mod users_cli;
