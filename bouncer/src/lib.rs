@@ -7,6 +7,7 @@ pub mod check_sandbox;
 pub mod config;
 pub mod demo;
 pub mod hub;
+pub mod irc;
 pub mod store;
 pub mod supervisor;
 pub mod systemd;

@@ -1,0 +1,3 @@
+//! The IRC side: what staff attach to.
+
+pub mod line;
