@@ -55,6 +55,33 @@ struct RawConfig {
     worker: RawWorker,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    irc: RawIrc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawIrc {
+    listen: Vec<String>,
+    server_name: String,
+    network: String,
+}
+
+impl Default for RawIrc {
+    fn default() -> Self {
+        RawIrc {
+            listen: vec!["127.0.0.1:6667".into(), "[::1]:6667".into()],
+            server_name: "msnbnc".into(),
+            network: "msnbnc".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IrcSettings {
+    pub listen: Vec<std::net::SocketAddr>,
+    pub server_name: String,
+    pub network: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +255,7 @@ pub struct Config {
     pub worker: WorkerSettings,
     /// The SQLite database.
     pub store_path: PathBuf,
+    pub irc: IrcSettings,
 }
 
 /// Where `msn-worker` is by default: next to the running `msnbnc`.
@@ -527,6 +555,40 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
     }
 
+    let listen: Vec<std::net::SocketAddr> = raw
+        .irc
+        .listen
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            a.parse()
+                .map_err(|_| {
+                    err(
+                        &format!("irc.listen[{i}]"),
+                        format!("{a:?} is not an address:port like 127.0.0.1:6667 or [::1]:6667"),
+                    )
+                })
+                .ok()
+        })
+        .collect();
+    if raw.irc.listen.is_empty() {
+        err("irc.listen", "at least one address is required".into());
+    }
+    let name_ok = |n: &str| {
+        !n.is_empty() && n.len() <= 63 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
+    };
+    if !name_ok(&raw.irc.server_name) {
+        err(
+            "irc.server_name",
+            format!("{:?} is not a host-like name", raw.irc.server_name),
+        );
+    }
+    if !name_ok(&raw.irc.network) {
+        err(
+            "irc.network",
+            format!("{:?} must be letters, digits, '-' or '.'", raw.irc.network),
+        );
+    }
     if !raw.store.path.is_absolute() {
         err("store.path", "must be an absolute path".into());
     }
@@ -581,6 +643,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             max_open_files: w.max_open_files,
         },
         store_path: raw.store.path,
+        irc: IrcSettings {
+            listen,
+            server_name: raw.irc.server_name,
+            network: raw.irc.network,
+        },
     })
 }
 

@@ -13,6 +13,9 @@ use crate::{config, hub, supervisor};
 
 const ACCOUNT: &str = "support@example.com";
 const PASSWORD: &str = "demo password";
+/// The staff login the demo creates.
+const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "demo";
 
 fn demo_config(dir: &Path, sim: &Simulator, worker: &Path) -> String {
     let ports: Vec<String> = sim.ports().iter().map(u16::to_string).collect();
@@ -30,6 +33,9 @@ ca_file = "{ca}"
 [store]
 path = "{store}"
 
+[irc]
+listen = ["{listen}"]
+
 [worker]
 path = "{worker}"
 # Used only when the demo runs as root.
@@ -41,8 +47,17 @@ connect_ports = [{ports}]
         ca = dir.join("ca.pem").display(),
         worker = worker.display(),
         store = dir.join("msnbnc.db").display(),
+        listen = demo_listen(),
         ports = ports.join(", "),
     )
+}
+
+/// 127.0.0.1:6667 if it is free (what IRC clients expect), else any port.
+fn demo_listen() -> String {
+    match std::net::TcpListener::bind("127.0.0.1:6667") {
+        Ok(_) => "127.0.0.1:6667".into(),
+        Err(_) => "127.0.0.1:0".into(),
+    }
 }
 
 /// Customers who come and go and ask things.
@@ -108,6 +123,11 @@ pub async fn run() -> anyhow::Result<()> {
     std::fs::write(&path, demo_config(dir.path(), &sim, &worker))?;
     let cfg = config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
     supervisor::spawn::preflight(&cfg.worker)?;
+    crate::store::Store::open(&cfg.store_path)?.add_user(
+        DEMO_USER,
+        DEMO_PASSWORD,
+        crate::store::users::Role::Admin,
+    )?;
     tracing::info!(
         "demo: MSN simulator on {} (Passport on https://127.0.0.1:{}); configuration in {}",
         sim.server_addr(),
@@ -115,6 +135,9 @@ pub async fn run() -> anyhow::Result<()> {
         path.display()
     );
     tracing::info!("demo: customers bob@example.com and carol@example.com will start chatting; Ctrl-C stops");
+    tracing::info!(
+        "demo: connect an IRC client to the address below ('IRC listening on …') with the server password {DEMO_USER}:{DEMO_PASSWORD}, e.g. irssi: /connect 127.0.0.1 6667 {DEMO_USER}:{DEMO_PASSWORD}"
+    );
     let customers = chatter(
         &sim,
         sim.customer("bob@example.com"),

@@ -31,6 +31,14 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         config.store_path.display(),
         store.schema_version()?
     );
+    // Listeners are up before READY too (a taken port stops us here).
+    let listeners = crate::irc::server::listen(&config.irc.listen).await?;
+    let auth = crate::irc::auth::Auth::start(config.store_path.clone());
+    let (irc_tx, mut irc_rx) = mpsc::channel(1024);
+    for l in listeners {
+        crate::irc::server::spawn_accept(l, config.irc.server_name.clone(), auth.clone(), irc_tx.clone());
+    }
+    let mut staff = crate::irc::staff::Staff::new(config.irc.clone());
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -57,6 +65,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
             _ = sighup.recv() => hub.reload(),
             Some(update) = updates.recv() => hub.on_update(update),
+            Some(event) = irc_rx.recv() => staff.on_event(event),
             _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
             _ = &mut supervisor => {
                 anyhow::bail!("the worker supervisor stopped unexpectedly");

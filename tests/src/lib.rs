@@ -14,6 +14,7 @@ use anyhow::{anyhow, bail, Context};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod irc;
 pub mod notify;
 pub mod worker;
 
@@ -215,6 +216,9 @@ passport_login = "https://127.0.0.1:{port}/login"
 
 [store]
 path = "{store}"
+
+[irc]
+listen = ["127.0.0.1:0"]
 
 [worker]
 path = "{}"

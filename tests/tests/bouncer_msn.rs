@@ -72,6 +72,9 @@ protocol_max = {dialect}
 [store]
 path = "{}"
 
+[irc]
+listen = ["127.0.0.1:0"]
+
 [worker]
 path = "{}"
 user = "nobody"

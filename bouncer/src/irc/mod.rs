@@ -1,5 +1,10 @@
 //! The IRC side: what staff attach to.
 
+pub mod auth;
+pub mod conn;
 pub mod line;
 pub mod registration;
+pub mod server;
+pub mod staff;
+pub mod throttle;
 pub mod wire;

@@ -1,0 +1,80 @@
+//! Checks staff credentials off the hub's loop: Argon2 is slow on purpose.
+//! Failed attempts are answered after a growing delay per source address.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+use super::throttle::LoginThrottle;
+use crate::store::users::User;
+use crate::store::Store;
+
+pub struct Request {
+    pub ip: IpAddr,
+    pub user: String,
+    pub password: Zeroizing<String>,
+    pub reply: oneshot::Sender<Option<User>>,
+}
+
+#[derive(Clone)]
+pub struct Auth {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Auth {
+    /// Starts the checking task for the database at `store`.
+    pub fn start(store: PathBuf) -> Auth {
+        let (tx, rx) = mpsc::channel(256);
+        tokio::spawn(run(store, rx));
+        Auth { tx }
+    }
+
+    /// The user, if the credentials are right. Wrong ones come back late.
+    pub async fn verify(&self, ip: IpAddr, user: &str, password: String) -> Option<User> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            ip,
+            user: user.to_owned(),
+            password: Zeroizing::new(password),
+            reply,
+        };
+        self.tx.send(request).await.ok()?;
+        answer.await.ok().flatten()
+    }
+}
+
+async fn run(store: PathBuf, mut rx: mpsc::Receiver<Request>) {
+    let mut throttle = LoginThrottle::default();
+    while let Some(req) = rx.recv().await {
+        let path = store.clone();
+        let (user, password) = (req.user.clone(), req.password.clone());
+        let verdict = tokio::task::spawn_blocking(move || {
+            Store::open(&path)
+                .and_then(|s| s.verify(&user, &password))
+                .unwrap_or_else(|e| {
+                    tracing::error!("cannot check a login: {e}");
+                    None
+                })
+        })
+        .await
+        .unwrap_or(None);
+        match verdict {
+            Some(user) => {
+                throttle.succeeded(req.ip);
+                let _ = req.reply.send(Some(user));
+            }
+            None => {
+                let delay = throttle.failed(req.ip, Instant::now());
+                tracing::warn!(ip = %req.ip, "failed login for {:?}; answering in {} ms", req.user, delay.as_millis());
+                // Delay the answer, not the next request from someone else.
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = req.reply.send(None);
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! One IRC client connection: a reader that registers the client and then
+//! forwards its lines to the hub, and a writer draining a bounded queue.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use irc_proto::Message;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::auth::Auth;
+use super::line::{Line, LineReader};
+use super::registration::{Login, Output, Registration};
+use super::wire::reply;
+
+/// Lines queued to one client before it counts as too slow and is dropped
+/// (it gets what it missed on reconnect).
+pub const QUEUE: usize = 4096;
+/// Registration must finish within this.
+const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub type ClientId = u64;
+
+/// What connections tell the hub.
+#[derive(Debug)]
+pub enum ClientEvent {
+    Attached(Attached),
+    Line(ClientId, Box<Message>),
+    /// A line over the length limits (answered with 417).
+    TooLong(ClientId),
+    Detached(ClientId, String),
+}
+
+#[derive(Debug)]
+pub struct Attached {
+    pub id: ClientId,
+    pub login: Login,
+    pub role: crate::store::users::Role,
+    /// The nick the client asked for (it gets the user's name).
+    pub requested_nick: String,
+    pub caps: BTreeSet<String>,
+    pub addr: SocketAddr,
+    pub tx: mpsc::Sender<String>,
+}
+
+fn next_id() -> ClientId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+pub async fn serve<S>(stream: S, addr: SocketAddr, server: String, auth: Auth, hub: mpsc::Sender<ClientEvent>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (tx, mut rx) = mpsc::channel::<String>(QUEUE);
+    let writer = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            let mut bytes = line.into_bytes();
+            bytes.extend_from_slice(b"\r\n");
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let id = next_id();
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut lines = LineReader::default();
+    let registered = tokio::time::timeout(
+        REGISTRATION_TIMEOUT,
+        register(&mut rd, &mut buf, &mut lines, &server, addr, &auth, &tx),
+    )
+    .await;
+    let attached = match registered {
+        Ok(Some((login, role, nick, caps))) => Attached {
+            id,
+            login,
+            role,
+            requested_nick: nick,
+            caps,
+            addr,
+            tx: tx.clone(),
+        },
+        Ok(None) => {
+            drop(tx);
+            let _ = writer.await;
+            return;
+        }
+        Err(_) => {
+            let _ = tx.send("ERROR :Registration timed out".into()).await;
+            drop(tx);
+            let _ = writer.await;
+            return;
+        }
+    };
+    tracing::info!(client = id, user = %attached.login.user, device = ?attached.login.device, %addr, "IRC client attached");
+    if hub.send(ClientEvent::Attached(attached)).await.is_err() {
+        return;
+    }
+    drop(tx);
+    let reason = loop {
+        while let Some(line) = lines.next(&mut buf) {
+            let event = match line {
+                Line::Message(m) => ClientEvent::Line(id, m),
+                Line::TooLong => ClientEvent::TooLong(id),
+                Line::Invalid(why) => {
+                    tracing::debug!(client = id, "unparsable line: {why}");
+                    continue;
+                }
+            };
+            if hub.send(event).await.is_err() {
+                return;
+            }
+        }
+        match rd.read_buf(&mut buf).await {
+            Ok(0) => break "Connection closed".to_owned(),
+            Ok(_) => {}
+            Err(e) => break format!("Read error: {e}"),
+        }
+    };
+    let _ = hub.send(ClientEvent::Detached(id, reason)).await;
+    let _ = writer.await;
+}
+
+type Registered = (Login, crate::store::users::Role, String, BTreeSet<String>);
+
+async fn register<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    lines: &mut LineReader,
+    server: &str,
+    addr: SocketAddr,
+    auth: &Auth,
+    tx: &mpsc::Sender<String>,
+) -> Option<Registered> {
+    let mut reg = Registration::new(server);
+    let mut role = crate::store::users::Role::Staff;
+    loop {
+        while let Some(line) = lines.next(buf) {
+            let mut pending = match line {
+                Line::Message(m) => reg.on_message(&m),
+                Line::TooLong => {
+                    let _ = tx
+                        .send(reply(server, "417", "*", &["Input line was too long"]))
+                        .await;
+                    continue;
+                }
+                Line::Invalid(_) => continue,
+            };
+            while !pending.is_empty() {
+                let mut next = Vec::new();
+                for o in pending {
+                    match o {
+                        Output::Send(l) => {
+                            let _ = tx.send(l).await;
+                        }
+                        Output::Verify { login, password, via } => {
+                            let user = auth.verify(addr.ip(), &login.user, password).await;
+                            let ok = user.is_some();
+                            if let Some(u) = &user {
+                                role = u.role;
+                            }
+                            // The stored spelling of the name, whatever case was typed.
+                            let login = Login {
+                                user: user.map(|u| u.name).unwrap_or(login.user),
+                                device: login.device,
+                            };
+                            next.extend(reg.verified(login, via, ok));
+                        }
+                        Output::Registered { login, nick, caps } => return Some((login, role, nick, caps)),
+                        Output::Close(why) => {
+                            let _ = tx.send(format!("ERROR :{why}")).await;
+                            return None;
+                        }
+                    }
+                }
+                pending = next;
+            }
+        }
+        match rd.read_buf(buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}

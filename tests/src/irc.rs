@@ -1,0 +1,86 @@
+//! A line-oriented IRC client for tests.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+pub struct IrcClient {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// Every line received, in order.
+    pub received: Vec<String>,
+}
+
+impl IrcClient {
+    pub fn connect(port: u16) -> anyhow::Result<IrcClient> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).context("connecting to msnbnc")?;
+        stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+        Ok(IrcClient {
+            reader: BufReader::new(stream.try_clone()?),
+            writer: stream,
+            received: Vec::new(),
+        })
+    }
+
+    pub fn send(&mut self, line: &str) {
+        let _ = self.writer.write_all(format!("{line}\r\n").as_bytes());
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let _ = self.writer.write_all(bytes);
+    }
+
+    /// Reads until a line contains `needle`; returns it. Fails on timeout
+    /// or when the server closes the connection.
+    pub fn expect(&mut self, needle: &str, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.received.iter().find(|l| l.contains(needle)) {
+                let l = l.clone();
+                self.received.retain(|x| *x != l);
+                return Ok(l);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no line containing {needle:?} within {timeout:?}; got {:#?}",
+                    self.received
+                );
+            }
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => bail!(
+                    "connection closed while waiting for {needle:?}; got {:#?}",
+                    self.received
+                ),
+                Ok(_) => self.received.push(line.trim_end_matches(['\r', '\n']).to_owned()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => bail!("read error: {e}"),
+            }
+        }
+    }
+
+    /// Whether the server has closed the connection (within `timeout`).
+    pub fn closed(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => return true,
+                Ok(_) => self.received.push(line.trim_end().to_owned()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+}
