@@ -38,14 +38,14 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     for l in listeners {
         crate::irc::server::spawn_accept(l, config.irc.server_name.clone(), auth.clone(), irc_tx.clone());
     }
-    let mut staff = crate::irc::staff::Staff::new(config.irc.clone());
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
     let (updates_tx, mut updates) = mpsc::channel(256);
-    let (control_tx, control_rx) = mpsc::channel(64);
+    let (control_tx, control_rx) = mpsc::channel(1024);
     let shutdown = CancellationToken::new();
+    let mut staff = crate::irc::staff::Staff::new(config.irc.clone(), store, control_tx.clone());
     let mut supervisor =
         tokio::spawn(Supervisor::new(config, updates_tx, control_rx, shutdown.clone()).run());
     let mut hub = Hub {
@@ -64,7 +64,10 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
             _ = sighup.recv() => hub.reload(),
-            Some(update) = updates.recv() => hub.on_update(update),
+            Some(update) = updates.recv() => {
+                staff.on_update(&update);
+                hub.on_update(update);
+            }
             Some(event) = irc_rx.recv() => staff.on_event(event),
             _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
             _ = &mut supervisor => {

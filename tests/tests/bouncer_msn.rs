@@ -3,95 +3,13 @@
 
 use std::time::Duration;
 
-use msn_sim::{SimConfig, Simulator};
 use msnbnc_tests::worker::{ACCOUNT, PASSWORD};
-use msnbnc_tests::{binaries, run_msnbnc, Bouncer, TestDir};
+use msnbnc_tests::{run_msnbnc, Bouncer, TestDir};
 use nix::sys::signal::Signal;
 
 const SOON: Duration = Duration::from_secs(15);
 
-/// The simulator runs on its own runtime's threads while the test thread
-/// blocks on processes and logs.
-struct Sim {
-    rt: tokio::runtime::Runtime,
-    sim: Simulator,
-}
-
-fn sim() -> Sim {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let sim = rt
-        .block_on(Simulator::start(
-            SimConfig::default()
-                .account(ACCOUNT, PASSWORD, "Support Desk")
-                .customer("bob@example.com", "Bob")
-                .customer("carol@example.com", "Carol")
-                .friends(ACCOUNT, "bob@example.com")
-                .friends(ACCOUNT, "carol@example.com"),
-        ))
-        .expect("simulator");
-    Sim { rt, sim }
-}
-
-/// A configuration for msnbnc pointing at the simulator.
-fn config(dir: &TestDir, sim: &Simulator, password: &str, trust_ca: bool) -> std::path::PathBuf {
-    config_for(dir, sim, password, trust_ca, 12)
-}
-
-fn config_for(
-    dir: &TestDir,
-    sim: &Simulator,
-    password: &str,
-    trust_ca: bool,
-    dialect: u8,
-) -> std::path::PathBuf {
-    let ca = dir.write("ca.pem", sim.ca_pem());
-    let trust = if trust_ca {
-        format!("ca_file = \"{}\"", ca.display())
-    } else {
-        String::new()
-    };
-    let ports: Vec<String> = sim.ports().iter().map(u16::to_string).collect();
-    dir.write(
-        "msnbnc.toml",
-        &format!(
-            r#"[account]
-handle = "{ACCOUNT}"
-password = "{password}"
-
-[msn]
-servers = ["{}"]
-passport_nexus = "{}"
-protocol_min = {dialect}
-protocol_max = {dialect}
-{trust}
-
-[store]
-path = "{}"
-
-[irc]
-listen = ["127.0.0.1:0"]
-
-[worker]
-path = "{}"
-user = "nobody"
-heartbeat_interval_secs = 1
-heartbeat_timeout_secs = 5
-restart_initial_secs = 1
-restart_max_secs = 2
-connect_ports = [{}]
-"#,
-            sim.server_addr(),
-            sim.nexus_url(),
-            msnbnc_tests::fresh_store_path().display(),
-            binaries().worker.display(),
-            ports.join(", ")
-        ),
-    )
-}
+use msnbnc_tests::msn_env::{config, config_for, sim};
 
 #[test]
 fn check_login_reports_version_name_and_contacts() {
@@ -147,24 +65,29 @@ fn check_login_names_each_failure_class() {
 
 #[test]
 fn a_dropped_connection_is_followed_by_a_new_login() {
-    let s = sim();
-    let dir = TestDir::new();
-    let cfg = config(&dir, &s.sim, PASSWORD, true);
-    let bouncer = Bouncer::run(&cfg);
-    bouncer
-        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
-        .unwrap();
-    let before = bouncer.log_len();
-    s.sim.drop_connection(ACCOUNT);
-    let (_, line) = bouncer.wait_for_from(before, "worker ended", SOON).unwrap();
-    assert!(line.contains("signed out (Transient)"), "{line}");
-    bouncer
-        .wait_for_from(before, "restarting the worker in", SOON)
-        .unwrap();
-    bouncer
-        .wait_for_from(before, &format!("worker state: signed in as {ACCOUNT}"), SOON)
-        .unwrap();
-    assert_eq!(s.sim.logins(), 2);
+    for dialect in [8, 12] {
+        let s = sim();
+        let dir = TestDir::new();
+        let cfg = config_for(&dir, &s.sim, PASSWORD, true, dialect);
+        let bouncer = Bouncer::run(&cfg);
+        bouncer
+            .wait_for(
+                &format!("msn: signed in as {ACCOUNT} (Support Desk) with MSNP{dialect}"),
+                SOON,
+            )
+            .unwrap();
+        let before = bouncer.log_len();
+        s.sim.drop_connection(ACCOUNT);
+        let (_, line) = bouncer.wait_for_from(before, "worker ended", SOON).unwrap();
+        assert!(line.contains("signed out (Transient)"), "{line}");
+        bouncer
+            .wait_for_from(before, "restarting the worker in", SOON)
+            .unwrap();
+        bouncer
+            .wait_for_from(before, &format!("worker state: signed in as {ACCOUNT}"), SOON)
+            .unwrap();
+        assert_eq!(s.sim.logins(), 2, "MSNP{dialect}");
+    }
 }
 
 #[test]

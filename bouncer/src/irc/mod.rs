@@ -7,4 +7,5 @@ pub mod registration;
 pub mod server;
 pub mod staff;
 pub mod throttle;
+pub mod view;
 pub mod wire;

@@ -1,43 +1,81 @@
-//! The hub's side of IRC: attached clients, the welcome burst, and the
-//! commands they send after registration. Owned by the hub; never locked.
+//! The hub's side of IRC: attached clients, the welcome burst, MSN events
+//! shown as channel traffic, and what staff send turned into worker
+//! commands. Owned by the hub; never locked.
 
 use std::collections::{BTreeSet, HashMap};
 
+use ipc::{Command, CommandResult, ConversationTarget, Delivery, Event, Status, TextFormat};
 use irc_proto::Message;
+use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::conn::{Attached, ClientEvent, ClientId};
 use super::registration::Login;
+use super::view::{key, Channel, Contact, View, ROSTER};
 use super::wire::{params, reply};
 use crate::config::IrcSettings;
+use crate::store::Store;
+use crate::supervisor::worker::untrusted;
+use crate::supervisor::{Control, WorkerState};
 
 pub struct Client {
     pub login: Login,
     pub nick: String,
     pub caps: BTreeSet<String>,
-    tx: tokio::sync::mpsc::Sender<String>,
+    tx: mpsc::Sender<String>,
+}
+
+/// A staff message on its way to MSN, to name it if delivery fails.
+struct Outgoing {
+    conversation_hint: Option<String>,
+    from: String,
+    text: String,
 }
 
 pub struct Staff {
     settings: IrcSettings,
     clients: HashMap<ClientId, Client>,
+    store: Store,
+    view: View,
+    worker: mpsc::Sender<Control>,
+    next_command: u64,
+    outgoing: HashMap<u64, Outgoing>,
+    worker_state: String,
 }
 
 const MOTD: &[&str] = &[
     "msnbnc: one MSN Messenger account, shared by the whole team.",
-    "Customer conversations appear as channels; /msg *msn help lists commands.",
+    "&msn is the contact list; each customer conversation is a channel.",
+    "Talk in a conversation channel (or /msg a contact) to answer the customer;",
+    "prefix the channel with @ (/msg @#bob …) for a note only staff see.",
 ];
 
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n')
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty())
+}
+
 impl Staff {
-    pub fn new(settings: IrcSettings) -> Staff {
+    pub fn new(settings: IrcSettings, store: Store, worker: mpsc::Sender<Control>) -> Staff {
         Staff {
             settings,
             clients: HashMap::new(),
+            store,
+            view: View::default(),
+            worker,
+            next_command: 1,
+            outgoing: HashMap::new(),
+            worker_state: "starting".into(),
         }
     }
 
-    pub fn attached(&self) -> usize {
-        self.clients.len()
+    fn server(&self) -> &str {
+        &self.settings.server_name
+    }
+
+    fn user_prefix(&self, nick: &str) -> String {
+        format!("{nick}!{nick}@{}", self.server())
     }
 
     /// Queues a line for a client; a client whose queue is full is too slow
@@ -56,12 +94,34 @@ impl Staff {
         }
     }
 
+    fn broadcast(&mut self, line: &str, except: Option<ClientId>) {
+        let ids: Vec<ClientId> = self
+            .clients
+            .keys()
+            .copied()
+            .filter(|id| Some(*id) != except)
+            .collect();
+        for id in ids {
+            self.send(id, line.to_owned());
+        }
+    }
+
     fn numeric(&mut self, id: ClientId, code: &str, params: &[&str]) {
         let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
             return;
         };
-        let line = reply(&self.settings.server_name, code, &nick, params);
+        let line = reply(self.server(), code, &nick, params);
         self.send(id, line);
+    }
+
+    fn roster_notice(&mut self, text: &str) {
+        let line = format!(":{} NOTICE {ROSTER} :{}", self.server(), untrusted(text));
+        self.broadcast(&line, None);
+    }
+
+    /// Staff users currently attached (for NAMES of every channel).
+    fn staff_nicks(&self) -> BTreeSet<String> {
+        self.clients.values().map(|c| c.nick.clone()).collect()
     }
 
     pub fn on_event(&mut self, event: ClientEvent) {
@@ -77,10 +137,13 @@ impl Staff {
         }
     }
 
+    // ---- joining and the welcome -------------------------------------------------
+
     fn attach(&mut self, a: Attached) {
         let nick = a.login.user.clone();
         let id = a.id;
         let requested = a.requested_nick.clone();
+        let first_of_user = !self.clients.values().any(|c| c.nick == nick);
         self.clients.insert(
             id,
             Client {
@@ -134,14 +197,308 @@ impl Staff {
             // Every device of a user shares the user's nick.
             self.send(id, format!(":{requested}!{nick}@{} NICK :{nick}", s.server_name));
         }
+        if first_of_user {
+            // The other staff see a colleague arrive.
+            let join = format!(":{} JOIN {ROSTER}", self.user_prefix(&nick));
+            self.broadcast(&join, Some(id));
+        }
+        self.join_burst(id, ROSTER);
+        let channels: Vec<String> = self.view.conversations.values().map(|c| c.name.clone()).collect();
+        for c in channels {
+            self.join_burst(id, &c);
+        }
     }
+
+    /// JOIN, topic and names of `channel` for one client.
+    fn join_burst(&mut self, id: ClientId, channel: &str) {
+        let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
+            return;
+        };
+        self.send(id, format!(":{} JOIN {channel}", self.user_prefix(&nick)));
+        let topic = self.topic(channel);
+        self.numeric(id, "332", &[channel, &topic]);
+        self.names(id, channel);
+    }
+
+    fn topic(&self, channel: &str) -> String {
+        if channel.eq_ignore_ascii_case(ROSTER) {
+            return format!("MSN account: {}", self.worker_state);
+        }
+        let Some(conv) = self.view.conversation_by_channel(channel) else {
+            return String::new();
+        };
+        let members: Vec<String> = self.view.conversations[&conv]
+            .members
+            .iter()
+            .filter_map(|h| self.view.contacts.get(h))
+            .map(|c| format!("{} ({}, {:?})", c.handle, untrusted(&c.friendly_name), c.status))
+            .collect();
+        format!("Conversation with {}", members.join(", "))
+    }
+
+    fn names(&mut self, id: ClientId, channel: &str) {
+        let mut names: Vec<String> = self.staff_nicks().into_iter().map(|n| format!("@{n}")).collect();
+        if channel.eq_ignore_ascii_case(ROSTER) {
+            names.extend(
+                self.view
+                    .contacts
+                    .values()
+                    .filter(|c| c.online())
+                    .map(|c| format!("+{}", c.nick)),
+            );
+        } else if let Some(conv) = self.view.conversation_by_channel(channel) {
+            let members = self.view.conversations[&conv].members.clone();
+            names.extend(
+                members
+                    .iter()
+                    .filter_map(|h| self.view.contacts.get(h))
+                    .map(|c| c.nick.clone()),
+            );
+        }
+        for chunk in names.chunks(20) {
+            self.numeric(id, "353", &["=", channel, &chunk.join(" ")]);
+        }
+        self.numeric(id, "366", &[channel, "End of /NAMES list"]);
+    }
+
+    // ---- MSN events ---------------------------------------------------------------
+
+    /// Everything the supervisor reports, as staff should see it.
+    pub fn on_update(&mut self, update: &crate::supervisor::Update) {
+        use crate::supervisor::Update;
+        match update {
+            Update::State(s) => self.on_worker_state(s),
+            Update::Event(e) => self.on_worker_event(e),
+            Update::CommandResult { id, result } => self.on_command_result(*id, result),
+        }
+    }
+
+    pub fn on_worker_state(&mut self, state: &WorkerState) {
+        self.worker_state = untrusted(&state.to_string());
+        let text = format!("MSN worker: {}", self.worker_state);
+        self.roster_notice(&text);
+    }
+
+    fn learn_contact(&mut self, handle: &str, friendly_name: &str, status: Status) -> Contact {
+        let nick = self.store.contact_name(handle).unwrap_or_else(|e| {
+            tracing::error!("cannot name contact {handle}: {e}");
+            super::super::store::contacts::base_name(handle)
+        });
+        let contact = Contact {
+            handle: handle.to_owned(),
+            nick,
+            friendly_name: friendly_name.to_owned(),
+            status,
+        };
+        self.view.contacts.insert(key(handle), contact.clone());
+        contact
+    }
+
+    /// Shows a contact coming online (JOIN +v) or going offline (PART) in &msn.
+    fn presence_changed(&mut self, before: Option<&Contact>, after: &Contact) {
+        let (was, is) = (before.is_some_and(Contact::online), after.online());
+        if was == is {
+            return;
+        }
+        if is {
+            let join = format!(":{} JOIN {ROSTER}", after.prefix());
+            self.broadcast(&join, None);
+            let mode = format!(":{} MODE {ROSTER} +v {}", self.server(), after.nick);
+            self.broadcast(&mode, None);
+        } else {
+            let part = format!(":{} PART {ROSTER} :offline", after.prefix());
+            self.broadcast(&part, None);
+        }
+    }
+
+    /// The conversation's channel, created (and joined by all staff) if new.
+    fn ensure_channel(&mut self, conversation: ipc::ConversationId, handle: &str) -> String {
+        if let Some(c) = self.view.conversations.get(&conversation) {
+            return c.name.clone();
+        }
+        let contact = match self.view.contact(handle) {
+            Some(c) => c.clone(),
+            None => self.learn_contact(handle, handle, Status::Online),
+        };
+        let name = self.view.free_channel_name(&contact.nick);
+        self.view.conversations.insert(
+            conversation,
+            Channel {
+                name: name.clone(),
+                members: BTreeSet::new(),
+            },
+        );
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        for id in ids {
+            self.join_burst(id, &name);
+        }
+        name
+    }
+
+    fn customer_joined(&mut self, conversation: ipc::ConversationId, handle: &str) -> String {
+        let channel = self.ensure_channel(conversation, handle);
+        let fresh = self
+            .view
+            .conversations
+            .get_mut(&conversation)
+            .is_some_and(|c| c.members.insert(key(handle)));
+        if fresh {
+            if let Some(c) = self.view.contact(handle).cloned() {
+                let join = format!(":{} JOIN {channel}", c.prefix());
+                self.broadcast(&join, None);
+            }
+        }
+        channel
+    }
+
+    pub fn on_worker_event(&mut self, event: &Event) {
+        match event {
+            Event::Roster { contacts, .. } => {
+                for c in contacts {
+                    let before = self.view.contact(&c.handle).cloned();
+                    let after = self.learn_contact(
+                        &c.handle,
+                        &untrusted(&c.friendly_name),
+                        before.as_ref().map_or(c.status, |b| b.status),
+                    );
+                    self.presence_changed(before.as_ref(), &after);
+                }
+            }
+            Event::Presence {
+                handle,
+                status,
+                friendly_name,
+                ..
+            } => {
+                let before = self.view.contact(handle).cloned();
+                let name = friendly_name
+                    .as_deref()
+                    .map(untrusted)
+                    .or_else(|| before.as_ref().map(|b| b.friendly_name.clone()))
+                    .unwrap_or_else(|| handle.clone());
+                let after = self.learn_contact(handle, &name, *status);
+                self.presence_changed(before.as_ref(), &after);
+            }
+            Event::ConversationJoined {
+                conversation, handle, ..
+            } => {
+                self.customer_joined(*conversation, handle);
+            }
+            Event::ConversationLeft { conversation, handle } => {
+                if let (Some(ch), Some(c)) = (
+                    self.view.conversations.get(conversation),
+                    self.view.contact(handle),
+                ) {
+                    let line = format!(
+                        ":{} NOTICE {} :{} closed the conversation window",
+                        self.server(),
+                        ch.name,
+                        c.nick
+                    );
+                    self.broadcast(&line, None);
+                }
+            }
+            Event::ConversationClosed(conversation) => {
+                if let Some(ch) = self.view.conversations.remove(conversation) {
+                    let line = format!(":{} NOTICE {} :conversation closed", self.server(), ch.name);
+                    self.broadcast(&line, None);
+                }
+            }
+            Event::Message {
+                conversation,
+                from,
+                text,
+                ..
+            } => {
+                let channel = self.customer_joined(*conversation, from);
+                let prefix = self
+                    .view
+                    .contact(from)
+                    .map(Contact::prefix)
+                    .unwrap_or_else(|| from.clone());
+                for line in split_lines(text) {
+                    let line = format!(":{prefix} PRIVMSG {channel} :{}", untrusted(line));
+                    self.broadcast(&line, None);
+                }
+            }
+            Event::Nudge { conversation, from } => {
+                let channel = self.customer_joined(*conversation, from);
+                let prefix = self
+                    .view
+                    .contact(from)
+                    .map(Contact::prefix)
+                    .unwrap_or_else(|| from.clone());
+                let line = format!(":{prefix} NOTICE {channel} :*sent a nudge*");
+                self.broadcast(&line, None);
+            }
+            Event::Delivery { command_id, outcome } => {
+                let sent = self.outgoing.remove(command_id);
+                if let (Delivery::Failed(f), Some(sent)) = (outcome, sent) {
+                    let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
+                    let line = format!(
+                        ":{} NOTICE {target} :not delivered ({}): <{}> {}",
+                        self.server(),
+                        untrusted(&f.detail),
+                        sent.from,
+                        sent.text
+                    );
+                    self.broadcast(&line, None);
+                }
+            }
+            Event::AddRequest { handle, .. } => {
+                self.roster_notice(&format!(
+                    "{handle} wants to add the account; accept with /msg *msn accept {handle}"
+                ));
+            }
+            Event::Notice(text) => self.roster_notice(text),
+            Event::SignedOut { reason, .. } => self.roster_notice(&format!("signed out: {reason}")),
+            Event::Typing { .. } | Event::LoginProgress(_) | Event::SignedIn { .. } => {}
+        }
+    }
+
+    /// The result of a command this side sent.
+    pub fn on_command_result(&mut self, id: u64, result: &CommandResult) {
+        if let CommandResult::Failed(f) = result {
+            if let Some(sent) = self.outgoing.remove(&id) {
+                let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
+                let line = format!(
+                    ":{} NOTICE {target} :not sent ({}): <{}> {}",
+                    self.server(),
+                    untrusted(&f.detail),
+                    sent.from,
+                    sent.text
+                );
+                self.broadcast(&line, None);
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command, outgoing: Option<Outgoing>) {
+        let id = self.next_command;
+        self.next_command += 1;
+        if let Some(o) = outgoing {
+            self.outgoing.insert(id, o);
+        }
+        if self.worker.try_send(Control::Command { id, command }).is_err() {
+            let result = CommandResult::Failed(ipc::Failure {
+                kind: ipc::FailureKind::ServerError,
+                detail: "the MSN worker is busy; try again".into(),
+            });
+            self.on_command_result(id, &result);
+        }
+    }
+
+    // ---- what staff send ------------------------------------------------------------
 
     fn on_line(&mut self, id: ClientId, m: &Message) {
         let (cmd, p) = params(m);
+        let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
+            return;
+        };
         match cmd.as_str() {
             "PING" => {
                 let token = p.first().cloned().unwrap_or_default();
-                let server = self.settings.server_name.clone();
+                let server = self.server().to_owned();
                 self.send(id, format!(":{server} PONG {server} :{token}"));
             }
             "PONG" => {}
@@ -150,9 +507,61 @@ impl Staff {
                 // Dropping the sender ends the writer, which closes the socket.
                 self.clients.remove(&id);
             }
+            "PRIVMSG" | "NOTICE" => match (p.first(), p.get(1)) {
+                (Some(target), Some(text)) if !text.is_empty() => {
+                    let (target, text) = (target.clone(), text.clone());
+                    self.privmsg(id, &nick, &cmd, &target, &text);
+                }
+                (Some(_), _) => self.numeric(id, "412", &["No text to send"]),
+                (None, _) => self.numeric(id, "411", &[&format!("No recipient given ({cmd})")]),
+            },
+            "JOIN" => match p.first() {
+                Some(channels) => {
+                    for ch in channels.split(',') {
+                        if ch.eq_ignore_ascii_case(ROSTER) || self.view.conversation_by_channel(ch).is_some()
+                        {
+                            let name = if ch.eq_ignore_ascii_case(ROSTER) {
+                                ROSTER.to_owned()
+                            } else {
+                                ch.to_owned()
+                            };
+                            self.join_burst(id, &name);
+                        } else {
+                            self.numeric(id, "403", &[ch, "No such channel (conversations open when a customer writes, or /msg them)"]);
+                        }
+                    }
+                }
+                None => self.numeric(id, "461", &["JOIN", "Not enough parameters"]),
+            },
+            "PART" => match p.first() {
+                Some(ch) => self.send(id, format!(":{} PART {ch} :left", self.user_prefix(&nick))),
+                None => self.numeric(id, "461", &["PART", "Not enough parameters"]),
+            },
+            "NAMES" => {
+                if let Some(ch) = p.first().cloned() {
+                    self.names(id, &ch);
+                }
+            }
+            "TOPIC" => match p.first().cloned() {
+                Some(ch) if p.len() == 1 => {
+                    let topic = self.topic(&ch);
+                    self.numeric(id, "332", &[&ch, &topic]);
+                }
+                Some(ch) => self.numeric(id, "482", &[&ch, "Topics show the customer and cannot be set"]),
+                None => self.numeric(id, "461", &["TOPIC", "Not enough parameters"]),
+            },
+            "MODE" => match p.first().cloned() {
+                Some(t) if t.starts_with(['#', '&']) => self.numeric(id, "324", &[&t, "+nt"]),
+                Some(t) if t.eq_ignore_ascii_case(&nick) => self.numeric(id, "221", &["+i"]),
+                Some(t) => self.numeric(id, "502", &[&t, "Can't change mode for other users"]),
+                None => self.numeric(id, "461", &["MODE", "Not enough parameters"]),
+            },
+            "WHO" => {
+                let mask = p.first().cloned().unwrap_or_default();
+                self.numeric(id, "315", &[&mask, "End of /WHO list"]);
+            }
             "CAP" => {
-                let nick = self.clients.get(&id).map(|c| c.nick.clone()).unwrap_or_default();
-                let server = self.settings.server_name.clone();
+                let server = self.server().to_owned();
                 match p.first().map(|s| s.to_ascii_uppercase()).as_deref() {
                     Some("LS") => self.send(id, format!(":{server} CAP {nick} LS :sasl")),
                     Some("LIST") => {
@@ -174,5 +583,92 @@ impl Staff {
             "" => {}
             other => self.numeric(id, "421", &[other, "Unknown command"]),
         }
+    }
+
+    /// A message from staff member `nick` on client `id`.
+    fn privmsg(&mut self, id: ClientId, nick: &str, cmd: &str, target: &str, text: &str) {
+        let echo = format!(":{} {cmd} {target} :{text}", self.user_prefix(nick));
+        // Staff-only note: `@#bob` (STATUSMSG) never reaches the customer.
+        if let Some(channel) = target.strip_prefix('@') {
+            if self.view.conversation_by_channel(channel).is_some() || channel.eq_ignore_ascii_case(ROSTER) {
+                self.broadcast(&echo, Some(id));
+            } else {
+                self.numeric(id, "403", &[channel, "No such channel"]);
+            }
+            return;
+        }
+        if target.eq_ignore_ascii_case(ROSTER) {
+            self.numeric(
+                id,
+                "404",
+                &[
+                    ROSTER,
+                    "The contact list is read-only; talk in a conversation channel",
+                ],
+            );
+            return;
+        }
+        if let Some(conversation) = self.view.conversation_by_channel(target) {
+            self.broadcast(&echo, Some(id));
+            if cmd == "PRIVMSG" {
+                self.command(
+                    Command::SendMessage {
+                        to: ConversationTarget::Existing(conversation),
+                        text: text.to_owned(),
+                        format: TextFormat::default(),
+                    },
+                    Some(Outgoing {
+                        conversation_hint: Some(target.to_owned()),
+                        from: nick.to_owned(),
+                        text: text.to_owned(),
+                    }),
+                );
+            }
+            return;
+        }
+        if let Some(contact) = self.view.contact_by_nick(target).cloned() {
+            // `/msg bob …` lands in bob's conversation, for everyone.
+            let hint = self
+                .view
+                .conversation_with(&contact.handle)
+                .and_then(|c| self.view.conversations.get(&c))
+                .map(|c| c.name.clone());
+            if let Some(channel) = &hint {
+                let line = format!(":{} PRIVMSG {channel} :{text}", self.user_prefix(nick));
+                self.broadcast(&line, None);
+            }
+            if cmd == "PRIVMSG" {
+                let to = match self.view.conversation_with(&contact.handle) {
+                    Some(c) => ConversationTarget::Existing(c),
+                    None => ConversationTarget::Contact(contact.handle.clone()),
+                };
+                self.command(
+                    Command::SendMessage {
+                        to,
+                        text: text.to_owned(),
+                        format: TextFormat::default(),
+                    },
+                    Some(Outgoing {
+                        conversation_hint: hint,
+                        from: nick.to_owned(),
+                        text: text.to_owned(),
+                    }),
+                );
+            }
+            return;
+        }
+        let staff: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(cid, c)| c.nick.eq_ignore_ascii_case(target) || (c.nick == nick && **cid != id))
+            .map(|(cid, _)| *cid)
+            .collect();
+        if self.clients.values().any(|c| c.nick.eq_ignore_ascii_case(target)) {
+            for cid in staff {
+                self.send(cid, echo.clone());
+            }
+            return;
+        }
+        self.numeric(id, "401", &[target, "No such nick/channel"]);
     }
 }

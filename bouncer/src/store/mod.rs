@@ -4,6 +4,7 @@
 //! in order, each in a transaction. A database written by a newer msnbnc is
 //! refused with a clear error rather than guessed at.
 
+pub mod contacts;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,11 @@ const MIGRATIONS: &[&str] = &[
         password_hash TEXT    NOT NULL,
         role          TEXT    NOT NULL CHECK (role IN ('admin', 'staff')),
         created_ms    INTEGER NOT NULL
+    );",
+    // 2: the IRC names of MSN contacts, stable across restarts.
+    "CREATE TABLE contact_names (
+        handle TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+        name   TEXT NOT NULL UNIQUE COLLATE NOCASE
     );",
 ];
 

@@ -78,6 +78,9 @@ pub enum Control {
     /// A reloaded configuration: used from the next worker start on; also
     /// releases a held worker and cuts a back-off short.
     Reconfigure(Box<Config>),
+    /// A command for the worker; its result comes back as an
+    /// [`Update::CommandResult`] (at once, failed, when no worker runs).
+    Command { id: u64, command: ipc::Command },
 }
 
 enum Next {
@@ -183,24 +186,50 @@ impl Supervisor {
 
     /// Sleeps for the back-off delay; `false` if shutting down.
     async fn sleep(&mut self, delay: Duration) -> bool {
-        tokio::select! {
-            () = tokio::time::sleep(delay) => true,
-            _ = self.shutdown.cancelled() => false,
-            Some(Control::Reconfigure(new)) = self.control.recv() => {
+        let deadline = tokio::time::sleep(delay);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => return true,
+                _ = self.shutdown.cancelled() => return false,
+                Some(control) = self.control.recv() => {
+                    if self.while_down(control).await {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A control message while no worker runs; `true` for a new configuration.
+    async fn while_down(&mut self, control: Control) -> bool {
+        match control {
+            Control::Reconfigure(new) => {
                 self.config = *new;
                 true
+            }
+            Control::Command { id, .. } => {
+                let result = ipc::CommandResult::Failed(ipc::Failure {
+                    kind: ipc::FailureKind::NotSignedIn,
+                    detail: "the MSN worker is not running".into(),
+                });
+                let _ = self.updates.send(Update::CommandResult { id, result }).await;
+                false
             }
         }
     }
 
     /// Waits for a reload; `false` if shutting down.
     async fn wait_for_operator(&mut self) -> bool {
-        tokio::select! {
-            _ = self.shutdown.cancelled() => false,
-            Some(Control::Reconfigure(new)) = self.control.recv() => {
-                self.config = *new;
-                tracing::info!("operator released the held worker; starting it");
-                true
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return false,
+                Some(control) = self.control.recv() => {
+                    if self.while_down(control).await {
+                        tracing::info!("operator released the held worker; starting it");
+                        return true;
+                    }
+                }
             }
         }
     }

@@ -305,7 +305,16 @@ impl Link<'_> {
         })
         .await;
 
-        let ended = self.running(&mut channel, pid).await;
+        let mut outstanding = HashSet::new();
+        let ended = self.running(&mut channel, pid, &mut outstanding).await;
+        // Commands this worker never answered: say so, nothing is left hanging.
+        for id in outstanding {
+            let result = ipc::CommandResult::Failed(ipc::Failure {
+                kind: ipc::FailureKind::ServerError,
+                detail: "the MSN worker stopped before answering".into(),
+            });
+            let _ = self.updates.send(Update::CommandResult { id, result }).await;
+        }
         // A worker that is leaving on its own gets a grace period; one that
         // misbehaved is killed at once.
         if !matches!(
@@ -326,7 +335,12 @@ impl Link<'_> {
     /// channel (only the worker holds the other end), and only after every
     /// frame it sent before dying has been read — so a last `SignedOut`
     /// event is never lost to a race with the exit status.
-    async fn running(&mut self, channel: &mut BouncerChannel, pid: u32) -> Ended {
+    async fn running(
+        &mut self,
+        channel: &mut BouncerChannel,
+        pid: u32,
+        outstanding: &mut HashSet<u64>,
+    ) -> Ended {
         let settings = self.config.worker.clone();
         let mut heartbeat = tokio::time::interval(settings.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -335,8 +349,6 @@ impl Link<'_> {
         let mut nonce_acked = 0u64;
         let mut last_ack = Instant::now();
         let mut next_seq = 0u64;
-        // Commands sent and not yet answered (commands arrive with IRC).
-        let mut outstanding: HashSet<u64> = HashSet::new();
         let mut signed_out: Option<(SignOutClass, String, Option<Duration>)> = None;
         let exit_deadline = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(exit_deadline);
@@ -427,6 +439,15 @@ impl Link<'_> {
                     Control::Reconfigure(new) => {
                         tracing::info!("new configuration takes effect at the next worker start");
                         *self.config = *new;
+                    }
+                    Control::Command { id, command } => {
+                        if !outstanding.insert(id) {
+                            tracing::error!(command_id = id, "duplicate command id; dropped");
+                            continue;
+                        }
+                        if let Err(e) = channel.send(ToWorker::Command { id, command }).await {
+                            return e.into();
+                        }
                     }
                 },
                 _ = self.shutdown.cancelled() => {

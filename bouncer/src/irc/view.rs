@@ -1,0 +1,130 @@
+//! What staff see of MSN, as IRC: contacts with stable nicks, the `&msn`
+//! roster channel, and one channel per conversation. Pure state; the hub
+//! turns its changes into lines for clients.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ipc::{ConversationId, Status};
+
+/// The roster channel.
+pub const ROSTER: &str = "&msn";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub handle: String,
+    /// IRC nick, stable across restarts (from the store).
+    pub nick: String,
+    pub friendly_name: String,
+    pub status: Status,
+}
+
+impl Contact {
+    pub fn online(&self) -> bool {
+        !matches!(self.status, Status::Offline | Status::Hidden)
+    }
+
+    /// `nick!local@domain`.
+    pub fn prefix(&self) -> String {
+        let (local, domain) = self.handle.split_once('@').unwrap_or((&self.handle, "msn"));
+        format!("{}!{local}@{domain}", self.nick)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub name: String,
+    /// Lower-cased handles of the customers in it.
+    pub members: BTreeSet<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct View {
+    /// By lower-cased handle.
+    pub contacts: BTreeMap<String, Contact>,
+    pub conversations: BTreeMap<ConversationId, Channel>,
+}
+
+pub fn key(handle: &str) -> String {
+    handle.to_ascii_lowercase()
+}
+
+impl View {
+    pub fn contact(&self, handle: &str) -> Option<&Contact> {
+        self.contacts.get(&key(handle))
+    }
+
+    pub fn contact_by_nick(&self, nick: &str) -> Option<&Contact> {
+        self.contacts.values().find(|c| c.nick.eq_ignore_ascii_case(nick))
+    }
+
+    pub fn conversation_by_channel(&self, channel: &str) -> Option<ConversationId> {
+        self.conversations
+            .iter()
+            .find(|(_, c)| c.name.eq_ignore_ascii_case(channel))
+            .map(|(id, _)| *id)
+    }
+
+    /// The conversation with exactly this one customer, if any.
+    pub fn conversation_with(&self, handle: &str) -> Option<ConversationId> {
+        let k = key(handle);
+        self.conversations
+            .iter()
+            .find(|(_, c)| c.members.len() == 1 && c.members.contains(&k))
+            .map(|(id, _)| *id)
+    }
+
+    /// A channel name for a new conversation, free among the others.
+    pub fn free_channel_name(&self, nick: &str) -> String {
+        let base = format!("#{nick}");
+        (1u32..)
+            .map(|n| {
+                if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{n}")
+                }
+            })
+            .find(|name| self.conversation_by_channel(name).is_none())
+            .unwrap_or(base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(handle: &str, nick: &str, status: Status) -> Contact {
+        Contact {
+            handle: handle.into(),
+            nick: nick.into(),
+            friendly_name: nick.into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn lookups_and_channel_names() {
+        let mut v = View::default();
+        v.contacts.insert(
+            key("Bob@Example.com"),
+            contact("Bob@Example.com", "bob", Status::Away),
+        );
+        assert_eq!(
+            v.contact("bob@example.com").unwrap().prefix(),
+            "bob!Bob@Example.com"
+        );
+        assert!(v.contact_by_nick("BOB").is_some());
+        assert!(v.contact("bob@example.com").unwrap().online());
+        assert_eq!(v.free_channel_name("bob"), "#bob");
+        v.conversations.insert(
+            1,
+            Channel {
+                name: "#bob".into(),
+                members: [key("bob@example.com")].into(),
+            },
+        );
+        assert_eq!(v.free_channel_name("bob"), "#bob-2");
+        assert_eq!(v.conversation_by_channel("#BOB"), Some(1));
+        assert_eq!(v.conversation_with("BOB@example.com"), Some(1));
+    }
+}

@@ -1,0 +1,151 @@
+//! Staff on IRC and customers on MSN, end to end: msnbnc with its real
+//! worker, the MSN simulator, and IRC clients on loopback.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use msn_sim::Received;
+use msnbnc_tests::irc::IrcClient;
+use msnbnc_tests::msn_env::{config, sim, Sim};
+use msnbnc_tests::worker::{ACCOUNT, PASSWORD};
+use msnbnc_tests::{binaries, signal_pid, Bouncer, TestDir};
+use nix::sys::signal::Signal;
+
+const SOON: Duration = Duration::from_secs(15);
+const BOB: &str = "bob@example.com";
+
+struct Env {
+    s: Sim,
+    _dir: TestDir,
+    bouncer: Bouncer,
+    port: u16,
+}
+
+fn add_user(config: &std::path::Path, name: &str) {
+    let mut child = Command::new(&binaries().msnbnc)
+        .args(["user", "--config", &config.to_string_lossy(), "add", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn env() -> Env {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    add_user(&cfg, "alice");
+    add_user(&cfg, "zoe");
+    let bouncer = Bouncer::run(&cfg);
+    let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
+    let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    bouncer
+        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
+        .unwrap();
+    assert!(s.rt.block_on(s.sim.wait_until(SOON, |x| x.is_online(ACCOUNT))));
+    Env {
+        s,
+        _dir: dir,
+        bouncer,
+        port,
+    }
+}
+
+fn login(port: u16, login: &str) -> IrcClient {
+    let mut c = IrcClient::connect(port).unwrap();
+    c.send(&format!("PASS {login}:pw"));
+    c.send("NICK x");
+    c.send("USER x 0 * :x");
+    c.expect(" 376 ", SOON).unwrap();
+    c.expect(" JOIN &msn", SOON).unwrap();
+    c
+}
+
+#[test]
+fn customers_and_staff_talk_through_conversation_channels() {
+    let e = env();
+    let (mut laptop, mut phone, mut zoe) = (
+        login(e.port, "alice@laptop"),
+        login(e.port, "alice@phone"),
+        login(e.port, "zoe"),
+    );
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    for c in [&mut laptop, &mut phone, &mut zoe] {
+        c.expect(":bob!bob@example.com JOIN &msn", SOON).unwrap();
+        c.expect("MODE &msn +v bob", SOON).unwrap();
+    }
+
+    // A customer's message reaches every staff client, in #bob.
+    e.s.rt.block_on(bob.say(ACCOUNT, "hello, anyone?")).unwrap();
+    for c in [&mut laptop, &mut phone, &mut zoe] {
+        c.expect(" JOIN #bob", SOON).unwrap();
+        c.expect(":bob!bob@example.com PRIVMSG #bob :hello, anyone?", SOON)
+            .unwrap();
+    }
+
+    // A staff reply reaches the customer, the other staff and the sender's other device.
+    laptop.send("PRIVMSG #bob :Hi Bob, how can we help?");
+    let got = e.s.rt.block_on(bob.wait_for(
+        SOON,
+        |r| matches!(r, Received::Text { text, .. } if text == "Hi Bob, how can we help?"),
+    ));
+    assert!(got.is_some(), "bob never got the reply: {:?}", bob.inbox());
+    phone
+        .expect(":alice!alice@msnbnc PRIVMSG #bob :Hi Bob, how can we help?", SOON)
+        .unwrap();
+    zoe.expect(":alice!alice@msnbnc PRIVMSG #bob :Hi Bob, how can we help?", SOON)
+        .unwrap();
+
+    // A staff-only note never reaches the customer.
+    zoe.send("PRIVMSG @#bob :he ordered twice, check #1234");
+    laptop.expect("PRIVMSG @#bob :he ordered twice", SOON).unwrap();
+    // /msg to the contact lands in #bob for everyone, and reaches bob.
+    zoe.send("PRIVMSG bob :Your order ships today.");
+    laptop
+        .expect(":zoe!zoe@msnbnc PRIVMSG #bob :Your order ships today.", SOON)
+        .unwrap();
+    assert!(e
+        .s
+        .rt
+        .block_on(bob.wait_for(
+            SOON,
+            |r| matches!(r, Received::Text { text, .. } if text == "Your order ships today.")
+        ))
+        .is_some());
+    assert!(
+        !bob.texts().iter().any(|t| t.contains("ordered twice")),
+        "a staff note leaked: {:?}",
+        bob.texts()
+    );
+
+    // A message to an offline contact: every staff member is told.
+    zoe.send("PRIVMSG carol :are you there?");
+    laptop.expect("not delivered", SOON).unwrap();
+}
+
+#[test]
+fn a_worker_crash_drops_no_staff_connection_and_is_announced() {
+    let mut e = env();
+    let mut alice = login(e.port, "alice");
+    let (_, line) = e.bouncer.wait_for("worker ready worker_pid=", SOON).unwrap();
+    let pid = msnbnc_tests::worker_pid(&line).unwrap();
+    let before = e.bouncer.log_len();
+    signal_pid(pid, Signal::SIGKILL);
+    alice
+        .expect("NOTICE &msn :MSN worker: restarting in", SOON)
+        .unwrap();
+    alice
+        .expect("NOTICE &msn :MSN worker: signed in as", SOON)
+        .unwrap();
+    e.bouncer
+        .wait_for_from(before, "worker state: signed in as", SOON)
+        .unwrap();
+    alice.send("PING :alive");
+    alice.expect("PONG msnbnc :alive", SOON).unwrap();
+    assert!(e.bouncer.is_running());
+}
