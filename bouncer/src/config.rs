@@ -65,6 +65,7 @@ struct RawIrc {
     listen: Vec<String>,
     server_name: String,
     network: String,
+    unattended_status: String,
 }
 
 impl Default for RawIrc {
@@ -73,6 +74,7 @@ impl Default for RawIrc {
             listen: vec!["127.0.0.1:6667".into(), "[::1]:6667".into()],
             server_name: "msnbnc".into(),
             network: "msnbnc".into(),
+            unattended_status: "away".into(),
         }
     }
 }
@@ -82,6 +84,8 @@ pub struct IrcSettings {
     pub listen: Vec<std::net::SocketAddr>,
     pub server_name: String,
     pub network: String,
+    /// The MSN status while no staff member is attached.
+    pub unattended_status: ipc::Status,
 }
 
 #[derive(Debug, Deserialize)]
@@ -589,6 +593,17 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             format!("{:?} must be letters, digits, '-' or '.'", raw.irc.network),
         );
     }
+    let unattended_status =
+        crate::irc::service::parse_status(&raw.irc.unattended_status).unwrap_or_else(|| {
+            err(
+                "irc.unattended_status",
+                format!(
+                    "{:?} is not one of online, busy, away, brb, phone, lunch, hidden",
+                    raw.irc.unattended_status
+                ),
+            );
+            ipc::Status::Away
+        });
     if !raw.store.path.is_absolute() {
         err("store.path", "must be an absolute path".into());
     }
@@ -647,6 +662,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             listen,
             server_name: raw.irc.server_name,
             network: raw.irc.network,
+            unattended_status,
         },
     })
 }

@@ -149,3 +149,69 @@ fn a_worker_crash_drops_no_staff_connection_and_is_announced() {
     alice.expect("PONG msnbnc :alive", SOON).unwrap();
     assert!(e.bouncer.is_running());
 }
+
+#[test]
+fn the_service_answers_and_changes_the_account() {
+    let e = env();
+    let mut alice = login(e.port, "alice");
+    alice.send("PRIVMSG *msn :help");
+    alice
+        .expect(":*msn!service@msnbnc NOTICE alice :commands", SOON)
+        .unwrap();
+    alice
+        .expect("status online|busy|away|brb|phone|lunch|hidden", SOON)
+        .unwrap();
+    alice.send("PRIVMSG *msn :name Example Shop Support");
+    alice
+        .expect("NOTICE alice :done: name \"Example Shop Support\"", SOON)
+        .unwrap();
+    assert_eq!(
+        e.s.sim.friendly_name(ACCOUNT).as_deref(),
+        Some("Example Shop Support")
+    );
+    alice.send("PRIVMSG *msn :contacts");
+    alice.expect("bob@example.com", SOON).unwrap();
+    alice.send("PRIVMSG *msn :who");
+    alice.expect("attached: alice (1 device)", SOON).unwrap();
+    alice.send("PRIVMSG *msn :frobnicate");
+    alice.expect("unknown command \"frobnicate\"", SOON).unwrap();
+    alice.send("PRIVMSG *msn :add");
+    alice.expect("usage: add <address>", SOON).unwrap();
+}
+
+#[test]
+fn the_account_is_away_while_nobody_is_attached() {
+    let e = env();
+    let away = |want: &str| {
+        e.s.rt.block_on(
+            e.s.sim
+                .wait_until(SOON, |s| s.status(ACCOUNT).as_deref() == Some(want)),
+        )
+    };
+    assert!(away("AWY"), "unattended: {:?}", e.s.sim.status(ACCOUNT));
+    let mut alice = login(e.port, "alice");
+    assert!(away("NLN"), "attached: {:?}", e.s.sim.status(ACCOUNT));
+    alice.send("QUIT :lunch");
+    assert!(alice.closed(SOON));
+    assert!(away("AWY"), "detached again: {:?}", e.s.sim.status(ACCOUNT));
+}
+
+#[test]
+fn long_customer_messages_are_split_into_irc_lines() {
+    let e = env();
+    let mut alice = login(e.port, "alice");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let text = "lorem ipsum dolor ".repeat(80);
+    e.s.rt.block_on(bob.say(ACCOUNT, text.trim_end())).unwrap();
+    alice.expect("PRIVMSG #bob :lorem", SOON).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = alice.closed(Duration::from_millis(300));
+    let lines: Vec<&String> = alice
+        .received
+        .iter()
+        .filter(|l| l.contains("PRIVMSG #bob :"))
+        .collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l.len() + 2 <= 512), "{lines:?}");
+}

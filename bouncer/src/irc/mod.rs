@@ -5,6 +5,8 @@ pub mod conn;
 pub mod line;
 pub mod registration;
 pub mod server;
+pub mod service;
+pub mod split;
 pub mod staff;
 pub mod throttle;
 pub mod view;

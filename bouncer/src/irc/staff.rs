@@ -21,6 +21,7 @@ use crate::supervisor::{Control, WorkerState};
 pub struct Client {
     pub login: Login,
     pub nick: String,
+    pub role: crate::store::users::Role,
     pub caps: BTreeSet<String>,
     tx: mpsc::Sender<String>,
 }
@@ -32,6 +33,12 @@ struct Outgoing {
     text: String,
 }
 
+/// Who is waiting for a worker command's result.
+enum Pending {
+    Message(Outgoing),
+    Service { client: ClientId, what: String },
+}
+
 pub struct Staff {
     settings: IrcSettings,
     clients: HashMap<ClientId, Client>,
@@ -39,7 +46,7 @@ pub struct Staff {
     view: View,
     worker: mpsc::Sender<Control>,
     next_command: u64,
-    outgoing: HashMap<u64, Outgoing>,
+    pending: HashMap<u64, Pending>,
     worker_state: String,
 }
 
@@ -50,10 +57,16 @@ const MOTD: &[&str] = &[
     "prefix the channel with @ (/msg @#bob …) for a note only staff see.",
 ];
 
-fn split_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n')
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.is_empty())
+/// A line of customer text for IRC: no control characters that could end
+/// or forge a line, but IRC formatting codes (bold, colour …) kept.
+fn untrusted_line(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\x02' | '\x03' | '\x0f' | '\x16' | '\x1d' | '\x1e' | '\x1f' => c,
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 impl Staff {
@@ -65,7 +78,7 @@ impl Staff {
             view: View::default(),
             worker,
             next_command: 1,
-            outgoing: HashMap::new(),
+            pending: HashMap::new(),
             worker_state: "starting".into(),
         }
     }
@@ -84,13 +97,8 @@ impl Staff {
         let Some(c) = self.clients.get(&id) else { return };
         match c.tx.try_send(line) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                tracing::warn!(client = id, user = %c.login.user, "client too slow; disconnecting it");
-                self.clients.remove(&id);
-            }
-            Err(TrySendError::Closed(_)) => {
-                self.clients.remove(&id);
-            }
+            Err(TrySendError::Full(_)) => self.gone(id, "too slow: its queue is full"),
+            Err(TrySendError::Closed(_)) => self.gone(id, "connection closed"),
         }
     }
 
@@ -129,26 +137,35 @@ impl Staff {
             ClientEvent::Attached(a) => self.attach(a),
             ClientEvent::Line(id, m) => self.on_line(id, &m),
             ClientEvent::TooLong(id) => self.numeric(id, "417", &["Input line was too long"]),
-            ClientEvent::Detached(id, reason) => {
-                if let Some(c) = self.clients.remove(&id) {
-                    tracing::info!(client = id, user = %c.login.user, "IRC client detached: {reason}");
-                }
-            }
+            ClientEvent::Detached(id, reason) => self.gone(id, &reason),
         }
     }
 
     // ---- joining and the welcome -------------------------------------------------
+
+    /// The MSN status the account should show: online while anyone is
+    /// attached, the configured unattended status otherwise.
+    fn sync_status(&mut self) {
+        let status = if self.clients.is_empty() {
+            self.settings.unattended_status
+        } else {
+            Status::Online
+        };
+        self.command(Command::SetStatus(status), None);
+    }
 
     fn attach(&mut self, a: Attached) {
         let nick = a.login.user.clone();
         let id = a.id;
         let requested = a.requested_nick.clone();
         let first_of_user = !self.clients.values().any(|c| c.nick == nick);
+        let first_of_all = self.clients.is_empty();
         self.clients.insert(
             id,
             Client {
                 login: a.login,
                 nick: nick.clone(),
+                role: a.role,
                 caps: a.caps,
                 tx: a.tx,
             },
@@ -206,6 +223,19 @@ impl Staff {
         let channels: Vec<String> = self.view.conversations.values().map(|c| c.name.clone()).collect();
         for c in channels {
             self.join_burst(id, &c);
+        }
+        if first_of_all {
+            self.sync_status();
+        }
+    }
+
+    /// A client is gone (detached, quit, or too slow).
+    fn gone(&mut self, id: ClientId, reason: &str) {
+        if let Some(c) = self.clients.remove(&id) {
+            tracing::info!(client = id, user = %c.login.user, "IRC client detached: {reason}");
+            if self.clients.is_empty() {
+                self.sync_status();
+            }
         }
     }
 
@@ -416,8 +446,10 @@ impl Staff {
                     .contact(from)
                     .map(Contact::prefix)
                     .unwrap_or_else(|| from.clone());
-                for line in split_lines(text) {
-                    let line = format!(":{prefix} PRIVMSG {channel} :{}", untrusted(line));
+                // Long messages (MSN allows ~1.5 kB) become several IRC lines.
+                let room = super::split::room(&prefix, "PRIVMSG", &channel);
+                for piece in super::split::split(text, room) {
+                    let line = format!(":{prefix} PRIVMSG {channel} :{}", untrusted_line(&piece));
                     self.broadcast(&line, None);
                 }
             }
@@ -432,7 +464,10 @@ impl Staff {
                 self.broadcast(&line, None);
             }
             Event::Delivery { command_id, outcome } => {
-                let sent = self.outgoing.remove(command_id);
+                let sent = match self.pending.remove(command_id) {
+                    Some(Pending::Message(o)) => Some(o),
+                    _ => None,
+                };
                 if let (Delivery::Failed(f), Some(sent)) = (outcome, sent) {
                     let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
                     let line = format!(
@@ -452,14 +487,30 @@ impl Staff {
             }
             Event::Notice(text) => self.roster_notice(text),
             Event::SignedOut { reason, .. } => self.roster_notice(&format!("signed out: {reason}")),
-            Event::Typing { .. } | Event::LoginProgress(_) | Event::SignedIn { .. } => {}
+            // A new login starts online; show the right status at once.
+            Event::SignedIn { .. } => {
+                if self.clients.is_empty() {
+                    self.sync_status();
+                }
+            }
+            Event::Typing { .. } | Event::LoginProgress(_) => {}
         }
     }
 
     /// The result of a command this side sent.
     pub fn on_command_result(&mut self, id: u64, result: &CommandResult) {
+        if let Some(Pending::Service { client, what }) = self.pending.get(&id) {
+            let (client, what) = (*client, what.clone());
+            self.pending.remove(&id);
+            let text = match result {
+                CommandResult::Ok => format!("done: {what}"),
+                CommandResult::Failed(f) => format!("failed: {what}: {}", untrusted(&f.detail)),
+            };
+            self.service_notice(client, &text);
+            return;
+        }
         if let CommandResult::Failed(f) = result {
-            if let Some(sent) = self.outgoing.remove(&id) {
+            if let Some(Pending::Message(sent)) = self.pending.remove(&id) {
                 let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
                 let line = format!(
                     ":{} NOTICE {target} :not sent ({}): <{}> {}",
@@ -473,11 +524,11 @@ impl Staff {
         }
     }
 
-    fn command(&mut self, command: Command, outgoing: Option<Outgoing>) {
+    fn command(&mut self, command: Command, pending: Option<Pending>) {
         let id = self.next_command;
         self.next_command += 1;
-        if let Some(o) = outgoing {
-            self.outgoing.insert(id, o);
+        if let Some(p) = pending {
+            self.pending.insert(id, p);
         }
         if self.worker.try_send(Control::Command { id, command }).is_err() {
             let result = CommandResult::Failed(ipc::Failure {
@@ -505,7 +556,7 @@ impl Staff {
             "QUIT" => {
                 self.send(id, "ERROR :Closing link (Quit)".into());
                 // Dropping the sender ends the writer, which closes the socket.
-                self.clients.remove(&id);
+                self.gone(id, "quit");
             }
             "PRIVMSG" | "NOTICE" => match (p.first(), p.get(1)) {
                 (Some(target), Some(text)) if !text.is_empty() => {
@@ -585,8 +636,81 @@ impl Staff {
         }
     }
 
+    fn service_notice(&mut self, id: ClientId, text: &str) {
+        let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
+            return;
+        };
+        let line = format!(
+            ":{}!service@{} NOTICE {nick} :{text}",
+            super::service::NICK,
+            self.server()
+        );
+        self.send(id, line);
+    }
+
+    /// A line sent to `*msn`.
+    fn service(&mut self, id: ClientId, text: &str) {
+        use super::service::{self, Request};
+        let is_admin = self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.role == crate::store::users::Role::Admin);
+        match service::parse(text, is_admin) {
+            Err(answer) => self.service_notice(id, &answer),
+            Ok(Request::Help(topic)) => {
+                for line in service::help(topic.as_deref(), is_admin) {
+                    self.service_notice(id, &line);
+                }
+            }
+            Ok(Request::Contacts) => {
+                let lines: Vec<String> = self
+                    .view
+                    .contacts
+                    .values()
+                    .map(|c| {
+                        format!(
+                            "{:<16} {:<32} {:?}  {}",
+                            c.nick, c.handle, c.status, c.friendly_name
+                        )
+                    })
+                    .collect();
+                if lines.is_empty() {
+                    self.service_notice(id, "no contacts (yet)");
+                }
+                for l in lines {
+                    self.service_notice(id, &l);
+                }
+            }
+            Ok(Request::Who) => {
+                let mut devices: std::collections::BTreeMap<String, usize> = Default::default();
+                for c in self.clients.values() {
+                    *devices.entry(c.nick.clone()).or_default() += 1;
+                }
+                let who: Vec<String> = devices
+                    .iter()
+                    .map(|(n, d)| format!("{n} ({d} device{})", if *d == 1 { "" } else { "s" }))
+                    .collect();
+                self.service_notice(id, &format!("attached: {}", who.join(", ")));
+            }
+            Ok(Request::Worker) => {
+                let state = self.worker_state.clone();
+                self.service_notice(id, &format!("MSN worker: {state}"));
+            }
+            Ok(Request::Version) => self.service_notice(id, &format!("msnbnc {}", env!("CARGO_PKG_VERSION"))),
+            Ok(Request::Msn(command, what)) => {
+                self.command(command, Some(Pending::Service { client: id, what }))
+            }
+        }
+    }
+
     /// A message from staff member `nick` on client `id`.
     fn privmsg(&mut self, id: ClientId, nick: &str, cmd: &str, target: &str, text: &str) {
+        if target.eq_ignore_ascii_case(super::service::NICK) {
+            if cmd == "PRIVMSG" {
+                self.service(id, text);
+            }
+            return;
+        }
         let echo = format!(":{} {cmd} {target} :{text}", self.user_prefix(nick));
         // Staff-only note: `@#bob` (STATUSMSG) never reaches the customer.
         if let Some(channel) = target.strip_prefix('@') {
@@ -617,11 +741,11 @@ impl Staff {
                         text: text.to_owned(),
                         format: TextFormat::default(),
                     },
-                    Some(Outgoing {
+                    Some(Pending::Message(Outgoing {
                         conversation_hint: Some(target.to_owned()),
                         from: nick.to_owned(),
                         text: text.to_owned(),
-                    }),
+                    })),
                 );
             }
             return;
@@ -648,11 +772,11 @@ impl Staff {
                         text: text.to_owned(),
                         format: TextFormat::default(),
                     },
-                    Some(Outgoing {
+                    Some(Pending::Message(Outgoing {
                         conversation_hint: hint,
                         from: nick.to_owned(),
                         text: text.to_owned(),
-                    }),
+                    })),
                 );
             }
             return;

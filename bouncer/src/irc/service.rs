@@ -1,0 +1,250 @@
+//! `*msn`, the service nick: a declarative command table, so `help` is
+//! generated from the same rows that dispatch and cannot drift.
+
+use ipc::{Command, Status};
+
+pub const NICK: &str = "*msn";
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    pub name: &'static str,
+    pub usage: &'static str,
+    pub help: &'static str,
+    pub admin: bool,
+    /// Arguments required (the last one takes the rest of the line).
+    pub args: usize,
+}
+
+pub const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "help",
+        usage: "help [command]",
+        help: "list commands, or explain one",
+        admin: false,
+        args: 0,
+    },
+    Spec {
+        name: "contacts",
+        usage: "contacts",
+        help: "list the account's contacts and their status",
+        admin: false,
+        args: 0,
+    },
+    Spec {
+        name: "add",
+        usage: "add <address>",
+        help: "add a contact (allow and subscribe)",
+        admin: false,
+        args: 1,
+    },
+    Spec {
+        name: "remove",
+        usage: "remove <address>",
+        help: "remove a contact",
+        admin: false,
+        args: 1,
+    },
+    Spec {
+        name: "block",
+        usage: "block <address>",
+        help: "block a contact: they see us offline and cannot write",
+        admin: false,
+        args: 1,
+    },
+    Spec {
+        name: "unblock",
+        usage: "unblock <address>",
+        help: "unblock a contact",
+        admin: false,
+        args: 1,
+    },
+    Spec {
+        name: "accept",
+        usage: "accept <address>",
+        help: "accept someone who added the account",
+        admin: false,
+        args: 1,
+    },
+    Spec {
+        name: "status",
+        usage: "status online|busy|away|brb|phone|lunch|hidden",
+        help: "set the account's MSN status",
+        admin: false,
+        args: 1,
+    },
+    Spec {
+        name: "name",
+        usage: "name <friendly name>",
+        help: "set the account's friendly name",
+        admin: false,
+        args: 1,
+    },
+    Spec {
+        name: "psm",
+        usage: "psm <text>",
+        help: "set the account's personal message (MSNP11+)",
+        admin: false,
+        args: 1,
+    },
+    Spec {
+        name: "who",
+        usage: "who",
+        help: "who of the staff is attached, and from how many devices",
+        admin: false,
+        args: 0,
+    },
+    Spec {
+        name: "worker",
+        usage: "worker",
+        help: "what the MSN worker is doing",
+        admin: false,
+        args: 0,
+    },
+    Spec {
+        name: "version",
+        usage: "version",
+        help: "msnbnc's version",
+        admin: false,
+        args: 0,
+    },
+];
+
+/// What a service command asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Help(Option<String>),
+    Contacts,
+    Who,
+    Worker,
+    Version,
+    /// A worker command; the text describes it in the answer.
+    Msn(Command, String),
+}
+
+pub fn parse_status(s: &str) -> Option<Status> {
+    Some(match s.to_ascii_lowercase().as_str() {
+        "online" | "back" => Status::Online,
+        "busy" => Status::Busy,
+        "away" => Status::Away,
+        "brb" => Status::BeRightBack,
+        "phone" => Status::OnThePhone,
+        "lunch" => Status::OutToLunch,
+        "hidden" | "invisible" => Status::Hidden,
+        "idle" => Status::Idle,
+        _ => return None,
+    })
+}
+
+/// Parses a line sent to `*msn`. `Err` is the text to answer.
+pub fn parse(line: &str, is_admin: bool) -> Result<Request, String> {
+    let line = line.trim();
+    let (word, rest) = line.split_once(' ').map_or((line, ""), |(w, r)| (w, r.trim()));
+    let word = word.to_ascii_lowercase();
+    let Some(spec) = COMMANDS.iter().find(|c| c.name == word) else {
+        return Err(format!("unknown command {word:?}; try: help"));
+    };
+    if spec.admin && !is_admin {
+        return Err(format!("{} is for administrators", spec.name));
+    }
+    if spec.args > 0 && rest.is_empty() {
+        return Err(format!("usage: {}", spec.usage));
+    }
+    let handle = || rest.split_whitespace().next().unwrap_or("").to_owned();
+    Ok(match spec.name {
+        "help" => Request::Help((!rest.is_empty()).then(|| rest.to_ascii_lowercase())),
+        "contacts" => Request::Contacts,
+        "who" => Request::Who,
+        "worker" => Request::Worker,
+        "version" => Request::Version,
+        "add" => Request::Msn(Command::AddContact(handle()), format!("add {}", handle())),
+        "remove" => Request::Msn(Command::RemoveContact(handle()), format!("remove {}", handle())),
+        "block" => Request::Msn(Command::BlockContact(handle()), format!("block {}", handle())),
+        "unblock" => Request::Msn(Command::UnblockContact(handle()), format!("unblock {}", handle())),
+        "accept" => Request::Msn(
+            Command::AcceptAddRequest(handle()),
+            format!("accept {}", handle()),
+        ),
+        "status" => match parse_status(rest) {
+            Some(s) => Request::Msn(Command::SetStatus(s), format!("status {rest}")),
+            None => return Err(format!("usage: {}", spec.usage)),
+        },
+        "name" => Request::Msn(
+            Command::SetFriendlyName(rest.to_owned()),
+            format!("name {rest:?}"),
+        ),
+        "psm" => Request::Msn(
+            Command::SetPersonalMessage(rest.to_owned()),
+            format!("personal message {rest:?}"),
+        ),
+        _ => return Err(format!("unknown command {word:?}; try: help")),
+    })
+}
+
+/// The lines of `help` (or of `help <command>`).
+pub fn help(topic: Option<&str>, is_admin: bool) -> Vec<String> {
+    let visible = COMMANDS.iter().filter(|c| is_admin || !c.admin);
+    match topic {
+        None => {
+            let mut lines = vec!["commands (help <command> for more):".to_owned()];
+            lines.extend(visible.map(|c| format!("  {:<50} {}", c.usage, c.help)));
+            lines
+        }
+        Some(t) => match COMMANDS.iter().find(|c| c.name == t) {
+            Some(c) => vec![format!("{} — {}", c.usage, c.help)],
+            None => vec![format!("no command {t:?}")],
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_parses_and_is_in_the_help() {
+        let help = help(None, true).join("\n");
+        for c in COMMANDS {
+            assert!(help.contains(c.usage), "{} missing from help", c.name);
+            let example = if c.args == 0 {
+                c.name.to_owned()
+            } else {
+                format!("{} online", c.name)
+            };
+            let parsed = parse(&example, true);
+            assert!(parsed.is_ok() || c.name == "status", "{example}: {parsed:?}");
+        }
+    }
+
+    #[test]
+    fn commands_map_to_worker_requests() {
+        assert_eq!(
+            parse("ADD bob@example.com", false),
+            Ok(Request::Msn(
+                Command::AddContact("bob@example.com".into()),
+                "add bob@example.com".into()
+            ))
+        );
+        assert_eq!(
+            parse("status brb", false)
+                .map(|r| matches!(r, Request::Msn(Command::SetStatus(Status::BeRightBack), _))),
+            Ok(true)
+        );
+        assert!(
+            matches!(parse("name Example Shop (open 9-5)", false), Ok(Request::Msn(Command::SetFriendlyName(n), _)) if n == "Example Shop (open 9-5)")
+        );
+        assert_eq!(parse("help add", false), Ok(Request::Help(Some("add".into()))));
+    }
+
+    #[test]
+    fn mistakes_get_usage() {
+        assert_eq!(parse("add", false), Err("usage: add <address>".into()));
+        assert_eq!(
+            parse("status sleepy", false),
+            Err("usage: status online|busy|away|brb|phone|lunch|hidden".into())
+        );
+        assert!(parse("frobnicate", false)
+            .unwrap_err()
+            .contains("unknown command"));
+    }
+}
