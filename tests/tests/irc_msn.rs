@@ -215,3 +215,58 @@ fn long_customer_messages_are_split_into_irc_lines() {
     assert!(lines.len() >= 2, "{lines:?}");
     assert!(lines.iter().all(|l| l.len() + 2 <= 512), "{lines:?}");
 }
+
+#[test]
+fn ircv3_clients_get_times_echoes_accounts_typing_and_away() {
+    let e = env();
+    let mut c = IrcClient::connect(e.port).unwrap();
+    c.send("CAP LS 302");
+    c.send("PASS alice:pw");
+    c.send("NICK alice");
+    c.send("USER alice 0 * :A");
+    c.send("CAP REQ :server-time message-tags echo-message account-tag away-notify userhost-in-names");
+    c.expect(
+        "CAP alice ACK :server-time message-tags echo-message account-tag away-notify userhost-in-names",
+        SOON,
+    )
+    .unwrap();
+    c.send("CAP END");
+    c.expect(" 376 alice ", SOON).unwrap();
+    let names = c.expect(" 353 alice = &msn ", SOON).unwrap();
+    assert!(names.contains("@alice!alice@msnbnc"), "{names}");
+
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "timed?")).unwrap();
+    let line = c.expect("PRIVMSG #bob :timed?", SOON).unwrap();
+    assert!(
+        line.starts_with("@time=20") && line.contains("Z :bob!bob@example.com PRIVMSG"),
+        "{line}"
+    );
+
+    c.send("PRIVMSG #bob :echoed");
+    let echo = c.expect("PRIVMSG #bob :echoed", SOON).unwrap();
+    assert!(
+        echo.contains("account=alice") && echo.contains(":alice!alice@msnbnc PRIVMSG"),
+        "{echo}"
+    );
+
+    e.s.rt.block_on(bob.typing(ACCOUNT)).unwrap();
+    let typing = c.expect("TAGMSG #bob", SOON).unwrap();
+    assert!(
+        typing.contains("+typing=active") && typing.contains(":bob!bob@example.com"),
+        "{typing}"
+    );
+    c.send("@+typing=active TAGMSG #bob");
+    assert!(e
+        .s
+        .rt
+        .block_on(bob.wait_for(SOON, |r| matches!(r, Received::Typing { .. })))
+        .is_some());
+
+    bob.sign_in("BSY");
+    c.expect(":bob!bob@example.com AWAY :Busy", SOON).unwrap();
+    bob.sign_in("NLN");
+    let back = c.expect(":bob!bob@example.com AWAY", SOON).unwrap();
+    assert!(back.ends_with(" AWAY"), "{back}");
+}

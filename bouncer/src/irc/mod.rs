@@ -8,6 +8,7 @@ pub mod server;
 pub mod service;
 pub mod split;
 pub mod staff;
+pub mod tags;
 pub mod throttle;
 pub mod view;
 pub mod wire;

@@ -11,7 +11,17 @@ use irc_proto::Message;
 use super::wire::{params, reply};
 
 /// Capabilities offered, and the ones a client may request.
-pub const CAPABILITIES: &[&str] = &["sasl"];
+pub const CAPABILITIES: &[&str] = &[
+    "sasl",
+    "message-tags",
+    "server-time",
+    "echo-message",
+    "away-notify",
+    "account-tag",
+    "multi-prefix",
+    "userhost-in-names",
+    "cap-notify",
+];
 /// SASL payloads above this are refused (RFC: 400-byte chunks, a few of them).
 const MAX_SASL: usize = 4096;
 
@@ -444,7 +454,7 @@ mod tests {
         assert_eq!(
             sent(&out),
             vec![
-                ":msnbnc CAP * LS :sasl=PLAIN",
+                ":msnbnc CAP * LS :sasl=PLAIN message-tags server-time echo-message away-notify account-tag multi-prefix userhost-in-names cap-notify",
                 ":msnbnc CAP alice ACK :sasl",
                 "AUTHENTICATE +"
             ]

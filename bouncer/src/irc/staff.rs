@@ -94,7 +94,16 @@ impl Staff {
     /// Queues a line for a client; a client whose queue is full is too slow
     /// and is dropped (it gets its backlog when it reconnects).
     fn send(&mut self, id: ClientId, line: String) {
+        self.send_tagged(id, &[], line);
+    }
+
+    /// Like [`Staff::send`], with the tags this client negotiated.
+    fn send_tagged(&mut self, id: ClientId, tags: &[(&str, &str)], line: String) {
         let Some(c) = self.clients.get(&id) else { return };
+        let line = format!(
+            "{}{line}",
+            super::tags::prefix(&c.caps, std::time::SystemTime::now(), tags)
+        );
         match c.tx.try_send(line) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.gone(id, "too slow: its queue is full"),
@@ -103,6 +112,10 @@ impl Staff {
     }
 
     fn broadcast(&mut self, line: &str, except: Option<ClientId>) {
+        self.broadcast_tagged(&[], line, except);
+    }
+
+    fn broadcast_tagged(&mut self, tags: &[(&str, &str)], line: &str, except: Option<ClientId>) {
         let ids: Vec<ClientId> = self
             .clients
             .keys()
@@ -110,7 +123,20 @@ impl Staff {
             .filter(|id| Some(*id) != except)
             .collect();
         for id in ids {
-            self.send(id, line.to_owned());
+            self.send_tagged(id, tags, line.to_owned());
+        }
+    }
+
+    /// Sends to clients that negotiated `cap`.
+    fn broadcast_to_cap(&mut self, cap: &str, tags: &[(&str, &str)], line: &str) {
+        let ids: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.caps.contains(cap))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.send_tagged(id, tags, line.to_owned());
         }
     }
 
@@ -267,22 +293,38 @@ impl Staff {
     }
 
     fn names(&mut self, id: ClientId, channel: &str) {
-        let mut names: Vec<String> = self.staff_nicks().into_iter().map(|n| format!("@{n}")).collect();
+        // userhost-in-names: full nick!user@host entries.
+        let full = self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.caps.contains("userhost-in-names"));
+        let mut names: Vec<String> = self
+            .staff_nicks()
+            .iter()
+            .map(|n| {
+                if full {
+                    format!("@{}", self.user_prefix(n))
+                } else {
+                    format!("@{n}")
+                }
+            })
+            .collect();
+        let contact_name = |c: &Contact| if full { c.prefix() } else { c.nick.clone() };
         if channel.eq_ignore_ascii_case(ROSTER) {
             names.extend(
                 self.view
                     .contacts
                     .values()
                     .filter(|c| c.online())
-                    .map(|c| format!("+{}", c.nick)),
+                    .map(|c| format!("+{}", contact_name(c))),
             );
         } else if let Some(conv) = self.view.conversation_by_channel(channel) {
-            let members = self.view.conversations[&conv].members.clone();
+            let members = &self.view.conversations[&conv].members;
             names.extend(
                 members
                     .iter()
                     .filter_map(|h| self.view.contacts.get(h))
-                    .map(|c| c.nick.clone()),
+                    .map(contact_name),
             );
         }
         for chunk in names.chunks(20) {
@@ -327,6 +369,18 @@ impl Staff {
     /// Shows a contact coming online (JOIN +v) or going offline (PART) in &msn.
     fn presence_changed(&mut self, before: Option<&Contact>, after: &Contact) {
         let (was, is) = (before.is_some_and(Contact::online), after.online());
+        // away-notify: busy, away, lunch … are IRC away states.
+        let away = |s: Status| !matches!(s, Status::Online | Status::Offline | Status::Hidden);
+        if is && (before.map(|b| b.status) != Some(after.status)) {
+            let line = if away(after.status) {
+                format!(":{} AWAY :{:?}", after.prefix(), after.status)
+            } else {
+                format!(":{} AWAY", after.prefix())
+            };
+            if was || away(after.status) {
+                self.broadcast_to_cap("away-notify", &[], &line);
+            }
+        }
         if was == is {
             return;
         }
@@ -493,7 +547,21 @@ impl Staff {
                     self.sync_status();
                 }
             }
-            Event::Typing { .. } | Event::LoginProgress(_) => {}
+            Event::Typing { conversation, from } => {
+                if let Some(ch) = self.view.conversations.get(conversation).map(|c| c.name.clone()) {
+                    let prefix = self
+                        .view
+                        .contact(from)
+                        .map(Contact::prefix)
+                        .unwrap_or_else(|| from.clone());
+                    self.broadcast_to_cap(
+                        "message-tags",
+                        &[("+typing", "active")],
+                        &format!(":{prefix} TAGMSG {ch}"),
+                    );
+                }
+            }
+            Event::LoginProgress(_) => {}
         }
     }
 
@@ -566,6 +634,32 @@ impl Staff {
                 (Some(_), _) => self.numeric(id, "412", &["No text to send"]),
                 (None, _) => self.numeric(id, "411", &[&format!("No recipient given ({cmd})")]),
             },
+            "TAGMSG" => {
+                let typing = super::wire::tag(m, "+typing").map(str::to_owned);
+                if let (Some(target), Some(state)) = (p.first().cloned(), typing) {
+                    if let Some(conversation) = self.view.conversation_by_channel(&target) {
+                        let line = format!(":{} TAGMSG {target}", self.user_prefix(&nick));
+                        let tags = [("+typing", state.as_str()), ("account", nick.as_str())];
+                        let others: Vec<ClientId> = self
+                            .clients
+                            .iter()
+                            .filter(|(cid, c)| **cid != id && c.caps.contains("message-tags"))
+                            .map(|(cid, _)| *cid)
+                            .collect();
+                        for cid in others {
+                            self.send_tagged(cid, &tags, line.clone());
+                        }
+                        if state == "active" {
+                            self.command(
+                                Command::SendTyping {
+                                    to: ConversationTarget::Existing(conversation),
+                                },
+                                None,
+                            );
+                        }
+                    }
+                }
+            }
             "JOIN" => match p.first() {
                 Some(channels) => {
                     for ch in channels.split(',') {
@@ -613,8 +707,9 @@ impl Staff {
             }
             "CAP" => {
                 let server = self.server().to_owned();
+                let offered = super::registration::CAPABILITIES.join(" ");
                 match p.first().map(|s| s.to_ascii_uppercase()).as_deref() {
-                    Some("LS") => self.send(id, format!(":{server} CAP {nick} LS :sasl")),
+                    Some("LS") => self.send(id, format!(":{server} CAP {nick} LS :{offered}")),
                     Some("LIST") => {
                         let caps = self
                             .clients
@@ -625,7 +720,23 @@ impl Staff {
                     }
                     Some("REQ") => {
                         let wanted = p.get(1).cloned().unwrap_or_default();
-                        self.send(id, format!(":{server} CAP {nick} NAK :{wanted}"));
+                        let known = wanted
+                            .split_whitespace()
+                            .all(|c| super::registration::CAPABILITIES.contains(&c.trim_start_matches('-')));
+                        // sasl cannot be used after registration.
+                        if known && !wanted.contains("sasl") && !wanted.trim().is_empty() {
+                            if let Some(client) = self.clients.get_mut(&id) {
+                                for c in wanted.split_whitespace() {
+                                    match c.strip_prefix('-') {
+                                        Some(off) => client.caps.remove(off),
+                                        None => client.caps.insert(c.to_owned()),
+                                    };
+                                }
+                            }
+                            self.send(id, format!(":{server} CAP {nick} ACK :{wanted}"));
+                        } else {
+                            self.send(id, format!(":{server} CAP {nick} NAK :{wanted}"));
+                        }
                     }
                     _ => {}
                 }
@@ -715,7 +826,7 @@ impl Staff {
         // Staff-only note: `@#bob` (STATUSMSG) never reaches the customer.
         if let Some(channel) = target.strip_prefix('@') {
             if self.view.conversation_by_channel(channel).is_some() || channel.eq_ignore_ascii_case(ROSTER) {
-                self.broadcast(&echo, Some(id));
+                self.broadcast_tagged(&[("account", nick)], &echo, Some(id));
             } else {
                 self.numeric(id, "403", &[channel, "No such channel"]);
             }
@@ -732,8 +843,15 @@ impl Staff {
             );
             return;
         }
+        let account = [("account", nick)];
+        // echo-message: the sender's own connection sees its line too.
+        let echo_to_self = self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.caps.contains("echo-message"));
         if let Some(conversation) = self.view.conversation_by_channel(target) {
-            self.broadcast(&echo, Some(id));
+            let except = if echo_to_self { None } else { Some(id) };
+            self.broadcast_tagged(&account, &echo, except);
             if cmd == "PRIVMSG" {
                 self.command(
                     Command::SendMessage {
@@ -789,7 +907,10 @@ impl Staff {
             .collect();
         if self.clients.values().any(|c| c.nick.eq_ignore_ascii_case(target)) {
             for cid in staff {
-                self.send(cid, echo.clone());
+                self.send_tagged(cid, &account, echo.clone());
+            }
+            if echo_to_self {
+                self.send_tagged(id, &account, echo);
             }
             return;
         }

@@ -1,0 +1,110 @@
+//! IRCv3 message tags on outgoing lines: which a client gets depends on
+//! the capabilities it negotiated.
+
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `YYYY-MM-DDThh:mm:ss.sssZ` for `server-time`.
+pub fn timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            ';' => out.push_str("\\:"),
+            ' ' => out.push_str("\\s"),
+            '\\' => out.push_str("\\\\"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The tag prefix (`@a=b;c=d `, or nothing) for a client with `caps`.
+/// `extra`: `account` needs account-tag, `+client` tags need message-tags.
+pub fn prefix(caps: &BTreeSet<String>, time: SystemTime, extra: &[(&str, &str)]) -> String {
+    let mut tags = Vec::new();
+    if caps.contains("server-time") {
+        tags.push(format!("time={}", timestamp(time)));
+    }
+    for (k, v) in extra {
+        let wanted = match *k {
+            "account" => caps.contains("account-tag"),
+            k if k.starts_with('+') => caps.contains("message-tags"),
+            _ => caps.contains("message-tags"),
+        };
+        if wanted {
+            tags.push(if v.is_empty() {
+                (*k).to_owned()
+            } else {
+                format!("{k}={}", escape(v))
+            });
+        }
+    }
+    if tags.is_empty() {
+        String::new()
+    } else {
+        format!("@{} ", tags.join(";"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_millis() {
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_310_096_789);
+        assert_eq!(timestamp(t), "2026-11-22T01:14:56.789Z");
+        assert_eq!(
+            timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn tags_follow_the_clients_capabilities() {
+        let none = BTreeSet::new();
+        assert_eq!(
+            prefix(&none, UNIX_EPOCH, &[("account", "alice"), ("+typing", "active")]),
+            ""
+        );
+        let all: BTreeSet<String> = ["server-time", "message-tags", "account-tag"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            prefix(&all, UNIX_EPOCH, &[("account", "alice"), ("+typing", "active")]),
+            "@time=1970-01-01T00:00:00.000Z;account=alice;+typing=active "
+        );
+        let tags_only: BTreeSet<String> = ["message-tags"].map(String::from).into();
+        assert_eq!(
+            prefix(&tags_only, UNIX_EPOCH, &[("+x", "a b;c")]),
+            "@+x=a\\sb\\:c "
+        );
+    }
+}
