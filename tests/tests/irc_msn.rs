@@ -84,8 +84,11 @@ fn customers_and_staff_talk_through_conversation_channels() {
     e.s.rt.block_on(bob.say(ACCOUNT, "hello, anyone?")).unwrap();
     for c in [&mut laptop, &mut phone, &mut zoe] {
         c.expect(" JOIN #bob", SOON).unwrap();
-        c.expect(":bob!bob@example.com PRIVMSG #bob :hello, anyone?", SOON)
-            .unwrap();
+        c.expect(
+            ":bob!bob@example.com PRIVMSG #bob :\x02\x0304hello, anyone?",
+            SOON,
+        )
+        .unwrap();
     }
 
     // A staff reply reaches the customer, the other staff and the sender's other device.
@@ -204,7 +207,7 @@ fn long_customer_messages_are_split_into_irc_lines() {
     bob.sign_in("NLN");
     let text = "lorem ipsum dolor ".repeat(80);
     e.s.rt.block_on(bob.say(ACCOUNT, text.trim_end())).unwrap();
-    alice.expect("PRIVMSG #bob :lorem", SOON).unwrap();
+    alice.expect("PRIVMSG #bob :\x02\x0304lorem", SOON).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let _ = alice.closed(Duration::from_millis(300));
     let lines: Vec<&String> = alice
@@ -238,7 +241,7 @@ fn ircv3_clients_get_times_echoes_accounts_typing_and_away() {
     let bob = e.s.sim.customer(BOB);
     bob.sign_in("NLN");
     e.s.rt.block_on(bob.say(ACCOUNT, "timed?")).unwrap();
-    let line = c.expect("PRIVMSG #bob :timed?", SOON).unwrap();
+    let line = c.expect("PRIVMSG #bob :\x02\x0304timed?", SOON).unwrap();
     assert!(
         line.starts_with("@time=20") && line.contains("Z :bob!bob@example.com PRIVMSG"),
         "{line}"
@@ -269,4 +272,55 @@ fn ircv3_clients_get_times_echoes_accounts_typing_and_away() {
     bob.sign_in("NLN");
     let back = c.expect(":bob!bob@example.com AWAY", SOON).unwrap();
     assert!(back.ends_with(" AWAY"), "{back}");
+}
+
+#[test]
+fn formatting_actions_and_claims() {
+    let e = env();
+    let mut alice = login(e.port, "alice");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    // The simulator's customers write bold red Arial.
+    e.s.rt.block_on(bob.say(ACCOUNT, "styled")).unwrap();
+    alice
+        .expect(":bob!bob@example.com PRIVMSG #bob :\x02\x0304styled", SOON)
+        .unwrap();
+
+    alice.send("PRIVMSG #bob :\x02bold\x02 and \x0312blue\x03 reply");
+    let got = e.s.rt.block_on(bob.wait_for(
+        SOON,
+        |r| matches!(r, Received::Text { text, .. } if text == "bold and blue reply"),
+    ));
+    let Some(Received::Text {
+        format: Some(format), ..
+    }) = got
+    else {
+        panic!("{:?}", bob.inbox())
+    };
+    assert!(
+        format.contains("EF=B") && format.contains("CO=fc0000"),
+        "{format}"
+    );
+
+    alice.send("PRIVMSG #bob :\x01ACTION waves\x01");
+    assert!(e
+        .s
+        .rt
+        .block_on(bob.wait_for(
+            SOON,
+            |r| matches!(r, Received::Text { text, .. } if text == "*waves*")
+        ))
+        .is_some());
+
+    alice.send("PRIVMSG *msn :claim #bob");
+    alice
+        .expect(
+            "TOPIC #bob :Conversation with bob@example.com (Bob, Online) | claimed by alice",
+            SOON,
+        )
+        .unwrap();
+    alice.send("PRIVMSG *msn :unclaim #bob");
+    alice.expect("| unclaimed", SOON).unwrap();
+    alice.send("PRIVMSG *msn :claim #nobody");
+    alice.expect("no conversation #nobody", SOON).unwrap();
 }

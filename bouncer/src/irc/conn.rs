@@ -101,9 +101,24 @@ where
     if hub.send(ClientEvent::Attached(attached)).await.is_err() {
         return;
     }
+    // Only the hub keeps the writer alive (dropping its sender closes the
+    // socket); we keep a weak handle for the flood error.
+    let weak = tx.downgrade();
     drop(tx);
-    let reason = loop {
+    let mut bucket = super::flood::Bucket::new(std::time::Instant::now());
+    let reason = 'conn: loop {
         while let Some(line) = lines.next(&mut buf) {
+            // Flood control: pace what is over the burst, cut sustained abuse.
+            match bucket.take(std::time::Instant::now()) {
+                super::flood::Verdict::Go => {}
+                super::flood::Verdict::Wait(d) => tokio::time::sleep(d).await,
+                super::flood::Verdict::Flood => {
+                    if let Some(tx) = weak.upgrade() {
+                        let _ = tx.send("ERROR :Excess Flood".into()).await;
+                    }
+                    break 'conn "excess flood".to_owned();
+                }
+            }
             let event = match line {
                 Line::Message(m) => ClientEvent::Line(id, m),
                 Line::TooLong => ClientEvent::TooLong(id),

@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod conn;
+pub mod flood;
+pub mod format;
 pub mod line;
 pub mod registration;
 pub mod server;

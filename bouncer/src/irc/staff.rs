@@ -48,6 +48,8 @@ pub struct Staff {
     next_command: u64,
     pending: HashMap<u64, Pending>,
     worker_state: String,
+    /// Who answers which conversation (channel name, lower-cased → staff nick).
+    claims: HashMap<String, String>,
 }
 
 const MOTD: &[&str] = &[
@@ -80,6 +82,7 @@ impl Staff {
             next_command: 1,
             pending: HashMap::new(),
             worker_state: "starting".into(),
+            claims: HashMap::new(),
         }
     }
 
@@ -289,7 +292,11 @@ impl Staff {
             .filter_map(|h| self.view.contacts.get(h))
             .map(|c| format!("{} ({}, {:?})", c.handle, untrusted(&c.friendly_name), c.status))
             .collect();
-        format!("Conversation with {}", members.join(", "))
+        let claimed = match self.claims.get(&channel.to_ascii_lowercase()) {
+            Some(who) => format!(" | claimed by {who}"),
+            None => " | unclaimed".to_owned(),
+        };
+        format!("Conversation with {}{claimed}", members.join(", "))
     }
 
     fn names(&mut self, id: ClientId, channel: &str) {
@@ -405,11 +412,12 @@ impl Staff {
             None => self.learn_contact(handle, handle, Status::Online),
         };
         let name = self.view.free_channel_name(&contact.nick);
+        // The customer is in it from the start: the topic and NAMES show them.
         self.view.conversations.insert(
             conversation,
             Channel {
                 name: name.clone(),
-                members: BTreeSet::new(),
+                members: [key(handle)].into(),
             },
         );
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
@@ -492,7 +500,7 @@ impl Staff {
                 conversation,
                 from,
                 text,
-                ..
+                format,
             } => {
                 let channel = self.customer_joined(*conversation, from);
                 let prefix = self
@@ -501,9 +509,10 @@ impl Staff {
                     .map(Contact::prefix)
                     .unwrap_or_else(|| from.clone());
                 // Long messages (MSN allows ~1.5 kB) become several IRC lines.
-                let room = super::split::room(&prefix, "PRIVMSG", &channel);
+                let room = super::split::room(&prefix, "PRIVMSG", &channel).saturating_sub(8);
                 for piece in super::split::split(text, room) {
-                    let line = format!(":{prefix} PRIVMSG {channel} :{}", untrusted_line(&piece));
+                    let styled = super::format::to_irc(&untrusted_line(&piece), format);
+                    let line = format!(":{prefix} PRIVMSG {channel} :{styled}");
                     self.broadcast(&line, None);
                 }
             }
@@ -747,6 +756,16 @@ impl Staff {
         }
     }
 
+    /// Everyone sees the channel's new topic.
+    fn topic_changed(&mut self, channel: &str) {
+        let Some(conv) = self.view.conversation_by_channel(channel) else {
+            return;
+        };
+        let name = self.view.conversations[&conv].name.clone();
+        let line = format!(":{} TOPIC {name} :{}", self.server(), self.topic(&name));
+        self.broadcast(&line, None);
+    }
+
     fn service_notice(&mut self, id: ClientId, text: &str) {
         let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
             return;
@@ -807,6 +826,33 @@ impl Staff {
                 let state = self.worker_state.clone();
                 self.service_notice(id, &format!("MSN worker: {state}"));
             }
+            Ok(Request::Claim(channel)) | Ok(Request::Unclaim(channel))
+                if self.view.conversation_by_channel(&channel).is_none() =>
+            {
+                self.service_notice(id, &format!("no conversation {channel}"));
+            }
+            Ok(Request::Claim(channel)) => {
+                let nick = self.clients.get(&id).map(|c| c.nick.clone()).unwrap_or_default();
+                let previous = self.claims.insert(channel.to_ascii_lowercase(), nick.clone());
+                if let Some(p) = previous.filter(|p| *p != nick) {
+                    self.service_notice(id, &format!("{channel} was claimed by {p}; it is yours now"));
+                }
+                self.topic_changed(&channel);
+            }
+            Ok(Request::Unclaim(channel)) => {
+                let nick = self.clients.get(&id).map(|c| c.nick.clone()).unwrap_or_default();
+                match self.claims.get(&channel.to_ascii_lowercase()) {
+                    Some(owner) if *owner == nick => {
+                        self.claims.remove(&channel.to_ascii_lowercase());
+                        self.topic_changed(&channel);
+                    }
+                    Some(owner) => {
+                        let owner = owner.clone();
+                        self.service_notice(id, &format!("{channel} is claimed by {owner}, not you"));
+                    }
+                    None => self.service_notice(id, &format!("{channel} is not claimed")),
+                }
+            }
             Ok(Request::Version) => self.service_notice(id, &format!("msnbnc {}", env!("CARGO_PKG_VERSION"))),
             Ok(Request::Msn(command, what)) => {
                 self.command(command, Some(Pending::Service { client: id, what }))
@@ -843,6 +889,22 @@ impl Staff {
             );
             return;
         }
+        // What the customer gets: IRC codes become MSN formatting, and
+        // /me becomes *action*.
+        let (msn_text, msn_format) = match super::format::action(text) {
+            Some(act) => (
+                format!("*{}*", super::format::from_irc(act).0),
+                TextFormat::default(),
+            ),
+            None => super::format::from_irc(text),
+        };
+        if msn_text.trim().is_empty()
+            && cmd == "PRIVMSG"
+            && self.view.conversation_by_channel(target).is_some()
+        {
+            self.numeric(id, "412", &["No text to send"]);
+            return;
+        }
         let account = [("account", nick)];
         // echo-message: the sender's own connection sees its line too.
         let echo_to_self = self
@@ -856,8 +918,8 @@ impl Staff {
                 self.command(
                     Command::SendMessage {
                         to: ConversationTarget::Existing(conversation),
-                        text: text.to_owned(),
-                        format: TextFormat::default(),
+                        text: msn_text.clone(),
+                        format: msn_format.clone(),
                     },
                     Some(Pending::Message(Outgoing {
                         conversation_hint: Some(target.to_owned()),
@@ -887,8 +949,8 @@ impl Staff {
                 self.command(
                     Command::SendMessage {
                         to,
-                        text: text.to_owned(),
-                        format: TextFormat::default(),
+                        text: msn_text.clone(),
+                        format: msn_format.clone(),
                     },
                     Some(Pending::Message(Outgoing {
                         conversation_hint: hint,

@@ -1,0 +1,158 @@
+//! MSN text formatting ↔ IRC formatting codes. MSN formats a whole
+//! message (font, effects, one colour); IRC formats spans. Going to IRC,
+//! the message's format opens the line; coming from IRC, the codes are
+//! stripped and any effect or colour used becomes the message's format.
+
+use ipc::TextFormat;
+
+const BOLD: char = '\x02';
+const COLOR: char = '\x03';
+const RESET: char = '\x0f';
+const MONOSPACE: char = '\x11';
+const REVERSE: char = '\x16';
+const ITALIC: char = '\x1d';
+const STRIKE: char = '\x1e';
+const UNDERLINE: char = '\x1f';
+
+/// The mIRC palette (codes 0–15), RGB.
+const PALETTE: [[u8; 3]; 16] = [
+    [255, 255, 255],
+    [0, 0, 0],
+    [0, 0, 127],
+    [0, 147, 0],
+    [255, 0, 0],
+    [127, 0, 0],
+    [156, 0, 156],
+    [252, 127, 0],
+    [255, 255, 0],
+    [0, 252, 0],
+    [0, 147, 147],
+    [0, 255, 255],
+    [0, 0, 252],
+    [255, 0, 255],
+    [127, 127, 127],
+    [210, 210, 210],
+];
+
+fn nearest(rgb: [u8; 3]) -> usize {
+    let dist = |p: &[u8; 3]| -> u32 {
+        (0..3)
+            .map(|i| (i32::from(p[i]) - i32::from(rgb[i])).unsigned_abs().pow(2))
+            .sum()
+    };
+    (0..PALETTE.len()).min_by_key(|&i| dist(&PALETTE[i])).unwrap_or(1)
+}
+
+/// Text for IRC with the message's effects (black, the default, is left out).
+pub fn to_irc(text: &str, f: &TextFormat) -> String {
+    let mut codes = String::new();
+    for (on, c) in [
+        (f.bold, BOLD),
+        (f.italic, ITALIC),
+        (f.underline, UNDERLINE),
+        (f.strikethrough, STRIKE),
+    ] {
+        if on {
+            codes.push(c);
+        }
+    }
+    if let Some(rgb) = f.color.filter(|c| *c != [0, 0, 0]) {
+        codes.push_str(&format!("{COLOR}{:02}", nearest(rgb)));
+    }
+    format!("{codes}{text}")
+}
+
+/// Plain text and the format the IRC codes asked for.
+pub fn from_irc(text: &str) -> (String, TextFormat) {
+    let mut f = TextFormat::default();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            BOLD => f.bold = true,
+            ITALIC => f.italic = true,
+            UNDERLINE => f.underline = true,
+            STRIKE => f.strikethrough = true,
+            RESET | MONOSPACE | REVERSE => {}
+            COLOR => {
+                let mut digits = String::new();
+                while digits.len() < 2 && chars.peek().is_some_and(char::is_ascii_digit) {
+                    digits.extend(chars.next());
+                }
+                // An optional ",background" is dropped.
+                if chars.peek() == Some(&',') {
+                    let mut look = chars.clone();
+                    look.next();
+                    if look.peek().is_some_and(char::is_ascii_digit) {
+                        chars.next();
+                        for _ in 0..2 {
+                            if chars.peek().is_some_and(char::is_ascii_digit) {
+                                chars.next();
+                            }
+                        }
+                    }
+                }
+                if f.color.is_none() {
+                    f.color = digits.parse::<usize>().ok().and_then(|i| PALETTE.get(i).copied());
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    (out, f)
+}
+
+/// `\x01ACTION waves\x01` → `Some("waves")`.
+pub fn action(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix("\x01ACTION")?;
+    Some(inner.strip_suffix('\x01').unwrap_or(inner).trim_start())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msn_formats_become_irc_codes() {
+        let f = TextFormat {
+            bold: true,
+            italic: true,
+            color: Some([255, 0, 0]),
+            ..TextFormat::default()
+        };
+        assert_eq!(to_irc("hi", &f), "\x02\x1d\x0304hi");
+        assert_eq!(
+            to_irc(
+                "plain",
+                &TextFormat {
+                    color: Some([0, 0, 0]),
+                    ..TextFormat::default()
+                }
+            ),
+            "plain"
+        );
+        let blueish = TextFormat {
+            color: Some([10, 10, 250]),
+            ..TextFormat::default()
+        };
+        assert_eq!(to_irc("x", &blueish), "\x0312x");
+    }
+
+    #[test]
+    fn irc_codes_are_stripped_into_a_format() {
+        let (text, f) = from_irc("\x02bold\x02 and \x0304,01red\x03 \x1fu\x1f\x0f!");
+        assert_eq!(text, "bold and red u!");
+        assert!(f.bold && f.underline && !f.italic);
+        assert_eq!(f.color, Some([255, 0, 0]));
+        assert_eq!(from_irc("\x03").0, "");
+        assert_eq!(from_irc("100,5 \x033,x").0, "100,5 ,x");
+        assert_eq!(from_irc("plain ✓").1, TextFormat::default());
+    }
+
+    #[test]
+    fn actions() {
+        assert_eq!(action("\x01ACTION waves\x01"), Some("waves"));
+        assert_eq!(action("\x01ACTION shrugs"), Some("shrugs"));
+        assert_eq!(action("hello"), None);
+    }
+}
