@@ -63,6 +63,9 @@ struct RawConfig {
 #[serde(deny_unknown_fields, default)]
 struct RawIrc {
     listen: Vec<String>,
+    tls_listen: Vec<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     server_name: String,
     network: String,
     unattended_status: String,
@@ -72,6 +75,9 @@ impl Default for RawIrc {
     fn default() -> Self {
         RawIrc {
             listen: vec!["127.0.0.1:6667".into(), "[::1]:6667".into()],
+            tls_listen: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
             server_name: "msnbnc".into(),
             network: "msnbnc".into(),
             unattended_status: "away".into(),
@@ -82,6 +88,11 @@ impl Default for RawIrc {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IrcSettings {
     pub listen: Vec<std::net::SocketAddr>,
+    /// TLS listeners and the certificate chain and key they present
+    /// (re-read on SIGHUP).
+    pub tls_listen: Vec<std::net::SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub server_name: String,
     pub network: String,
     /// The MSN status while no staff member is attached.
@@ -575,8 +586,40 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                 .ok()
         })
         .collect();
-    if raw.irc.listen.is_empty() {
-        err("irc.listen", "at least one address is required".into());
+    let tls_listen: Vec<std::net::SocketAddr> = raw
+        .irc
+        .tls_listen
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            a.parse()
+                .map_err(|_| {
+                    err(
+                        &format!("irc.tls_listen[{i}]"),
+                        format!("{a:?} is not an address:port like 0.0.0.0:6697"),
+                    )
+                })
+                .ok()
+        })
+        .collect();
+    if raw.irc.listen.is_empty() && raw.irc.tls_listen.is_empty() {
+        err(
+            "irc.listen",
+            "at least one address (or irc.tls_listen) is required".into(),
+        );
+    }
+    if !raw.irc.tls_listen.is_empty() {
+        match (&raw.irc.tls_cert, &raw.irc.tls_key) {
+            (Some(cert), Some(key)) => {
+                if let Err(e) = crate::irc::tls::acceptor(cert, key) {
+                    err("irc.tls_cert", e);
+                }
+            }
+            _ => err(
+                "irc.tls_cert",
+                "irc.tls_listen needs irc.tls_cert and irc.tls_key (PEM files)".into(),
+            ),
+        }
     }
     let name_ok = |n: &str| {
         !n.is_empty() && n.len() <= 63 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
@@ -660,6 +703,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         store_path: raw.store.path,
         irc: IrcSettings {
             listen,
+            tls_listen,
+            tls_cert: raw.irc.tls_cert,
+            tls_key: raw.irc.tls_key,
             server_name: raw.irc.server_name,
             network: raw.irc.network,
             unattended_status,

@@ -21,6 +21,8 @@ pub struct Hub {
     config_path: PathBuf,
     worker_state: WorkerState,
     control: mpsc::Sender<Control>,
+    /// The current TLS certificate for new IRC connections.
+    tls: Option<tokio::sync::watch::Sender<tokio_rustls::TlsAcceptor>>,
 }
 
 pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
@@ -32,11 +34,30 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         store.schema_version()?
     );
     // Listeners are up before READY too (a taken port stops us here).
-    let listeners = crate::irc::server::listen(&config.irc.listen).await?;
+    let listeners = crate::irc::server::listen(&config.irc.listen, "IRC").await?;
     let auth = crate::irc::auth::Auth::start(config.store_path.clone());
     let (irc_tx, mut irc_rx) = mpsc::channel(1024);
     for l in listeners {
         crate::irc::server::spawn_accept(l, config.irc.server_name.clone(), auth.clone(), irc_tx.clone());
+    }
+    let mut tls = None;
+    if let (false, Some(cert), Some(key)) = (
+        config.irc.tls_listen.is_empty(),
+        &config.irc.tls_cert,
+        &config.irc.tls_key,
+    ) {
+        let acceptor = crate::irc::tls::acceptor(cert, key).map_err(|e| anyhow::anyhow!(e))?;
+        let (tx, rx) = tokio::sync::watch::channel(acceptor);
+        for l in crate::irc::server::listen(&config.irc.tls_listen, "IRC (TLS)").await? {
+            crate::irc::server::spawn_accept_tls(
+                l,
+                rx.clone(),
+                config.irc.server_name.clone(),
+                auth.clone(),
+                irc_tx.clone(),
+            );
+        }
+        tls = Some(tx);
     }
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -52,6 +73,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         config_path,
         worker_state: WorkerState::Starting,
         control: control_tx,
+        tls,
     };
 
     let watchdog_period = systemd::watchdog_period();
@@ -125,6 +147,16 @@ impl Hub {
         match config::load(&self.config_path) {
             Ok(new) => {
                 tracing::info!("configuration reloaded from {}", self.config_path.display());
+                // A renewed certificate applies to new connections at once.
+                if let (Some(tx), Some(cert), Some(key)) = (&self.tls, &new.irc.tls_cert, &new.irc.tls_key) {
+                    match crate::irc::tls::acceptor(cert, key) {
+                        Ok(a) => {
+                            let _ = tx.send(a);
+                            tracing::info!("TLS certificate reloaded from {}", cert.display());
+                        }
+                        Err(e) => tracing::error!("keeping the old TLS certificate: {e}"),
+                    }
+                }
                 // Never block the hub on the supervisor.
                 if self
                     .control

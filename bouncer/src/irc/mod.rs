@@ -12,5 +12,6 @@ pub mod split;
 pub mod staff;
 pub mod tags;
 pub mod throttle;
+pub mod tls;
 pub mod view;
 pub mod wire;
