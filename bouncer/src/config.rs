@@ -69,6 +69,8 @@ struct RawIrc {
     server_name: String,
     network: String,
     unattended_status: String,
+    unattended_reply: String,
+    idle_close_secs: u64,
 }
 
 impl Default for RawIrc {
@@ -81,6 +83,8 @@ impl Default for RawIrc {
             server_name: "msnbnc".into(),
             network: "msnbnc".into(),
             unattended_status: "away".into(),
+            unattended_reply: String::new(),
+            idle_close_secs: 3600,
         }
     }
 }
@@ -97,6 +101,10 @@ pub struct IrcSettings {
     pub network: String,
     /// The MSN status while no staff member is attached.
     pub unattended_status: ipc::Status,
+    /// Sent once to a customer who writes while nobody is attached (empty: off).
+    pub unattended_reply: String,
+    /// Conversations quiet for this long are closed (0: never).
+    pub idle_close: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -709,6 +717,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             server_name: raw.irc.server_name,
             network: raw.irc.network,
             unattended_status,
+            unattended_reply: raw.irc.unattended_reply,
+            idle_close: Duration::from_secs(raw.irc.idle_close_secs),
         },
     })
 }

@@ -67,6 +67,9 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let (control_tx, control_rx) = mpsc::channel(1024);
     let shutdown = CancellationToken::new();
     let mut staff = crate::irc::staff::Staff::new(config.irc.clone(), store, control_tx.clone());
+    // Often enough to close idle conversations on time.
+    let housekeeping_every =
+        (config.irc.idle_close / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
     let mut supervisor =
         tokio::spawn(Supervisor::new(config, updates_tx, control_rx, shutdown.clone()).run());
     let mut hub = Hub {
@@ -77,6 +80,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     };
 
     let watchdog_period = systemd::watchdog_period();
+    let mut housekeeping = tokio::time::interval(housekeeping_every);
     let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
     tracing::info!("msnbnc {} running", env!("CARGO_PKG_VERSION"));
     systemd::ready();
@@ -91,6 +95,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
                 hub.on_update(update);
             }
             Some(event) = irc_rx.recv() => staff.on_event(event),
+            _ = housekeeping.tick() => staff.tick(std::time::Instant::now()),
             _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
             _ = &mut supervisor => {
                 anyhow::bail!("the worker supervisor stopped unexpectedly");

@@ -35,9 +35,19 @@ fn add_user(config: &std::path::Path, name: &str) {
 }
 
 fn env() -> Env {
+    env_with("")
+}
+
+/// An environment with extra `[irc]` settings.
+fn env_with(irc: &str) -> Env {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "listen = [\"127.0.0.1:0\"]",
+        &format!("listen = [\"127.0.0.1:0\"]\n{irc}"),
+    );
+    std::fs::write(&cfg, text).unwrap();
     add_user(&cfg, "alice");
     add_user(&cfg, "zoe");
     let bouncer = Bouncer::run(&cfg);
@@ -323,4 +333,50 @@ fn formatting_actions_and_claims() {
     alice.expect("| unclaimed", SOON).unwrap();
     alice.send("PRIVMSG *msn :claim #nobody");
     alice.expect("no conversation #nobody", SOON).unwrap();
+}
+
+#[test]
+fn customers_get_one_auto_reply_while_nobody_is_attached() {
+    let e = env_with("unattended_reply = \"Thanks! We are away right now and will answer soon.\"");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "hello?")).unwrap();
+    e.s.rt.block_on(bob.say(ACCOUNT, "anyone?")).unwrap();
+    let reply = "Thanks! We are away right now and will answer soon.";
+    assert!(e
+        .s
+        .rt
+        .block_on(bob.wait_for(
+            SOON,
+            |r| matches!(r, Received::Text { text, .. } if text == reply)
+        ))
+        .is_some());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        bob.texts().iter().filter(|t| *t == reply).count(),
+        1,
+        "{:?}",
+        bob.texts()
+    );
+    // With staff attached, no auto-reply.
+    let _alice = login(e.port, "alice");
+    e.s.rt.block_on(bob.say(ACCOUNT, "still there?")).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bob.texts().iter().filter(|t| *t == reply).count(), 1);
+}
+
+#[test]
+fn idle_conversations_close_and_reopen_on_new_activity() {
+    let e = env_with("idle_close_secs = 2");
+    let mut alice = login(e.port, "alice");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "first")).unwrap();
+    alice.expect(" JOIN #bob", SOON).unwrap();
+    alice
+        .expect(":alice!alice@msnbnc PART #bob :conversation closed (idle)", SOON)
+        .unwrap();
+    e.s.rt.block_on(bob.say(ACCOUNT, "back again")).unwrap();
+    alice.expect(" JOIN #bob", SOON).unwrap();
+    alice.expect("PRIVMSG #bob :\x02\x0304back again", SOON).unwrap();
 }

@@ -50,6 +50,10 @@ pub struct Staff {
     worker_state: String,
     /// Who answers which conversation (channel name, lower-cased → staff nick).
     claims: HashMap<String, String>,
+    /// Last customer or staff activity per conversation (for idle closing).
+    activity: HashMap<ipc::ConversationId, std::time::Instant>,
+    /// Conversations that got the unattended auto-reply since staff left.
+    auto_replied: BTreeSet<ipc::ConversationId>,
 }
 
 const MOTD: &[&str] = &[
@@ -83,6 +87,8 @@ impl Staff {
             pending: HashMap::new(),
             worker_state: "starting".into(),
             claims: HashMap::new(),
+            activity: HashMap::new(),
+            auto_replied: BTreeSet::new(),
         }
     }
 
@@ -254,7 +260,32 @@ impl Staff {
             self.join_burst(id, &c);
         }
         if first_of_all {
+            self.auto_replied.clear();
             self.sync_status();
+        }
+    }
+
+    /// Periodic housekeeping: close conversations nobody has touched for
+    /// `irc.idle_close` (the worker reports them closed; a new message from
+    /// the customer opens a fresh one).
+    pub fn tick(&mut self, now: std::time::Instant) {
+        let limit = self.settings.idle_close;
+        if limit.is_zero() {
+            return;
+        }
+        let idle: Vec<ipc::ConversationId> = self
+            .view
+            .conversations
+            .keys()
+            .copied()
+            .filter(|c| {
+                let last = *self.activity.entry(*c).or_insert(now);
+                now.saturating_duration_since(last) >= limit
+            })
+            .collect();
+        for conversation in idle {
+            self.activity.remove(&conversation);
+            self.command(Command::CloseConversation(conversation), None);
         }
     }
 
@@ -491,9 +522,21 @@ impl Staff {
                 }
             }
             Event::ConversationClosed(conversation) => {
+                self.activity.remove(conversation);
                 if let Some(ch) = self.view.conversations.remove(conversation) {
-                    let line = format!(":{} NOTICE {} :conversation closed", self.server(), ch.name);
-                    self.broadcast(&line, None);
+                    self.claims.remove(&ch.name.to_ascii_lowercase());
+                    let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+                    for id in ids {
+                        let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
+                            continue;
+                        };
+                        let line = format!(
+                            ":{} PART {} :conversation closed (idle)",
+                            self.user_prefix(&nick),
+                            ch.name
+                        );
+                        self.send(id, line);
+                    }
                 }
             }
             Event::Message {
@@ -502,6 +545,18 @@ impl Staff {
                 text,
                 format,
             } => {
+                self.activity.insert(*conversation, std::time::Instant::now());
+                let reply = self.settings.unattended_reply.clone();
+                if self.clients.is_empty() && !reply.is_empty() && self.auto_replied.insert(*conversation) {
+                    self.command(
+                        Command::SendMessage {
+                            to: ConversationTarget::Existing(*conversation),
+                            text: reply,
+                            format: TextFormat::default(),
+                        },
+                        None,
+                    );
+                }
                 let channel = self.customer_joined(*conversation, from);
                 let prefix = self
                     .view
@@ -912,6 +967,7 @@ impl Staff {
             .get(&id)
             .is_some_and(|c| c.caps.contains("echo-message"));
         if let Some(conversation) = self.view.conversation_by_channel(target) {
+            self.activity.insert(conversation, std::time::Instant::now());
             let except = if echo_to_self { None } else { Some(id) };
             self.broadcast_tagged(&account, &echo, except);
             if cmd == "PRIVMSG" {
