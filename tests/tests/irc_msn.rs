@@ -22,9 +22,19 @@ struct Env {
     port: u16,
 }
 
-fn add_user(config: &std::path::Path, name: &str) {
+fn add_user(config: &std::path::Path, name: &str, admin: bool) {
+    let mut args = vec![
+        "user".to_owned(),
+        "--config".into(),
+        config.to_string_lossy().into_owned(),
+        "add".into(),
+        name.into(),
+    ];
+    if admin {
+        args.push("--admin".into());
+    }
     let mut child = Command::new(&binaries().msnbnc)
-        .args(["user", "--config", &config.to_string_lossy(), "add", name])
+        .args(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -48,8 +58,8 @@ fn env_with(irc: &str) -> Env {
         &format!("listen = [\"127.0.0.1:0\"]\n{irc}"),
     );
     std::fs::write(&cfg, text).unwrap();
-    add_user(&cfg, "alice");
-    add_user(&cfg, "zoe");
+    add_user(&cfg, "alice", true);
+    add_user(&cfg, "zoe", false);
     let bouncer = Bouncer::run(&cfg);
     let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
     let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();
@@ -379,4 +389,36 @@ fn idle_conversations_close_and_reopen_on_new_activity() {
     e.s.rt.block_on(bob.say(ACCOUNT, "back again")).unwrap();
     alice.expect(" JOIN #bob", SOON).unwrap();
     alice.expect("PRIVMSG #bob :\x02\x0304back again", SOON).unwrap();
+}
+
+#[test]
+fn admins_manage_users_and_the_worker_from_irc() {
+    let e = env();
+    let (mut alice, mut zoe) = (login(e.port, "alice"), login(e.port, "zoe"));
+    zoe.send("PRIVMSG *msn :users list");
+    zoe.expect("users is for administrators", SOON).unwrap();
+    alice.send("PRIVMSG *msn :users add kim kims password");
+    alice.expect("added kim (staff)", SOON).unwrap();
+    let mut kim = IrcClient::connect(e.port).unwrap();
+    kim.send("PASS :kim:kims password");
+    kim.send("NICK kim");
+    kim.send("USER kim 0 * :Kim");
+    kim.expect(" 001 kim ", SOON).unwrap();
+
+    // Signed in elsewhere: held until an admin resumes it.
+    e.s.sim.sign_in_elsewhere(ACCOUNT);
+    alice.expect("MSN worker: waiting for an operator", SOON).unwrap();
+    alice.send("PRIVMSG *msn :worker resume");
+    alice.expect("resuming the MSN worker", SOON).unwrap();
+    alice
+        .expect("NOTICE &msn :MSN worker: signed in as", SOON)
+        .unwrap();
+    assert_eq!(e.s.sim.logins(), 2);
+
+    alice.send("PRIVMSG *msn :worker restart");
+    alice.expect("restarting the MSN worker", SOON).unwrap();
+    alice
+        .expect("NOTICE &msn :MSN worker: signed in as", SOON)
+        .unwrap();
+    assert!(e.s.rt.block_on(e.s.sim.wait_until(SOON, |s| s.logins() == 3)));
 }

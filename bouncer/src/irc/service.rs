@@ -14,26 +14,38 @@ pub struct Spec {
     pub admin: bool,
     /// Arguments required (the last one takes the rest of the line).
     pub args: usize,
+    /// A valid use, shown in `help <command>` and checked by the tests.
+    pub example: &'static str,
 }
 
 #[rustfmt::skip]
 pub const COMMANDS: &[Spec] = &[
-    Spec { name: "help",     usage: "help [command]",          help: "list commands, or explain one", admin: false, args: 0 },
-    Spec { name: "contacts", usage: "contacts",                help: "list the account's contacts and their status", admin: false, args: 0 },
-    Spec { name: "add",      usage: "add <address>",           help: "add a contact (allow and subscribe)", admin: false, args: 1 },
-    Spec { name: "remove",   usage: "remove <address>",        help: "remove a contact", admin: false, args: 1 },
-    Spec { name: "block",    usage: "block <address>",         help: "block a contact: they see us offline and cannot write", admin: false, args: 1 },
-    Spec { name: "unblock",  usage: "unblock <address>",       help: "unblock a contact", admin: false, args: 1 },
-    Spec { name: "accept",   usage: "accept <address>",        help: "accept someone who added the account", admin: false, args: 1 },
-    Spec { name: "status",   usage: "status online|busy|away|brb|phone|lunch|hidden", help: "set the account's MSN status", admin: false, args: 1 },
-    Spec { name: "name",     usage: "name <friendly name>",    help: "set the account's friendly name", admin: false, args: 1 },
-    Spec { name: "psm",      usage: "psm <text>",              help: "set the account's personal message (MSNP11+)", admin: false, args: 1 },
-    Spec { name: "claim",    usage: "claim <#conversation>",   help: "take a conversation: its topic shows you answer it", admin: false, args: 1 },
-    Spec { name: "unclaim",  usage: "unclaim <#conversation>", help: "release a conversation you claimed", admin: false, args: 1 },
-    Spec { name: "who",      usage: "who",                     help: "who of the staff is attached, and from how many devices", admin: false, args: 0 },
-    Spec { name: "worker",   usage: "worker",                  help: "what the MSN worker is doing", admin: false, args: 0 },
-    Spec { name: "version",  usage: "version",                 help: "msnbnc's version", admin: false, args: 0 },
+    Spec { name: "help",     usage: "help [command]",          help: "list commands, or explain one", admin: false, args: 0, example: "help add" },
+    Spec { name: "contacts", usage: "contacts",                help: "list the account's contacts and their status", admin: false, args: 0, example: "contacts" },
+    Spec { name: "add",      usage: "add <address>",           help: "add a contact (allow and subscribe)", admin: false, args: 1, example: "add bob@example.com" },
+    Spec { name: "remove",   usage: "remove <address>",        help: "remove a contact", admin: false, args: 1, example: "remove bob@example.com" },
+    Spec { name: "block",    usage: "block <address>",         help: "block a contact: they see us offline and cannot write", admin: false, args: 1, example: "block spam@example.com" },
+    Spec { name: "unblock",  usage: "unblock <address>",       help: "unblock a contact", admin: false, args: 1, example: "unblock spam@example.com" },
+    Spec { name: "accept",   usage: "accept <address>",        help: "accept someone who added the account", admin: false, args: 1, example: "accept new@example.com" },
+    Spec { name: "status",   usage: "status online|busy|away|brb|phone|lunch|hidden", help: "set the account's MSN status", admin: false, args: 1, example: "status busy" },
+    Spec { name: "name",     usage: "name <friendly name>",    help: "set the account's friendly name", admin: false, args: 1, example: "name Example Shop Support" },
+    Spec { name: "psm",      usage: "psm <text>",              help: "set the account's personal message (MSNP11+)", admin: false, args: 1, example: "psm Open 9-17 CET" },
+    Spec { name: "claim",    usage: "claim <#conversation>",   help: "take a conversation: its topic shows you answer it", admin: false, args: 1, example: "claim #bob" },
+    Spec { name: "unclaim",  usage: "unclaim <#conversation>", help: "release a conversation you claimed", admin: false, args: 1, example: "unclaim #bob" },
+    Spec { name: "who",      usage: "who",                     help: "who of the staff is attached, and from how many devices", admin: false, args: 0, example: "who" },
+    Spec { name: "worker",   usage: "worker [restart|resume]", help: "what the MSN worker is doing; restart it, or resume after a fatal error (admins)", admin: false, args: 0, example: "worker resume" },
+    Spec { name: "users",    usage: "users list|add <name> <password>|del <name>|passwd <name> <password>|role <name> admin|staff", help: "manage staff accounts", admin: true, args: 1, example: "users add zoe s3cret" },
+    Spec { name: "version",  usage: "version",                 help: "msnbnc's version", admin: false, args: 0, example: "version" },
 ];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsersAction {
+    List,
+    Add(String, String),
+    Del(String),
+    Passwd(String, String),
+    Role(String, String),
+}
 
 /// What a service command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +54,9 @@ pub enum Request {
     Contacts,
     Who,
     Worker,
+    WorkerRestart,
+    WorkerResume,
+    Users(UsersAction),
     Claim(String),
     Unclaim(String),
     Version,
@@ -84,7 +99,25 @@ pub fn parse(line: &str, is_admin: bool) -> Result<Request, String> {
         "who" => Request::Who,
         "claim" => Request::Claim(handle()),
         "unclaim" => Request::Unclaim(handle()),
-        "worker" => Request::Worker,
+        "worker" => match rest.to_ascii_lowercase().as_str() {
+            "" => Request::Worker,
+            "restart" | "resume" if !is_admin => return Err(format!("worker {rest} is for administrators")),
+            "restart" => Request::WorkerRestart,
+            "resume" => Request::WorkerResume,
+            _ => return Err(format!("usage: {}", spec.usage)),
+        },
+        "users" => {
+            let mut words = rest.splitn(3, ' ');
+            let (verb, name, more) = (words.next().unwrap_or(""), words.next(), words.next());
+            Request::Users(match (verb, name, more) {
+                ("list", None, None) => UsersAction::List,
+                ("add", Some(n), Some(p)) => UsersAction::Add(n.to_owned(), p.to_owned()),
+                ("del", Some(n), None) => UsersAction::Del(n.to_owned()),
+                ("passwd", Some(n), Some(p)) => UsersAction::Passwd(n.to_owned(), p.to_owned()),
+                ("role", Some(n), Some(r)) => UsersAction::Role(n.to_owned(), r.to_owned()),
+                _ => return Err(format!("usage: {}", spec.usage)),
+            })
+        }
         "version" => Request::Version,
         "add" => Request::Msn(Command::AddContact(handle()), format!("add {}", handle())),
         "remove" => Request::Msn(Command::RemoveContact(handle()), format!("remove {}", handle())),
@@ -120,7 +153,10 @@ pub fn help(topic: Option<&str>, is_admin: bool) -> Vec<String> {
             lines
         }
         Some(t) => match COMMANDS.iter().find(|c| c.name == t) {
-            Some(c) => vec![format!("{} — {}", c.usage, c.help)],
+            Some(c) => vec![
+                format!("{} — {}", c.usage, c.help),
+                format!("example: {}", c.example),
+            ],
             None => vec![format!("no command {t:?}")],
         },
     }
@@ -135,13 +171,9 @@ mod tests {
         let help = help(None, true).join("\n");
         for c in COMMANDS {
             assert!(help.contains(c.usage), "{} missing from help", c.name);
-            let example = if c.args == 0 {
-                c.name.to_owned()
-            } else {
-                format!("{} online", c.name)
-            };
-            let parsed = parse(&example, true);
-            assert!(parsed.is_ok() || c.name == "status", "{example}: {parsed:?}");
+            assert!(c.example.starts_with(c.name));
+            let parsed = parse(c.example, true);
+            assert!(parsed.is_ok(), "{}: {parsed:?}", c.example);
         }
     }
 
@@ -163,6 +195,29 @@ mod tests {
             matches!(parse("name Example Shop (open 9-5)", false), Ok(Request::Msn(Command::SetFriendlyName(n), _)) if n == "Example Shop (open 9-5)")
         );
         assert_eq!(parse("help add", false), Ok(Request::Help(Some("add".into()))));
+    }
+
+    #[test]
+    fn admin_commands_need_an_admin() {
+        assert_eq!(
+            parse("users list", false),
+            Err("users is for administrators".into())
+        );
+        assert_eq!(parse("users list", true), Ok(Request::Users(UsersAction::List)));
+        assert_eq!(
+            parse("users add bob s3cret with spaces", true),
+            Ok(Request::Users(UsersAction::Add(
+                "bob".into(),
+                "s3cret with spaces".into()
+            )))
+        );
+        assert_eq!(
+            parse("worker restart", false),
+            Err("worker restart is for administrators".into())
+        );
+        assert_eq!(parse("worker resume", true), Ok(Request::WorkerResume));
+        assert_eq!(parse("worker", false), Ok(Request::Worker));
+        assert!(parse("users frob", true).is_err());
     }
 
     #[test]

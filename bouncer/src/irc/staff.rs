@@ -811,6 +811,35 @@ impl Staff {
         }
     }
 
+    /// Staff accounts from IRC (admins only; the parser checked). Argon2
+    /// is slow on purpose: run it without stalling the other runtime threads.
+    fn users(&mut self, action: super::service::UsersAction) -> Vec<String> {
+        use super::service::UsersAction as A;
+        use crate::store::users::Role;
+        let store = &mut self.store;
+        let result = tokio::task::block_in_place(|| match action {
+            A::List => store.users().map(|us| {
+                us.into_iter()
+                    .map(|u| format!("{} ({})", u.name, u.role.as_str()))
+                    .collect()
+            }),
+            A::Add(name, pw) => store
+                .add_user(&name, &pw, Role::Staff)
+                .map(|_| vec![format!("added {name} (staff)")]),
+            A::Del(name) => store.delete_user(&name).map(|()| vec![format!("deleted {name}")]),
+            A::Passwd(name, pw) => store
+                .set_password(&name, &pw)
+                .map(|()| vec![format!("password of {name} changed")]),
+            A::Role(name, role) => match Role::parse(&role) {
+                Some(r) => store
+                    .set_role(&name, r)
+                    .map(|()| vec![format!("{name} is now {role}")]),
+                None => Ok(vec![format!("{role:?} is not a role (admin or staff)")]),
+            },
+        });
+        result.unwrap_or_else(|e| vec![format!("failed: {e}")])
+    }
+
     /// Everyone sees the channel's new topic.
     fn topic_changed(&mut self, channel: &str) {
         let Some(conv) = self.view.conversation_by_channel(channel) else {
@@ -906,6 +935,23 @@ impl Staff {
                         self.service_notice(id, &format!("{channel} is claimed by {owner}, not you"));
                     }
                     None => self.service_notice(id, &format!("{channel} is not claimed")),
+                }
+            }
+            Ok(Request::WorkerRestart) | Ok(Request::WorkerResume) => {
+                let (control, what) = match service::parse(text, is_admin) {
+                    Ok(Request::WorkerRestart) => (Control::Restart, "restarting the MSN worker"),
+                    _ => (Control::Resume, "resuming the MSN worker"),
+                };
+                let answer = match self.worker.try_send(control) {
+                    Ok(()) => what.to_owned(),
+                    Err(_) => "the supervisor is busy; try again".to_owned(),
+                };
+                self.service_notice(id, &answer);
+            }
+            Ok(Request::Users(action)) => {
+                let answer = self.users(action);
+                for line in answer {
+                    self.service_notice(id, &line);
                 }
             }
             Ok(Request::Version) => self.service_notice(id, &format!("msnbnc {}", env!("CARGO_PKG_VERSION"))),

@@ -81,6 +81,10 @@ pub enum Control {
     /// A command for the worker; its result comes back as an
     /// [`Update::CommandResult`] (at once, failed, when no worker runs).
     Command { id: u64, command: ipc::Command },
+    /// Replace the running worker with a new one now (no back-off).
+    Restart,
+    /// Release a worker held after a fatal outcome, or cut a back-off short.
+    Resume,
 }
 
 enum Next {
@@ -99,6 +103,7 @@ fn decide(ended: &Ended, config: &Config) -> Next {
         }
         Ended::SignedOut { class, .. } if class.needs_operator() => Next::Hold,
         Ended::Incompatible(_) | Ended::Credentials(_) | Ended::SandboxFailed(_) => Next::Hold,
+        Ended::Restart => Next::RestartAfter(Duration::ZERO),
         _ => Next::RestartAfterBackoff,
     }
 }
@@ -216,6 +221,7 @@ impl Supervisor {
                 let _ = self.updates.send(Update::CommandResult { id, result }).await;
                 false
             }
+            Control::Restart | Control::Resume => true,
         }
     }
 

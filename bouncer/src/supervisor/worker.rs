@@ -42,6 +42,8 @@ pub enum Ended {
     Credentials(String),
     /// The worker could not sandbox itself: it does not get the password.
     SandboxFailed(String),
+    /// An operator asked for a new worker.
+    Restart,
     SignedOut {
         class: SignOutClass,
         reason: String,
@@ -79,6 +81,7 @@ impl fmt::Display for Ended {
             Ended::Incompatible(e) => write!(f, "{e}"),
             Ended::Credentials(e) => write!(f, "cannot load the MSN password: {e}"),
             Ended::SandboxFailed(e) => write!(f, "{e}"),
+            Ended::Restart => write!(f, "restarted by an operator"),
             Ended::SignedOut { class, reason, .. } => write!(f, "signed out ({class:?}): {reason}"),
             Ended::Shutdown => write!(f, "shut down"),
         }
@@ -440,6 +443,11 @@ impl Link<'_> {
                         tracing::info!("new configuration takes effect at the next worker start");
                         *self.config = *new;
                     }
+                    Control::Restart => {
+                        let _ = channel.send(ToWorker::Shutdown).await;
+                        return Ended::Restart;
+                    }
+                    Control::Resume => tracing::info!("the worker is running; nothing to resume"),
                     Control::Command { id, command } => {
                         if !outstanding.insert(id) {
                             tracing::error!(command_id = id, "duplicate command id; dropped");
