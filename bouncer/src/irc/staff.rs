@@ -587,15 +587,7 @@ impl Staff {
                     _ => None,
                 };
                 if let (Delivery::Failed(f), Some(sent)) = (outcome, sent) {
-                    let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
-                    let line = format!(
-                        ":{} NOTICE {target} :not delivered ({}): <{}> {}",
-                        self.server(),
-                        untrusted(&f.detail),
-                        sent.from,
-                        sent.text
-                    );
-                    self.broadcast(&line, None);
+                    self.announce_failure(sent, "not delivered", &f.detail);
                 }
             }
             Event::AddRequest { handle, .. } => {
@@ -643,15 +635,7 @@ impl Staff {
         }
         if let CommandResult::Failed(f) = result {
             if let Some(Pending::Message(sent)) = self.pending.remove(&id) {
-                let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
-                let line = format!(
-                    ":{} NOTICE {target} :not sent ({}): <{}> {}",
-                    self.server(),
-                    untrusted(&f.detail),
-                    sent.from,
-                    sent.text
-                );
-                self.broadcast(&line, None);
+                self.announce_failure(sent, "not sent", &f.detail);
             }
         }
     }
@@ -838,6 +822,20 @@ impl Staff {
             },
         });
         result.unwrap_or_else(|e| vec![format!("failed: {e}")])
+    }
+
+    /// Every staff member learns that a message did not reach the customer,
+    /// in the conversation's channel, naming the message.
+    fn announce_failure(&mut self, sent: Outgoing, what: &str, detail: &str) {
+        let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
+        let line = format!(
+            ":{} NOTICE {target} :{what} ({}): <{}> {}",
+            self.server(),
+            untrusted(detail),
+            sent.from,
+            sent.text
+        );
+        self.broadcast(&line, None);
     }
 
     /// Everyone sees the channel's new topic.
