@@ -386,6 +386,11 @@ fn idle_conversations_close_and_reopen_on_new_activity() {
     alice
         .expect(":alice!alice@msnbnc PART #bob :conversation closed (idle)", SOON)
         .unwrap();
+    // Once the server has seen the account leave, bob writes again. (A
+    // message crossing our OUT on the wire would be lost: see the notes.)
+    let left = |s: &msn_sim::Simulator| s.transcript().iter().any(|l| l == "SB< OUT");
+    assert!(e.s.rt.block_on(e.s.sim.wait_until(SOON, left)));
+    std::thread::sleep(Duration::from_millis(200));
     e.s.rt.block_on(bob.say(ACCOUNT, "back again")).unwrap();
     alice.expect(" JOIN #bob", SOON).unwrap();
     alice.expect("PRIVMSG #bob :\x02\x0304back again", SOON).unwrap();

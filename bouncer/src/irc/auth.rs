@@ -49,6 +49,15 @@ impl Auth {
 async fn run(store: PathBuf, mut rx: mpsc::Receiver<Request>) {
     let mut throttle = LoginThrottle::default();
     while let Some(req) = rx.recv().await {
+        // Still backing off: refuse without hashing (and back off further).
+        if throttle.waiting(req.ip, Instant::now()).is_some() {
+            let delay = throttle.failed(req.ip, Instant::now());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = req.reply.send(None);
+            });
+            continue;
+        }
         let path = store.clone();
         let (user, password) = (req.user.clone(), req.password.clone());
         let verdict = tokio::task::spawn_blocking(move || {

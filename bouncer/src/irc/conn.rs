@@ -18,9 +18,21 @@ use super::wire::reply;
 
 /// Lines queued to one client before it counts as too slow and is dropped
 /// (it gets what it missed on reconnect).
-pub const QUEUE: usize = 4096;
+pub const QUEUE: usize = 8192;
 /// Registration must finish within this.
 const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// One write to a client may take this long before it counts as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Lets the writer flush a last line briefly, then stops it regardless.
+async fn finish(writer: &mut tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(Duration::from_secs(5), &mut *writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+}
 
 pub type ClientId = u64;
 
@@ -57,15 +69,22 @@ where
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::channel::<String>(QUEUE);
-    let writer = tokio::spawn(async move {
+    // When the writer ends (the hub dropped the client, or the client stopped
+    // reading), the reader ends too: nothing lingers for a dead id.
+    let writer_done = tokio_util::sync::CancellationToken::new();
+    let done = writer_done.clone();
+    let mut writer = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
             let mut bytes = line.into_bytes();
             bytes.extend_from_slice(b"\r\n");
-            if wr.write_all(&bytes).await.is_err() {
-                break;
+            // A client that stops reading must not pin this task forever.
+            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&bytes)).await {
+                Ok(Ok(())) => {}
+                _ => break,
             }
         }
-        let _ = wr.shutdown().await;
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.shutdown()).await;
+        done.cancel();
     });
     let id = next_id();
     let mut buf = BytesMut::with_capacity(4096);
@@ -87,13 +106,13 @@ where
         },
         Ok(None) => {
             drop(tx);
-            let _ = writer.await;
+            finish(&mut writer).await;
             return;
         }
         Err(_) => {
-            let _ = tx.send("ERROR :Registration timed out".into()).await;
+            let _ = tx.try_send("ERROR :Registration timed out".into());
             drop(tx);
-            let _ = writer.await;
+            finish(&mut writer).await;
             return;
         }
     };
@@ -131,14 +150,17 @@ where
                 return;
             }
         }
-        match rd.read_buf(&mut buf).await {
-            Ok(0) => break "Connection closed".to_owned(),
-            Ok(_) => {}
-            Err(e) => break format!("Read error: {e}"),
+        tokio::select! {
+            r = rd.read_buf(&mut buf) => match r {
+                Ok(0) => break "Connection closed".to_owned(),
+                Ok(_) => {}
+                Err(e) => break format!("Read error: {e}"),
+            },
+            _ = writer_done.cancelled() => break "Closed by the server".to_owned(),
         }
     };
     let _ = hub.send(ClientEvent::Detached(id, reason)).await;
-    let _ = writer.await;
+    finish(&mut writer).await;
 }
 
 type Registered = (Login, crate::store::users::Role, String, BTreeSet<String>);

@@ -79,6 +79,7 @@ pub struct Registration {
     sasl: Sasl,
     checking_pass: bool,
     finished: bool,
+    sasl_failures: u32,
 }
 
 /// Splits `user[@device]`.
@@ -292,6 +293,13 @@ impl Registration {
             (Via::Sasl, false) => {
                 self.sasl = Sasl::Idle;
                 out.push(self.numeric("904", &["SASL authentication failed"]));
+                // A few tries per connection, not a password-guessing loop.
+                self.sasl_failures += 1;
+                if self.sasl_failures >= 3 {
+                    out.push(Output::Close("Too many failed logins".into()));
+                    self.finished = true;
+                    return out;
+                }
             }
             (Via::Pass, true) => {
                 self.checking_pass = false;

@@ -365,8 +365,20 @@ impl Staff {
                     .map(contact_name),
             );
         }
-        for chunk in names.chunks(20) {
-            self.numeric(id, "353", &["=", channel, &chunk.join(" ")]);
+        // Keep each 353 well under 512 bytes, however long the entries are.
+        let mut line = String::new();
+        for name in names {
+            if !line.is_empty() && line.len() + name.len() > 380 {
+                let full = std::mem::take(&mut line);
+                self.numeric(id, "353", &["=", channel, &full]);
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&name);
+        }
+        if !line.is_empty() {
+            self.numeric(id, "353", &["=", channel, &line]);
         }
         self.numeric(id, "366", &[channel, "End of /NAMES list"]);
     }
@@ -384,6 +396,27 @@ impl Staff {
     }
 
     pub fn on_worker_state(&mut self, state: &WorkerState) {
+        // A worker that is gone will not confirm deliveries it accepted.
+        if matches!(
+            state,
+            WorkerState::Restarting { .. } | WorkerState::Held { .. } | WorkerState::Stopped
+        ) {
+            let unconfirmed: Vec<u64> = self
+                .pending
+                .iter()
+                .filter(|(_, p)| matches!(p, Pending::Message(_)))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in unconfirmed {
+                if let Some(Pending::Message(sent)) = self.pending.remove(&id) {
+                    self.announce_failure(
+                        sent,
+                        "delivery unknown",
+                        "the MSN worker stopped before confirming it",
+                    );
+                }
+            }
+        }
         self.worker_state = untrusted(&state.to_string());
         let text = format!("MSN worker: {}", self.worker_state);
         self.roster_notice(&text);
@@ -475,6 +508,31 @@ impl Staff {
     }
 
     pub fn on_worker_event(&mut self, event: &Event) {
+        // Handles end up in IRC prefixes: a malformed one (a compromised
+        // worker) could forge lines, so such events are dropped.
+        let handle = match event {
+            Event::Presence { handle, .. }
+            | Event::ConversationJoined { handle, .. }
+            | Event::ConversationLeft { handle, .. }
+            | Event::AddRequest { handle, .. } => Some(handle),
+            Event::Message { from, .. } | Event::Typing { from, .. } | Event::Nudge { from, .. } => {
+                Some(from)
+            }
+            _ => None,
+        };
+        if handle.is_some_and(|h| !super::view::valid_handle(h)) {
+            tracing::warn!(
+                "dropped a worker event with a malformed contact address: {:?}",
+                untrusted(&format!("{event:?}"))
+            );
+            return;
+        }
+        if let Event::Roster { contacts, .. } = event {
+            if contacts.iter().any(|c| !super::view::valid_handle(&c.handle)) {
+                tracing::warn!("dropped a roster with malformed contact addresses");
+                return;
+            }
+        }
         match event {
             Event::Roster { contacts, .. } => {
                 for c in contacts {
@@ -523,6 +581,7 @@ impl Staff {
             }
             Event::ConversationClosed(conversation) => {
                 self.activity.remove(conversation);
+                self.auto_replied.remove(conversation);
                 if let Some(ch) = self.view.conversations.remove(conversation) {
                     self.claims.remove(&ch.name.to_ascii_lowercase());
                     let ids: Vec<ClientId> = self.clients.keys().copied().collect();
@@ -565,7 +624,15 @@ impl Staff {
                     .unwrap_or_else(|| from.clone());
                 // Long messages (MSN allows ~1.5 kB) become several IRC lines.
                 let room = super::split::room(&prefix, "PRIVMSG", &channel).saturating_sub(8);
-                for piece in super::split::split(text, room) {
+                let mut pieces = super::split::split(text, room);
+                // A pasted wall of lines must not flood every staff client.
+                const MAX_LINES: usize = 25;
+                if pieces.len() > MAX_LINES {
+                    let dropped = pieces.len() - MAX_LINES;
+                    pieces.truncate(MAX_LINES);
+                    pieces.push(format!("[… {dropped} more lines not shown]"));
+                }
+                for piece in pieces {
                     let styled = super::format::to_irc(&untrusted_line(&piece), format);
                     let line = format!(":{prefix} PRIVMSG {channel} :{styled}");
                     self.broadcast(&line, None);
@@ -971,7 +1038,12 @@ impl Staff {
         // Staff-only note: `@#bob` (STATUSMSG) never reaches the customer.
         if let Some(channel) = target.strip_prefix('@') {
             if self.view.conversation_by_channel(channel).is_some() || channel.eq_ignore_ascii_case(ROSTER) {
-                self.broadcast_tagged(&[("account", nick)], &echo, Some(id));
+                let echo_to_self = self
+                    .clients
+                    .get(&id)
+                    .is_some_and(|c| c.caps.contains("echo-message"));
+                let except = if echo_to_self { None } else { Some(id) };
+                self.broadcast_tagged(&[("account", nick)], &echo, except);
             } else {
                 self.numeric(id, "403", &[channel, "No such channel"]);
             }
@@ -986,6 +1058,11 @@ impl Staff {
                     "The contact list is read-only; talk in a conversation channel",
                 ],
             );
+            return;
+        }
+        // CTCP other than ACTION (DCC, VERSION …) is for IRC clients, never
+        // for a customer: a DCC request would leak the staff member's address.
+        if text.starts_with('\x01') && super::format::action(text).is_none() {
             return;
         }
         // What the customer gets: IRC codes become MSN formatting, and
@@ -1030,7 +1107,29 @@ impl Staff {
             }
             return;
         }
+        // A colleague's nick wins over a contact's: a private word between
+        // staff must never reach a customer.
+        let to_staff = self.clients.values().any(|c| c.nick.eq_ignore_ascii_case(target));
+        if to_staff {
+            let staff: Vec<ClientId> = self
+                .clients
+                .iter()
+                .filter(|(cid, c)| c.nick.eq_ignore_ascii_case(target) || (c.nick == nick && **cid != id))
+                .map(|(cid, _)| *cid)
+                .collect();
+            for cid in staff {
+                self.send_tagged(cid, &account, echo.clone());
+            }
+            if echo_to_self {
+                self.send_tagged(id, &account, echo);
+            }
+            return;
+        }
         if let Some(contact) = self.view.contact_by_nick(target).cloned() {
+            if cmd != "PRIVMSG" {
+                self.numeric(id, "404", &[target, "Customers only get PRIVMSG"]);
+                return;
+            }
             // `/msg bob …` lands in bob's conversation, for everyone.
             let hint = self
                 .view
@@ -1058,21 +1157,6 @@ impl Staff {
                         text: text.to_owned(),
                     })),
                 );
-            }
-            return;
-        }
-        let staff: Vec<ClientId> = self
-            .clients
-            .iter()
-            .filter(|(cid, c)| c.nick.eq_ignore_ascii_case(target) || (c.nick == nick && **cid != id))
-            .map(|(cid, _)| *cid)
-            .collect();
-        if self.clients.values().any(|c| c.nick.eq_ignore_ascii_case(target)) {
-            for cid in staff {
-                self.send_tagged(cid, &account, echo.clone());
-            }
-            if echo_to_self {
-                self.send_tagged(id, &account, echo);
             }
             return;
         }

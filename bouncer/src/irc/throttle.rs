@@ -40,6 +40,19 @@ impl LoginThrottle {
             .min(MAX)
     }
 
+    /// While `ip` is still backing off from its last failure: how long is
+    /// left. Checked before any password is hashed, so a flood of attempts
+    /// from one address costs almost nothing.
+    pub fn waiting(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let (failures, last) = self.failures.get(&ip)?;
+        let delay = FIRST
+            .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+            .min(MAX);
+        (*last + delay)
+            .checked_duration_since(now)
+            .filter(|d| !d.is_zero())
+    }
+
     pub fn succeeded(&mut self, ip: IpAddr) {
         self.failures.remove(&ip);
     }

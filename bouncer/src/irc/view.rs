@@ -44,6 +44,18 @@ pub struct View {
     pub conversations: BTreeMap<ConversationId, Channel>,
 }
 
+/// An MSN address safe to put in IRC lines: `user@domain`, nothing that
+/// could end a line or a prefix.
+pub fn valid_handle(h: &str) -> bool {
+    h.len() <= 129
+        && h.matches('@').count() == 1
+        && !h.starts_with('@')
+        && !h.ends_with('@')
+        && !h
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '!' | ':' | ',' | '*' | '?'))
+}
+
 pub fn key(handle: &str) -> String {
     handle.to_ascii_lowercase()
 }
@@ -99,6 +111,24 @@ mod tests {
             nick: nick.into(),
             friendly_name: nick.into(),
             status,
+        }
+    }
+
+    #[test]
+    fn only_plain_addresses_are_valid() {
+        assert!(valid_handle("bob.smith+shop@example.co.uk"));
+        for bad in [
+            "bob",
+            "@x",
+            "x@",
+            "a@b@c",
+            "bob@ex ample",
+            "bob@x\r\nQUIT",
+            "bob!x@y",
+            "b:ob@x",
+            &format!("{}@x", "a".repeat(130)),
+        ] {
+            assert!(!valid_handle(bad), "{bad:?}");
         }
     }
 

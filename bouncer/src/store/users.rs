@@ -77,6 +77,17 @@ impl Store {
                 "{name:?} is not a valid user name (a letter, then letters, digits, '-' or '_'; at most 30)"
             )));
         }
+        // Staff names and contact nicks share one namespace.
+        let is_contact: bool = self.conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM contact_names WHERE name = ?1)",
+            params![name],
+            |r| r.get(0),
+        )?;
+        if is_contact {
+            return Err(StoreError::Invalid(format!(
+                "{name} is already the IRC name of an MSN contact"
+            )));
+        }
         let hash = hash(password)?;
         let inserted = self.conn.execute(
             "INSERT INTO users (name, password_hash, role, created_ms) VALUES (?1, ?2, ?3, ?4)
