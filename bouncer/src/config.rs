@@ -71,6 +71,7 @@ struct RawIrc {
     unattended_status: String,
     unattended_reply: String,
     idle_close_secs: u64,
+    signature: String,
 }
 
 impl Default for RawIrc {
@@ -85,6 +86,7 @@ impl Default for RawIrc {
             unattended_status: "away".into(),
             unattended_reply: String::new(),
             idle_close_secs: 3600,
+            signature: String::new(),
         }
     }
 }
@@ -105,6 +107,9 @@ pub struct IrcSettings {
     pub unattended_reply: String,
     /// Conversations quiet for this long are closed (0: never).
     pub idle_close: Duration,
+    /// How staff messages reach customers, e.g. `[{nick}] {text}`; empty:
+    /// the text alone.
+    pub signature: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -655,6 +660,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             );
             ipc::Status::Away
         });
+    if !raw.irc.signature.is_empty() && !raw.irc.signature.contains("{text}") {
+        err(
+            "irc.signature",
+            "must contain {text} (e.g. \"[{nick}] {text}\")".into(),
+        );
+    }
     if !raw.store.path.is_absolute() {
         err("store.path", "must be an absolute path".into());
     }
@@ -719,6 +730,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             unattended_status,
             unattended_reply: raw.irc.unattended_reply,
             idle_close: Duration::from_secs(raw.irc.idle_close_secs),
+            signature: raw.irc.signature,
         },
     })
 }

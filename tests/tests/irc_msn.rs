@@ -427,3 +427,20 @@ fn admins_manage_users_and_the_worker_from_irc() {
         .unwrap();
     assert!(e.s.rt.block_on(e.s.sim.wait_until(SOON, |s| s.logins() == 3)));
 }
+
+#[test]
+fn a_signature_tells_the_customer_who_answered() {
+    let e = env_with("signature = \"[{nick}] {text}\"");
+    let mut alice = login(e.port, "alice");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "who is this?")).unwrap();
+    alice.expect("PRIVMSG #bob :", SOON).unwrap();
+    alice.send("PRIVMSG #bob :Alice from support here.");
+    let signed = "[alice] Alice from support here.";
+    let got = e.s.rt.block_on(bob.wait_for(
+        SOON,
+        |r| matches!(r, Received::Text { text, .. } if text == signed),
+    ));
+    assert!(got.is_some(), "{:?}", bob.texts());
+}

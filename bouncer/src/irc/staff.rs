@@ -1067,13 +1067,21 @@ impl Staff {
         }
         // What the customer gets: IRC codes become MSN formatting, and
         // /me becomes *action*.
-        let (msn_text, msn_format) = match super::format::action(text) {
+        let (mut msn_text, msn_format) = match super::format::action(text) {
             Some(act) => (
                 format!("*{}*", super::format::from_irc(act).0),
                 TextFormat::default(),
             ),
             None => super::format::from_irc(text),
         };
+        // The customer sees who answered, when a signature is configured.
+        if !self.settings.signature.is_empty() && !msn_text.trim().is_empty() {
+            msn_text = self
+                .settings
+                .signature
+                .replace("{nick}", nick)
+                .replace("{text}", &msn_text);
+        }
         if msn_text.trim().is_empty()
             && cmd == "PRIVMSG"
             && self.view.conversation_by_channel(target).is_some()
