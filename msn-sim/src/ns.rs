@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -25,8 +25,8 @@ pub async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, redirect_to:
 
 async fn connection(stream: TcpStream, state: Arc<Mutex<State>>, redirect: Option<String>) {
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let id = {
         let Ok(mut s) = state.lock() else { return };
         let id = s.id();
@@ -41,15 +41,7 @@ async fn connection(stream: TcpStream, state: Arc<Mutex<State>>, redirect: Optio
         );
         id
     };
-    // An empty message is the signal to close the socket.
-    let writer = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            if bytes.is_empty() || wr.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
+    let writer = tokio::spawn(crate::wire::write_all_until_empty(wr, rx));
     let mut reader = BufReader::new(rd);
     loop {
         let line = match read_line(&mut reader).await {

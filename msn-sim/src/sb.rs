@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -26,8 +26,8 @@ struct Joined {
 
 async fn connection(stream: TcpStream, state: Arc<Mutex<State>>) {
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let id = match state.lock() {
         Ok(mut s) => {
             let id = s.id();
@@ -36,14 +36,7 @@ async fn connection(stream: TcpStream, state: Arc<Mutex<State>>) {
         }
         Err(_) => return,
     };
-    let writer = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            if bytes.is_empty() || wr.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
+    let writer = tokio::spawn(crate::wire::write_all_until_empty(wr, rx));
     let mut reader = BufReader::new(rd);
     let mut joined: Option<Joined> = None;
     loop {

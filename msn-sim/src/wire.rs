@@ -2,8 +2,20 @@
 //! protocol reference and deliberately sharing no code with msn-worker, so
 //! that a misreading on either side shows up as a disagreement in tests.
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A connection's writer: sends what arrives until an empty message (the
+/// signal to close the socket) or the end of the channel.
+pub async fn write_all_until_empty(mut wr: OwnedWriteHalf, mut rx: UnboundedReceiver<Vec<u8>>) {
+    while let Some(bytes) = rx.recv().await {
+        if bytes.is_empty() || wr.write_all(&bytes).await.is_err() {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
 
 /// What a client sent: the command, its parameters, and a payload for the
 /// client→server payload commands (`MSG`, `QRY`, `UUX`).

@@ -378,6 +378,29 @@ pub fn signal_pid(pid: u32, sig: Signal) {
     let _ = kill(Pid::from_raw(pid as i32), sig);
 }
 
+/// Creates a staff account with `msnbnc user add` (password on stdin).
+pub fn add_staff(config: &Path, name: &str, password: &str, admin: bool) {
+    use std::io::Write;
+    let mut cmd = Command::new(&binaries().msnbnc);
+    cmd.arg("user").arg("--config").arg(config).args(["add", name]);
+    if admin {
+        cmd.arg("--admin");
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run msnbnc user add: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(format!("{password}\n").as_bytes());
+    }
+    assert!(
+        child.wait().is_ok_and(|s| s.success()),
+        "msnbnc user add {name} failed"
+    );
+}
+
 /// Runs `msnbnc` to completion; returns its exit status, stdout and stderr.
 pub fn run_msnbnc(args: &[&str]) -> (ExitStatus, String, String) {
     let out = Command::new(&binaries().msnbnc)

@@ -1,11 +1,9 @@
 //! Staff attach over IRC: logins, the welcome, and bad input.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use msnbnc_tests::irc::IrcClient;
-use msnbnc_tests::{binaries, config_text, Bouncer, TestDir};
+use msnbnc_tests::{add_staff, binaries, config_text, Bouncer, TestDir};
 
 const SOON: Duration = Duration::from_secs(10);
 
@@ -13,15 +11,7 @@ const SOON: Duration = Duration::from_secs(10);
 fn bouncer() -> (TestDir, Bouncer, u16) {
     let dir = TestDir::new();
     let config = dir.write("msnbnc.toml", &config_text(&binaries().worker, ""));
-    let mut child = Command::new(&binaries().msnbnc)
-        .args(["user", "--config", &config.to_string_lossy(), "add", "alice"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"open sesame\n").unwrap();
-    assert!(child.wait().unwrap().success());
+    add_staff(&config, "alice", "open sesame", false);
     let b = Bouncer::run(&config);
     let (_, line) = b.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
     let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();

@@ -1,15 +1,13 @@
 //! Staff on IRC and customers on MSN, end to end: msnbnc with its real
 //! worker, the MSN simulator, and IRC clients on loopback.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use msn_sim::Received;
 use msnbnc_tests::irc::IrcClient;
 use msnbnc_tests::msn_env::{config, sim, Sim};
 use msnbnc_tests::worker::{ACCOUNT, PASSWORD};
-use msnbnc_tests::{binaries, signal_pid, Bouncer, TestDir};
+use msnbnc_tests::{add_staff, signal_pid, Bouncer, TestDir};
 use nix::sys::signal::Signal;
 
 const SOON: Duration = Duration::from_secs(15);
@@ -20,28 +18,6 @@ struct Env {
     _dir: TestDir,
     bouncer: Bouncer,
     port: u16,
-}
-
-fn add_user(config: &std::path::Path, name: &str, admin: bool) {
-    let mut args = vec![
-        "user".to_owned(),
-        "--config".into(),
-        config.to_string_lossy().into_owned(),
-        "add".into(),
-        name.into(),
-    ];
-    if admin {
-        args.push("--admin".into());
-    }
-    let mut child = Command::new(&binaries().msnbnc)
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
-    assert!(child.wait().unwrap().success());
 }
 
 fn env() -> Env {
@@ -58,8 +34,8 @@ fn env_with(irc: &str) -> Env {
         &format!("listen = [\"127.0.0.1:0\"]\n{irc}"),
     );
     std::fs::write(&cfg, text).unwrap();
-    add_user(&cfg, "alice", true);
-    add_user(&cfg, "zoe", false);
+    add_staff(&cfg, "alice", "pw", true);
+    add_staff(&cfg, "zoe", "pw", false);
     let bouncer = Bouncer::run(&cfg);
     let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
     let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();

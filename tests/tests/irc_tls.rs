@@ -61,15 +61,7 @@ fn staff_connect_over_tls_and_a_renewed_certificate_applies_without_restart() {
         ),
     );
     let config = dir.write("msnbnc.toml", &text);
-    let mut add = std::process::Command::new(&binaries().msnbnc)
-        .args(["user", "--config", &config.to_string_lossy(), "add", "alice"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin.take().unwrap().write_all(b"pw\n").unwrap();
-    assert!(add.wait().unwrap().success());
+    msnbnc_tests::add_staff(&config, "alice", "pw", false);
 
     let bouncer = Bouncer::run(&config);
     let (_, line) = bouncer
