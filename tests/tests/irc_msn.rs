@@ -420,3 +420,26 @@ fn a_signature_tells_the_customer_who_answered() {
     ));
     assert!(got.is_some(), "{:?}", bob.texts());
 }
+
+#[test]
+fn who_and_whois_show_contacts_and_their_away_state() {
+    let e = env();
+    let mut alice = login(e.port, "alice");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("LUN");
+    alice.expect(":bob!bob@example.com JOIN &msn", SOON).unwrap();
+    alice.send("WHO &msn");
+    let row = alice
+        .expect(" 352 alice &msn bob example.com msnbnc bob ", SOON)
+        .unwrap();
+    assert!(row.contains(" G+ :0 Bob"), "{row}");
+    alice.expect(" 315 alice &msn ", SOON).unwrap();
+    alice.send("WHOIS bob");
+    alice
+        .expect(" 311 alice bob bob example.com * :Bob <bob@example.com>", SOON)
+        .unwrap();
+    alice.expect(" 301 alice bob :OutToLunch", SOON).unwrap();
+    alice.expect(" 318 alice bob ", SOON).unwrap();
+    alice.send("WHOIS nobody");
+    alice.expect(" 401 alice nobody ", SOON).unwrap();
+}

@@ -818,8 +818,12 @@ impl Staff {
             },
             "WHO" => {
                 let mask = p.first().cloned().unwrap_or_default();
-                self.numeric(id, "315", &[&mask, "End of /WHO list"]);
+                self.who(id, &mask);
             }
+            "WHOIS" => match p.last().cloned() {
+                Some(target) => self.whois(id, &target),
+                None => self.numeric(id, "431", &["No nickname given"]),
+            },
             "CAP" => {
                 let server = self.server().to_owned();
                 let offered = super::registration::CAPABILITIES.join(" ");
@@ -860,6 +864,118 @@ impl Staff {
             "" => {}
             other => self.numeric(id, "421", &[other, "Unknown command"]),
         }
+    }
+
+    /// The away flag and text of a contact (`G` and why, or `H`).
+    fn away_of(c: &Contact) -> Option<String> {
+        match c.status {
+            Status::Online | Status::Offline | Status::Hidden => None,
+            other => Some(format!("{other:?}")),
+        }
+    }
+
+    /// WHO for a channel or a nick: one 352 per person, with H/G (here or
+    /// away) so clients show contacts' away states.
+    fn who(&mut self, id: ClientId, mask: &str) {
+        let server = self.server().to_owned();
+        let mut rows: Vec<(String, String, String, String, String)> = Vec::new();
+        let staff_row = |n: &str| {
+            (
+                n.to_owned(),
+                n.to_owned(),
+                server.clone(),
+                "H@".to_owned(),
+                n.to_owned(),
+            )
+        };
+        let contact_row = |c: &Contact, prefix: &str| {
+            let (user, host) = c.handle.split_once('@').unwrap_or((&c.handle, "msn"));
+            let flag = if Self::away_of(c).is_some() { "G" } else { "H" };
+            (
+                c.nick.clone(),
+                user.to_owned(),
+                host.to_owned(),
+                format!("{flag}{prefix}"),
+                untrusted(&c.friendly_name),
+            )
+        };
+        if mask.starts_with(['#', '&']) {
+            rows.extend(self.staff_nicks().iter().map(|n| staff_row(n)));
+            if mask.eq_ignore_ascii_case(ROSTER) {
+                rows.extend(
+                    self.view
+                        .contacts
+                        .values()
+                        .filter(|c| c.online())
+                        .map(|c| contact_row(c, "+")),
+                );
+            } else if let Some(conv) = self.view.conversation_by_channel(mask) {
+                let members = self.view.conversations[&conv].members.clone();
+                rows.extend(
+                    members
+                        .iter()
+                        .filter_map(|h| self.view.contacts.get(h))
+                        .map(|c| contact_row(c, "")),
+                );
+            }
+        } else if let Some(c) = self.view.contact_by_nick(mask) {
+            rows.push(contact_row(c, ""));
+        } else if self.clients.values().any(|c| c.nick.eq_ignore_ascii_case(mask)) {
+            rows.push(staff_row(mask));
+        }
+        let channel = if mask.starts_with(['#', '&']) {
+            mask.to_owned()
+        } else {
+            "*".to_owned()
+        };
+        for (nick, user, host, flags, real) in rows {
+            let hop_real = format!("0 {real}");
+            self.numeric(
+                id,
+                "352",
+                &[&channel, &user, &host, &server, &nick, &flags, &hop_real],
+            );
+        }
+        self.numeric(id, "315", &[mask, "End of /WHO list"]);
+    }
+
+    fn whois(&mut self, id: ClientId, target: &str) {
+        let server = self.server().to_owned();
+        if let Some(c) = self.view.contact_by_nick(target).cloned() {
+            let (user, host) = c.handle.split_once('@').unwrap_or((&c.handle, "msn"));
+            let real = format!("{} <{}>", untrusted(&c.friendly_name), c.handle);
+            self.numeric(id, "311", &[&c.nick, user, host, "*", &real]);
+            self.numeric(
+                id,
+                "312",
+                &[&c.nick, &server, &format!("MSN contact, {:?}", c.status)],
+            );
+            if let Some(away) = Self::away_of(&c) {
+                self.numeric(id, "301", &[&c.nick, &away]);
+            }
+        } else if let Some(n) = self
+            .clients
+            .values()
+            .find(|c| c.nick.eq_ignore_ascii_case(target))
+            .map(|c| c.nick.clone())
+        {
+            let devices = self.clients.values().filter(|c| c.nick == n).count();
+            self.numeric(
+                id,
+                "311",
+                &[
+                    &n,
+                    &n,
+                    &server,
+                    "*",
+                    &format!("staff ({devices} devices attached)"),
+                ],
+            );
+            self.numeric(id, "312", &[&n, &server, "msnbnc staff"]);
+        } else {
+            self.numeric(id, "401", &[target, "No such nick/channel"]);
+        }
+        self.numeric(id, "318", &[target, "End of /WHOIS list"]);
     }
 
     /// Staff accounts from IRC (admins only; the parser checked). Argon2
