@@ -330,6 +330,29 @@ impl Staff {
         format!("Conversation with {}{claimed}", members.join(", "))
     }
 
+    /// The contacts in a channel: the online ones in `&msn`, the customers
+    /// of a conversation in its channel. (Every staff member is in every one.)
+    fn channel_contacts(&self, channel: &str) -> Vec<Contact> {
+        if channel.eq_ignore_ascii_case(ROSTER) {
+            return self
+                .view
+                .contacts
+                .values()
+                .filter(|c| c.online())
+                .cloned()
+                .collect();
+        }
+        let Some(conv) = self.view.conversation_by_channel(channel) else {
+            return Vec::new();
+        };
+        self.view.conversations[&conv]
+            .members
+            .iter()
+            .filter_map(|h| self.view.contacts.get(h))
+            .cloned()
+            .collect()
+    }
+
     fn names(&mut self, id: ClientId, channel: &str) {
         // userhost-in-names: full nick!user@host entries.
         let full = self
@@ -347,24 +370,15 @@ impl Staff {
                 }
             })
             .collect();
-        let contact_name = |c: &Contact| if full { c.prefix() } else { c.nick.clone() };
-        if channel.eq_ignore_ascii_case(ROSTER) {
-            names.extend(
-                self.view
-                    .contacts
-                    .values()
-                    .filter(|c| c.online())
-                    .map(|c| format!("+{}", contact_name(c))),
-            );
-        } else if let Some(conv) = self.view.conversation_by_channel(channel) {
-            let members = &self.view.conversations[&conv].members;
-            names.extend(
-                members
-                    .iter()
-                    .filter_map(|h| self.view.contacts.get(h))
-                    .map(contact_name),
-            );
-        }
+        let voice = if channel.eq_ignore_ascii_case(ROSTER) {
+            "+"
+        } else {
+            ""
+        };
+        names.extend(self.channel_contacts(channel).iter().map(|c| {
+            let name = if full { c.prefix() } else { c.nick.clone() };
+            format!("{voice}{name}")
+        }));
         // Keep each 353 well under 512 bytes, however long the entries are.
         let mut line = String::new();
         for name in names {
@@ -901,23 +915,12 @@ impl Staff {
         };
         if mask.starts_with(['#', '&']) {
             rows.extend(self.staff_nicks().iter().map(|n| staff_row(n)));
-            if mask.eq_ignore_ascii_case(ROSTER) {
-                rows.extend(
-                    self.view
-                        .contacts
-                        .values()
-                        .filter(|c| c.online())
-                        .map(|c| contact_row(c, "+")),
-                );
-            } else if let Some(conv) = self.view.conversation_by_channel(mask) {
-                let members = self.view.conversations[&conv].members.clone();
-                rows.extend(
-                    members
-                        .iter()
-                        .filter_map(|h| self.view.contacts.get(h))
-                        .map(|c| contact_row(c, "")),
-                );
-            }
+            let voice = if mask.eq_ignore_ascii_case(ROSTER) {
+                "+"
+            } else {
+                ""
+            };
+            rows.extend(self.channel_contacts(mask).iter().map(|c| contact_row(c, voice)));
         } else if let Some(c) = self.view.contact_by_nick(mask) {
             rows.push(contact_row(c, ""));
         } else if self.clients.values().any(|c| c.nick.eq_ignore_ascii_case(mask)) {
