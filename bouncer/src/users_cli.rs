@@ -48,6 +48,14 @@ pub enum UserAction {
     List,
     /// Set a staff member's role: admin or staff.
     Role { name: String, role: String },
+    /// A staff member's TLS client certificates (SASL EXTERNAL), by SHA-256
+    /// fingerprint: `cert NAME list`, `cert NAME add FP`, `cert NAME del FP`.
+    Cert {
+        name: String,
+        #[arg(value_parser = ["list", "add", "del"])]
+        action: String,
+        fingerprint: Option<String>,
+    },
 }
 
 pub fn run(config: &Config, action: UserAction) -> anyhow::Result<()> {
@@ -80,6 +88,25 @@ pub fn run(config: &Config, action: UserAction) -> anyhow::Result<()> {
             store.set_role(&name, r)?;
             println!("{name} is now {}", r.as_str());
         }
+        UserAction::Cert {
+            name,
+            action,
+            fingerprint,
+        } => match (action.as_str(), fingerprint) {
+            ("list", None) => {
+                for fp in store.certs(&name)? {
+                    println!("{fp}");
+                }
+            }
+            ("add", Some(fp)) => println!("added {} to {name}", store.add_cert(&name, &fp)?),
+            ("del", Some(fp)) => {
+                store.delete_cert(&name, &fp)?;
+                println!("deleted {fp} from {name}");
+            }
+            ("list", Some(_)) => bail!("cert {name} list takes no fingerprint"),
+            (_, None) => bail!("cert {name} {action} needs the certificate's SHA-256 fingerprint"),
+            _ => bail!("unknown action {action:?} (list, add or del)"),
+        },
     }
     Ok(())
 }

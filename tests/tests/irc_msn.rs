@@ -413,12 +413,33 @@ fn a_signature_tells_the_customer_who_answered() {
     e.s.rt.block_on(bob.say(ACCOUNT, "who is this?")).unwrap();
     alice.expect("PRIVMSG #bob :", SOON).unwrap();
     alice.send("PRIVMSG #bob :Alice from support here.");
-    let signed = "[alice] Alice from support here.";
-    let got = e.s.rt.block_on(bob.wait_for(
-        SOON,
-        |r| matches!(r, Received::Text { text, .. } if text == signed),
-    ));
-    assert!(got.is_some(), "{:?}", bob.texts());
+    let bob_gets = |want: &str| {
+        let got =
+            e.s.rt
+                .block_on(bob.wait_for(SOON, |r| matches!(r, Received::Text { text, .. } if text == want)));
+        assert!(got.is_some(), "wanted {want:?}; bob got {:?}", bob.texts());
+    };
+    bob_gets("[alice] Alice from support here.");
+
+    // A staff member's own signature wins over the global one, and stays.
+    alice.send("PRIVMSG *msn :signature {text} -- Alice, Example Shop");
+    alice.expect("signature set: {text} -- Alice", SOON).unwrap();
+    alice.send("PRIVMSG #bob :Your parcel left today.");
+    bob_gets("Your parcel left today. -- Alice, Example Shop");
+    alice.send("QUIT");
+    assert!(alice.closed(SOON));
+    let mut alice = login(e.port, "alice");
+    alice.send("PRIVMSG *msn :signature");
+    alice.expect("your signature: {text} -- Alice", SOON).unwrap();
+    // `none` sends the text alone; `default` brings back the global one.
+    alice.send("PRIVMSG *msn :signature none");
+    alice.expect("no signature from now on", SOON).unwrap();
+    alice.send("PRIVMSG #bob :Plain.");
+    bob_gets("Plain.");
+    alice.send("PRIVMSG *msn :signature default");
+    alice.expect("back to the default signature", SOON).unwrap();
+    alice.send("PRIVMSG #bob :Signed again.");
+    bob_gets("[alice] Signed again.");
 }
 
 #[test]

@@ -12,10 +12,20 @@ use super::throttle::LoginThrottle;
 use crate::store::users::User;
 use crate::store::Store;
 
+/// What a client proves itself with.
+#[derive(Clone)]
+pub enum Credential {
+    Password {
+        user: String,
+        password: Zeroizing<String>,
+    },
+    /// The fingerprint of a TLS client certificate (SASL EXTERNAL).
+    Certificate(String),
+}
+
 pub struct Request {
     pub ip: IpAddr,
-    pub user: String,
-    pub password: Zeroizing<String>,
+    pub credential: Credential,
     pub reply: oneshot::Sender<Option<User>>,
 }
 
@@ -34,11 +44,24 @@ impl Auth {
 
     /// The user, if the credentials are right. Wrong ones come back late.
     pub async fn verify(&self, ip: IpAddr, user: &str, password: String) -> Option<User> {
+        let credential = Credential::Password {
+            user: user.to_owned(),
+            password: Zeroizing::new(password),
+        };
+        self.check(ip, credential).await
+    }
+
+    /// The user this certificate is registered to, if any.
+    pub async fn verify_cert(&self, ip: IpAddr, fingerprint: &str) -> Option<User> {
+        self.check(ip, Credential::Certificate(fingerprint.to_owned()))
+            .await
+    }
+
+    async fn check(&self, ip: IpAddr, credential: Credential) -> Option<User> {
         let (reply, answer) = oneshot::channel();
         let request = Request {
             ip,
-            user: user.to_owned(),
-            password: Zeroizing::new(password),
+            credential,
             reply,
         };
         self.tx.send(request).await.ok()?;
@@ -59,10 +82,13 @@ async fn run(store: PathBuf, mut rx: mpsc::Receiver<Request>) {
             continue;
         }
         let path = store.clone();
-        let (user, password) = (req.user.clone(), req.password.clone());
+        let credential = req.credential.clone();
         let verdict = tokio::task::spawn_blocking(move || {
             Store::open(&path)
-                .and_then(|s| s.verify(&user, &password))
+                .and_then(|s| match &credential {
+                    Credential::Password { user, password } => s.verify(user, password),
+                    Credential::Certificate(fp) => s.user_by_cert(fp),
+                })
                 .unwrap_or_else(|e| {
                     tracing::error!("cannot check a login: {e}");
                     None
@@ -77,7 +103,11 @@ async fn run(store: PathBuf, mut rx: mpsc::Receiver<Request>) {
             }
             None => {
                 let delay = throttle.failed(req.ip, Instant::now());
-                tracing::warn!(ip = %req.ip, "failed login for {:?}; answering in {} ms", req.user, delay.as_millis());
+                let who = match &req.credential {
+                    Credential::Password { user, .. } => format!("{user:?}"),
+                    Credential::Certificate(fp) => format!("the certificate {fp}"),
+                };
+                tracing::warn!(ip = %req.ip, "failed login for {who}; answering in {} ms", delay.as_millis());
                 // Delay the answer, not the next request from someone else.
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;

@@ -55,6 +55,8 @@ pub struct Attached {
     pub requested_nick: String,
     pub caps: BTreeSet<String>,
     pub addr: SocketAddr,
+    /// The fingerprint of the client's TLS certificate, if it sent one.
+    pub cert: Option<String>,
     pub tx: mpsc::Sender<String>,
 }
 
@@ -63,8 +65,14 @@ fn next_id() -> ClientId {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-pub async fn serve<S>(stream: S, addr: SocketAddr, server: String, auth: Auth, hub: mpsc::Sender<ClientEvent>)
-where
+pub async fn serve<S>(
+    stream: S,
+    addr: SocketAddr,
+    cert: Option<String>,
+    server: String,
+    auth: Auth,
+    hub: mpsc::Sender<ClientEvent>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -91,7 +99,14 @@ where
     let mut lines = LineReader::default();
     let registered = tokio::time::timeout(
         REGISTRATION_TIMEOUT,
-        register(&mut rd, &mut buf, &mut lines, &server, addr, &auth, &tx),
+        register(
+            &mut rd,
+            &mut buf,
+            &mut lines,
+            (&server, addr, cert.clone()),
+            &auth,
+            &tx,
+        ),
     )
     .await;
     let attached = match registered {
@@ -102,6 +117,7 @@ where
             requested_nick: nick,
             caps,
             addr,
+            cert,
             tx: tx.clone(),
         },
         Ok(None) => {
@@ -169,12 +185,11 @@ async fn register<R: AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut BytesMut,
     lines: &mut LineReader,
-    server: &str,
-    addr: SocketAddr,
+    (server, addr, cert): (&str, SocketAddr, Option<String>),
     auth: &Auth,
     tx: &mpsc::Sender<String>,
 ) -> Option<Registered> {
-    let mut reg = Registration::new(server);
+    let mut reg = Registration::new(server).with_cert(cert);
     let mut role = crate::store::users::Role::Staff;
     loop {
         while let Some(line) = lines.next(buf) {
@@ -207,6 +222,24 @@ async fn register<R: AsyncRead + Unpin>(
                                 device: login.device,
                             };
                             next.extend(reg.verified(login, via, ok));
+                        }
+                        Output::VerifyCert { fingerprint, wanted } => {
+                            let owner = auth.verify_cert(addr.ip(), &fingerprint).await;
+                            // A named user must be the certificate's owner.
+                            let owner = owner.filter(|u| {
+                                wanted
+                                    .as_ref()
+                                    .is_none_or(|w| w.user.eq_ignore_ascii_case(&u.name))
+                            });
+                            let ok = owner.is_some();
+                            if let Some(u) = &owner {
+                                role = u.role;
+                            }
+                            let login = Login {
+                                user: owner.map(|u| u.name).unwrap_or_default(),
+                                device: wanted.and_then(|w| w.device),
+                            };
+                            next.extend(reg.verified(login, super::registration::Via::Sasl, ok));
                         }
                         Output::Registered { login, nick, caps } => return Some((login, role, nick, caps)),
                         Output::Close(why) => {

@@ -1,7 +1,8 @@
 //! Connection registration, sans-IO: CAP negotiation (302), `PASS
-//! user[@device]:password`, SASL PLAIN (with 400-byte chunks), NICK and
-//! USER, in any order and pipelined. The caller checks credentials when
-//! asked ([`Output::Verify`]) and answers with [`Registration::verified`].
+//! user[@device]:password`, SASL PLAIN (with 400-byte chunks) and EXTERNAL
+//! (a TLS client certificate), NICK and USER, in any order and pipelined.
+//! The caller checks credentials when asked ([`Output::Verify`],
+//! [`Output::VerifyCert`]) and answers with [`Registration::verified`].
 
 use std::collections::BTreeSet;
 
@@ -47,6 +48,13 @@ pub enum Output {
         password: String,
         via: Via,
     },
+    /// SASL EXTERNAL: find the user this certificate is registered to
+    /// (it must be `wanted.user` when the client named one) and call
+    /// [`Registration::verified`] with `Via::Sasl`.
+    VerifyCert {
+        fingerprint: String,
+        wanted: Option<Login>,
+    },
     /// Registered: hand the connection over.
     Registered {
         login: Login,
@@ -63,6 +71,8 @@ enum Sasl {
     Idle,
     /// `AUTHENTICATE PLAIN` accepted; collecting the base64 payload.
     Plain(String),
+    /// `AUTHENTICATE EXTERNAL` accepted; waiting for the authzid (`+`: none).
+    External,
     /// Waiting for the verdict.
     Checking,
     Done(Login),
@@ -72,7 +82,11 @@ enum Sasl {
 pub struct Registration {
     server: String,
     nick: Option<String>,
-    user_seen: bool,
+    /// The USER command's user name; `alice@laptop` there names the device
+    /// for logins that carry none (SASL EXTERNAL without an authzid).
+    username: Option<String>,
+    /// The fingerprint of the client's TLS certificate, if it sent one.
+    cert: Option<String>,
     pass: Option<String>,
     negotiating: bool,
     caps: BTreeSet<String>,
@@ -117,6 +131,25 @@ impl Registration {
         }
     }
 
+    /// The client presented a TLS certificate with this fingerprint.
+    pub fn with_cert(mut self, fingerprint: Option<String>) -> Self {
+        self.cert = fingerprint;
+        self
+    }
+
+    /// EXTERNAL is offered only to a client that sent a certificate.
+    fn mechanisms(&self) -> &'static str {
+        if self.cert.is_some() {
+            "PLAIN,EXTERNAL"
+        } else {
+            "PLAIN"
+        }
+    }
+
+    fn user_seen(&self) -> bool {
+        self.username.is_some()
+    }
+
     fn target(&self) -> String {
         self.nick.clone().unwrap_or_else(|| "*".into())
     }
@@ -147,7 +180,7 @@ impl Registration {
                 if p.len() < 4 {
                     out.push(self.numeric("461", &["USER", "Not enough parameters"]));
                 } else {
-                    self.user_seen = true;
+                    self.username = p.first().cloned();
                 }
             }
             "PING" => {
@@ -177,7 +210,7 @@ impl Registration {
                     .iter()
                     .map(|c| {
                         if *c == "sasl" && version >= 302 {
-                            "sasl=PLAIN".to_owned()
+                            format!("sasl={}", self.mechanisms())
                         } else {
                             (*c).to_owned()
                         }
@@ -237,9 +270,37 @@ impl Registration {
                 if arg.eq_ignore_ascii_case("PLAIN") {
                     self.sasl = Sasl::Plain(String::new());
                     out.push(Output::Send("AUTHENTICATE +".into()));
+                } else if arg.eq_ignore_ascii_case("EXTERNAL") {
+                    if self.cert.is_some() {
+                        self.sasl = Sasl::External;
+                        out.push(Output::Send("AUTHENTICATE +".into()));
+                    } else {
+                        out.push(
+                            self.numeric("904", &["SASL authentication failed: no TLS client certificate"]),
+                        );
+                    }
                 } else {
-                    out.push(self.numeric("908", &["PLAIN", "are available SASL mechanisms"]));
+                    out.push(self.numeric("908", &[self.mechanisms(), "are available SASL mechanisms"]));
                     out.push(self.numeric("904", &["SASL authentication failed"]));
+                }
+            }
+            Sasl::External => {
+                let wanted = match arg.as_str() {
+                    "+" => Ok(None),
+                    b64 => base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .ok()
+                        .and_then(|raw| String::from_utf8(raw).ok())
+                        .and_then(|authzid| parse_login(&authzid))
+                        .map(Some)
+                        .ok_or(()),
+                };
+                match (wanted, self.cert.clone()) {
+                    (Ok(wanted), Some(fingerprint)) => {
+                        self.sasl = Sasl::Checking;
+                        out.push(Output::VerifyCert { fingerprint, wanted });
+                    }
+                    _ => out.push(self.numeric("904", &["SASL authentication failed"])),
                 }
             }
             Sasl::Plain(mut data) => {
@@ -317,20 +378,28 @@ impl Registration {
     }
 
     fn try_finish(&mut self, out: &mut Vec<Output>) {
-        if self.finished || self.negotiating || !self.user_seen || self.checking_pass {
+        if self.finished || self.negotiating || !self.user_seen() || self.checking_pass {
             return;
         }
         let Some(nick) = self.nick.clone() else { return };
         match &self.sasl {
             Sasl::Done(login) => {
                 self.finished = true;
+                let mut login = login.clone();
+                if login.device.is_none() {
+                    // `USER alice@laptop …` names the device.
+                    let named = self.username.as_deref().and_then(parse_login);
+                    if let Some(named) = named.filter(|n| n.user.eq_ignore_ascii_case(&login.user)) {
+                        login.device = named.device;
+                    }
+                }
                 out.push(Output::Registered {
-                    login: login.clone(),
+                    login,
                     nick,
                     caps: self.caps.clone(),
                 });
             }
-            Sasl::Checking | Sasl::Plain(_) => {}
+            Sasl::Checking | Sasl::Plain(_) | Sasl::External => {}
             Sasl::Idle => match self.pass.take() {
                 Some(pass) => match pass.split_once(':').and_then(|(l, p)| Some((parse_login(l)?, p))) {
                     Some((login, password)) => {
@@ -503,13 +572,18 @@ mod tests {
     fn sasl_failures_and_mechanisms() {
         let mut r = Registration::new("s");
         feed(&mut r, &["CAP REQ :sasl"]);
-        let out = feed(&mut r, &["AUTHENTICATE EXTERNAL"]);
+        let out = feed(&mut r, &["AUTHENTICATE SCRAM-SHA-256"]);
         assert_eq!(
             sent(&out),
             vec![
                 ":s 908 * PLAIN :are available SASL mechanisms",
                 ":s 904 * :SASL authentication failed"
             ]
+        );
+        // EXTERNAL needs a client certificate.
+        assert_eq!(
+            sent(&feed(&mut r, &["AUTHENTICATE EXTERNAL"])),
+            vec![":s 904 * :SASL authentication failed: no TLS client certificate"]
         );
         feed(&mut r, &["AUTHENTICATE PLAIN"]);
         assert_eq!(
@@ -530,6 +604,67 @@ mod tests {
             false,
         );
         assert_eq!(sent(&out), vec![":s 904 * :SASL authentication failed"]);
+    }
+
+    #[test]
+    fn sasl_external_asks_for_the_certificates_owner() {
+        let fp = "ab".repeat(32);
+        let mut r = Registration::new("s").with_cert(Some(fp.clone()));
+        let out = feed(&mut r, &["CAP LS 302"]);
+        assert!(sent(&out)[0].contains("sasl=PLAIN,EXTERNAL"), "{out:?}");
+        let out = feed(
+            &mut r,
+            &[
+                "CAP REQ :sasl",
+                "AUTHENTICATE EXTERNAL",
+                "AUTHENTICATE +",
+                "NICK x",
+                "USER alice@laptop 0 * :A",
+            ],
+        );
+        assert!(sent(&out).contains(&"AUTHENTICATE +".to_owned()));
+        assert!(out.contains(&Output::VerifyCert {
+            fingerprint: fp.clone(),
+            wanted: None
+        }));
+        let owner = Login {
+            user: "alice".into(),
+            device: None,
+        };
+        let out = r.verified(owner, Via::Sasl, true);
+        assert_eq!(sent(&out)[1], ":s 903 x :SASL authentication successful");
+        // USER's `alice@laptop` names the device the certificate did not.
+        let out = feed(&mut r, &["CAP END"]);
+        assert!(
+            out.iter().any(|o| matches!(o, Output::Registered { login, .. }
+                if login.user == "alice" && login.device.as_deref() == Some("laptop"))),
+            "{out:?}"
+        );
+
+        // An authzid names user and device; garbage is refused.
+        let mut r = Registration::new("s").with_cert(Some(fp.clone()));
+        let authzid = base64::engine::general_purpose::STANDARD.encode("alice@phone");
+        let out = feed(
+            &mut r,
+            &[
+                "CAP REQ :sasl",
+                "AUTHENTICATE EXTERNAL",
+                &format!("AUTHENTICATE {authzid}"),
+            ],
+        );
+        assert!(out.contains(&Output::VerifyCert {
+            fingerprint: fp.clone(),
+            wanted: Some(Login {
+                user: "alice".into(),
+                device: Some("phone".into())
+            })
+        }));
+        let mut r = Registration::new("s").with_cert(Some(fp));
+        let out = feed(
+            &mut r,
+            &["CAP REQ :sasl", "AUTHENTICATE EXTERNAL", "AUTHENTICATE %%%"],
+        );
+        assert_eq!(sent(&out).last().unwrap(), ":s 904 * :SASL authentication failed");
     }
 
     #[test]

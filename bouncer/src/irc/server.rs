@@ -43,7 +43,10 @@ pub fn spawn_accept_tls(
                     let (server, auth, hub) = (server.clone(), auth.clone(), hub.clone());
                     tokio::spawn(async move {
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(tls_stream)) => conn::serve(tls_stream, addr, server, auth, hub).await,
+                            Ok(Ok(tls_stream)) => {
+                                let cert = super::tls::client_fingerprint(tls_stream.get_ref().1);
+                                conn::serve(tls_stream, addr, cert, server, auth, hub).await
+                            }
                             Ok(Err(e)) => tracing::debug!(%addr, "TLS handshake failed: {e}"),
                             Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                         }
@@ -68,6 +71,7 @@ pub fn spawn_accept(listener: TcpListener, server: String, auth: Auth, hub: mpsc
                     tokio::spawn(conn::serve(
                         stream,
                         addr,
+                        None,
                         server.clone(),
                         auth.clone(),
                         hub.clone(),

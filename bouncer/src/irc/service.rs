@@ -35,8 +35,26 @@ pub const COMMANDS: &[Spec] = &[
     Spec { name: "who",      usage: "who",                     help: "who of the staff is attached, and from how many devices", admin: false, args: 0, example: "who" },
     Spec { name: "worker",   usage: "worker [restart|resume]", help: "what the MSN worker is doing; restart it, or resume after a fatal error (admins)", admin: false, args: 0, example: "worker resume" },
     Spec { name: "users",    usage: "users list|add <name> <password>|del <name>|passwd <name> <password>|role <name> admin|staff", help: "manage staff accounts", admin: true, args: 1, example: "users add zoe s3cret" },
+    Spec { name: "signature", usage: "signature [<template>|none|default]", help: "your signature on messages to customers ({nick}, {text}); none, or the default one", admin: false, args: 0, example: "signature {text} (Alice, Example Shop)" },
+    Spec { name: "cert",     usage: "cert [list|add [<sha256>]|del <sha256>]", help: "TLS client certificates that log you in (SASL EXTERNAL); add alone takes this connection's", admin: false, args: 0, example: "cert add" },
     Spec { name: "version",  usage: "version",                 help: "msnbnc's version", admin: false, args: 0, example: "version" },
 ];
+
+/// What to do with your signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureAction {
+    Show,
+    /// `Some("")`: none; `None`: back to the global default.
+    Set(Option<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertAction {
+    List,
+    /// `None`: the certificate of the connection asking.
+    Add(Option<String>),
+    Del(String),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UsersAction {
@@ -59,6 +77,8 @@ pub enum Request {
     Users(UsersAction),
     Claim(String),
     Unclaim(String),
+    Signature(SignatureAction),
+    Cert(CertAction),
     Version,
     /// A worker command; the text describes it in the answer.
     Msn(Command, String),
@@ -119,6 +139,25 @@ pub fn parse(line: &str, is_admin: bool) -> Result<Request, String> {
             })
         }
         "version" => Request::Version,
+        "signature" => Request::Signature(match rest.to_ascii_lowercase().as_str() {
+            "" => SignatureAction::Show,
+            "none" | "off" => SignatureAction::Set(Some(String::new())),
+            "default" => SignatureAction::Set(None),
+            _ if !rest.contains("{text}") => {
+                return Err("a signature needs {text} where the message goes, e.g. [{nick}] {text}".into())
+            }
+            _ => SignatureAction::Set(Some(rest.to_owned())),
+        }),
+        "cert" => {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            Request::Cert(match words.as_slice() {
+                [] | ["list"] => CertAction::List,
+                ["add"] => CertAction::Add(None),
+                ["add", fp] => CertAction::Add(Some((*fp).to_owned())),
+                ["del", fp] => CertAction::Del((*fp).to_owned()),
+                _ => return Err(format!("usage: {}", spec.usage)),
+            })
+        }
         "add" => Request::Msn(Command::AddContact(handle()), format!("add {}", handle())),
         "remove" => Request::Msn(Command::RemoveContact(handle()), format!("remove {}", handle())),
         "block" => Request::Msn(Command::BlockContact(handle()), format!("block {}", handle())),
@@ -218,6 +257,41 @@ mod tests {
         assert_eq!(parse("worker resume", true), Ok(Request::WorkerResume));
         assert_eq!(parse("worker", false), Ok(Request::Worker));
         assert!(parse("users frob", true).is_err());
+    }
+
+    #[test]
+    fn signatures_and_certificates() {
+        assert_eq!(
+            parse("signature", false),
+            Ok(Request::Signature(SignatureAction::Show))
+        );
+        assert_eq!(
+            parse("signature none", false),
+            Ok(Request::Signature(SignatureAction::Set(Some(String::new()))))
+        );
+        assert_eq!(
+            parse("signature default", false),
+            Ok(Request::Signature(SignatureAction::Set(None)))
+        );
+        assert_eq!(
+            parse("signature [{nick}] {text}", false),
+            Ok(Request::Signature(SignatureAction::Set(Some(
+                "[{nick}] {text}".into()
+            ))))
+        );
+        assert!(parse("signature Alice here", false)
+            .unwrap_err()
+            .contains("{text}"));
+        assert_eq!(parse("cert", false), Ok(Request::Cert(CertAction::List)));
+        assert_eq!(parse("cert add", false), Ok(Request::Cert(CertAction::Add(None))));
+        assert_eq!(
+            parse("cert del ab:cd", false),
+            Ok(Request::Cert(CertAction::Del("ab:cd".into())))
+        );
+        assert_eq!(
+            parse("cert frob", false),
+            Err("usage: cert [list|add [<sha256>]|del <sha256>]".into())
+        );
     }
 
     #[test]

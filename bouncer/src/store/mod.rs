@@ -4,6 +4,7 @@
 //! in order, each in a transaction. A database written by a newer msnbnc is
 //! refused with a clear error rather than guessed at.
 
+pub mod certs;
 pub mod contacts;
 pub mod users;
 
@@ -26,6 +27,15 @@ const MIGRATIONS: &[&str] = &[
         handle TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
         name   TEXT NOT NULL UNIQUE COLLATE NOCASE
     );",
+    // 3: client-certificate logins (SASL EXTERNAL) and per-user signatures
+    // (NULL: the global one).
+    "CREATE TABLE user_certs (
+        fingerprint TEXT    NOT NULL PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        added_ms    INTEGER NOT NULL
+    );
+    CREATE INDEX user_certs_by_user ON user_certs(user_id);
+    ALTER TABLE users ADD COLUMN signature TEXT;",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

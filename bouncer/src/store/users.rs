@@ -64,7 +64,7 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash("decoy password, never matches").unwrap_or_default())
 }
 
-fn row_to_user(id: i64, name: String, role: String) -> Result<User, StoreError> {
+pub(super) fn row_to_user(id: i64, name: String, role: String) -> Result<User, StoreError> {
     let role = Role::parse(&role)
         .ok_or_else(|| StoreError::Invalid(format!("user {name} has unknown role {role:?}")))?;
     Ok(User { id, name, role })
@@ -129,6 +129,34 @@ impl Store {
         match self.conn.execute(
             "UPDATE users SET role = ?2 WHERE name = ?1",
             params![name, role.as_str()],
+        )? {
+            0 => Err(StoreError::Invalid(format!("no user {name}"))),
+            _ => Ok(()),
+        }
+    }
+
+    /// A user's own signature template: `None` means the global one, an
+    /// empty one means none at all.
+    pub fn signature(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT signature FROM users WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::Invalid(format!("no user {name}")))
+    }
+
+    pub fn set_signature(&mut self, name: &str, template: Option<&str>) -> Result<(), StoreError> {
+        if let Some(t) = template.filter(|t| !t.is_empty() && !t.contains("{text}")) {
+            return Err(StoreError::Invalid(format!(
+                "the signature {t:?} has no {{text}}: it would replace the message"
+            )));
+        }
+        match self.conn.execute(
+            "UPDATE users SET signature = ?2 WHERE name = ?1",
+            params![name, template],
         )? {
             0 => Err(StoreError::Invalid(format!("no user {name}"))),
             _ => Ok(()),
@@ -207,6 +235,21 @@ mod tests {
             .unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         assert!(!stored.contains("correct horse"));
+    }
+
+    #[test]
+    fn a_user_signature_overrides_the_global_one_until_reset() {
+        let (_d, mut s) = store();
+        s.add_user("alice", "pw", Role::Staff).unwrap();
+        assert_eq!(s.signature("alice").unwrap(), None);
+        s.set_signature("alice", Some("{text} -- Alice")).unwrap();
+        assert_eq!(s.signature("alice").unwrap().as_deref(), Some("{text} -- Alice"));
+        s.set_signature("alice", Some("")).unwrap();
+        assert_eq!(s.signature("alice").unwrap().as_deref(), Some(""));
+        s.set_signature("alice", None).unwrap();
+        assert_eq!(s.signature("alice").unwrap(), None);
+        assert!(s.set_signature("alice", Some("no placeholder")).is_err());
+        assert!(s.signature("nobody").is_err());
     }
 
     #[test]

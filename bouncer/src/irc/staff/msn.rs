@@ -1,0 +1,332 @@
+//! What the MSN side does, shown to staff: worker states, presence in
+//! `&msn`, conversations as channels, customer messages, typing, nudges,
+//! delivery results.
+
+use super::*;
+
+impl Staff {
+    /// Everything the supervisor reports, as staff should see it.
+    pub fn on_update(&mut self, update: &crate::supervisor::Update) {
+        use crate::supervisor::Update;
+        match update {
+            Update::State(s) => self.on_worker_state(s),
+            Update::Event(e) => self.on_worker_event(e),
+            Update::CommandResult { id, result } => self.on_command_result(*id, result),
+        }
+    }
+
+    pub fn on_worker_state(&mut self, state: &WorkerState) {
+        // A worker that is gone will not confirm deliveries it accepted.
+        if matches!(
+            state,
+            WorkerState::Restarting { .. } | WorkerState::Held { .. } | WorkerState::Stopped
+        ) {
+            let unconfirmed: Vec<u64> = self
+                .pending
+                .iter()
+                .filter(|(_, p)| matches!(p, Pending::Message(_)))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in unconfirmed {
+                if let Some(Pending::Message(sent)) = self.pending.remove(&id) {
+                    self.announce_failure(
+                        sent,
+                        "delivery unknown",
+                        "the MSN worker stopped before confirming it",
+                    );
+                }
+            }
+        }
+        self.worker_state = untrusted(&state.to_string());
+        let text = format!("MSN worker: {}", self.worker_state);
+        self.roster_notice(&text);
+    }
+
+    pub(super) fn learn_contact(&mut self, handle: &str, friendly_name: &str, status: Status) -> Contact {
+        let nick = self.store.contact_name(handle).unwrap_or_else(|e| {
+            tracing::error!("cannot name contact {handle}: {e}");
+            crate::store::contacts::base_name(handle)
+        });
+        let contact = Contact {
+            handle: handle.to_owned(),
+            nick,
+            friendly_name: friendly_name.to_owned(),
+            status,
+        };
+        self.view.contacts.insert(key(handle), contact.clone());
+        contact
+    }
+
+    /// Shows a contact coming online (JOIN +v) or going offline (PART) in &msn.
+    pub(super) fn presence_changed(&mut self, before: Option<&Contact>, after: &Contact) {
+        let (was, is) = (before.is_some_and(Contact::online), after.online());
+        // away-notify: busy, away, lunch … are IRC away states.
+        let away = |s: Status| !matches!(s, Status::Online | Status::Offline | Status::Hidden);
+        if is && (before.map(|b| b.status) != Some(after.status)) {
+            let line = if away(after.status) {
+                format!(":{} AWAY :{:?}", after.prefix(), after.status)
+            } else {
+                format!(":{} AWAY", after.prefix())
+            };
+            if was || away(after.status) {
+                self.broadcast_to_cap("away-notify", &[], &line);
+            }
+        }
+        if was == is {
+            return;
+        }
+        if is {
+            let join = format!(":{} JOIN {ROSTER}", after.prefix());
+            self.broadcast(&join, None);
+            let mode = format!(":{} MODE {ROSTER} +v {}", self.server(), after.nick);
+            self.broadcast(&mode, None);
+        } else {
+            let part = format!(":{} PART {ROSTER} :offline", after.prefix());
+            self.broadcast(&part, None);
+        }
+    }
+
+    /// The conversation's channel, created (and joined by all staff) if new.
+    pub(super) fn ensure_channel(&mut self, conversation: ipc::ConversationId, handle: &str) -> String {
+        if let Some(c) = self.view.conversations.get(&conversation) {
+            return c.name.clone();
+        }
+        let contact = match self.view.contact(handle) {
+            Some(c) => c.clone(),
+            None => self.learn_contact(handle, handle, Status::Online),
+        };
+        let name = self.view.free_channel_name(&contact.nick);
+        // The customer is in it from the start: the topic and NAMES show them.
+        self.view.conversations.insert(
+            conversation,
+            Channel {
+                name: name.clone(),
+                members: [key(handle)].into(),
+            },
+        );
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        for id in ids {
+            self.join_burst(id, &name);
+        }
+        name
+    }
+
+    pub(super) fn customer_joined(&mut self, conversation: ipc::ConversationId, handle: &str) -> String {
+        let channel = self.ensure_channel(conversation, handle);
+        let fresh = self
+            .view
+            .conversations
+            .get_mut(&conversation)
+            .is_some_and(|c| c.members.insert(key(handle)));
+        if fresh {
+            if let Some(c) = self.view.contact(handle).cloned() {
+                let join = format!(":{} JOIN {channel}", c.prefix());
+                self.broadcast(&join, None);
+            }
+        }
+        channel
+    }
+
+    pub fn on_worker_event(&mut self, event: &Event) {
+        // Handles end up in IRC prefixes: a malformed one (a compromised
+        // worker) could forge lines, so such events are dropped.
+        let handle = match event {
+            Event::Presence { handle, .. }
+            | Event::ConversationJoined { handle, .. }
+            | Event::ConversationLeft { handle, .. }
+            | Event::AddRequest { handle, .. } => Some(handle),
+            Event::Message { from, .. } | Event::Typing { from, .. } | Event::Nudge { from, .. } => {
+                Some(from)
+            }
+            _ => None,
+        };
+        if handle.is_some_and(|h| !crate::irc::view::valid_handle(h)) {
+            tracing::warn!(
+                "dropped a worker event with a malformed contact address: {:?}",
+                untrusted(&format!("{event:?}"))
+            );
+            return;
+        }
+        if let Event::Roster { contacts, .. } = event {
+            if contacts
+                .iter()
+                .any(|c| !crate::irc::view::valid_handle(&c.handle))
+            {
+                tracing::warn!("dropped a roster with malformed contact addresses");
+                return;
+            }
+        }
+        match event {
+            Event::Roster { contacts, .. } => {
+                for c in contacts {
+                    let before = self.view.contact(&c.handle).cloned();
+                    let after = self.learn_contact(
+                        &c.handle,
+                        &untrusted(&c.friendly_name),
+                        before.as_ref().map_or(c.status, |b| b.status),
+                    );
+                    self.presence_changed(before.as_ref(), &after);
+                }
+            }
+            Event::Presence {
+                handle,
+                status,
+                friendly_name,
+                ..
+            } => {
+                let before = self.view.contact(handle).cloned();
+                let name = friendly_name
+                    .as_deref()
+                    .map(untrusted)
+                    .or_else(|| before.as_ref().map(|b| b.friendly_name.clone()))
+                    .unwrap_or_else(|| handle.clone());
+                let after = self.learn_contact(handle, &name, *status);
+                self.presence_changed(before.as_ref(), &after);
+            }
+            Event::ConversationJoined {
+                conversation, handle, ..
+            } => {
+                self.customer_joined(*conversation, handle);
+            }
+            Event::ConversationLeft { conversation, handle } => {
+                if let (Some(ch), Some(c)) = (
+                    self.view.conversations.get(conversation),
+                    self.view.contact(handle),
+                ) {
+                    let line = format!(
+                        ":{} NOTICE {} :{} closed the conversation window",
+                        self.server(),
+                        ch.name,
+                        c.nick
+                    );
+                    self.broadcast(&line, None);
+                }
+            }
+            Event::ConversationClosed(conversation) => {
+                self.activity.remove(conversation);
+                self.auto_replied.remove(conversation);
+                if let Some(ch) = self.view.conversations.remove(conversation) {
+                    self.claims.remove(&ch.name.to_ascii_lowercase());
+                    let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+                    for id in ids {
+                        let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
+                            continue;
+                        };
+                        let line = format!(
+                            ":{} PART {} :conversation closed (idle)",
+                            self.user_prefix(&nick),
+                            ch.name
+                        );
+                        self.send(id, line);
+                    }
+                }
+            }
+            Event::Message {
+                conversation,
+                from,
+                text,
+                format,
+            } => {
+                self.activity.insert(*conversation, std::time::Instant::now());
+                let reply = self.settings.unattended_reply.clone();
+                if self.clients.is_empty() && !reply.is_empty() && self.auto_replied.insert(*conversation) {
+                    self.command(
+                        Command::SendMessage {
+                            to: ConversationTarget::Existing(*conversation),
+                            text: reply,
+                            format: TextFormat::default(),
+                        },
+                        None,
+                    );
+                }
+                let channel = self.customer_joined(*conversation, from);
+                let prefix = self
+                    .view
+                    .contact(from)
+                    .map(Contact::prefix)
+                    .unwrap_or_else(|| from.clone());
+                // Long messages (MSN allows ~1.5 kB) become several IRC lines.
+                let room = crate::irc::split::room(&prefix, "PRIVMSG", &channel).saturating_sub(8);
+                let mut pieces = crate::irc::split::split(text, room);
+                // A pasted wall of lines must not flood every staff client.
+                const MAX_LINES: usize = 25;
+                if pieces.len() > MAX_LINES {
+                    let dropped = pieces.len() - MAX_LINES;
+                    pieces.truncate(MAX_LINES);
+                    pieces.push(format!("[… {dropped} more lines not shown]"));
+                }
+                for piece in pieces {
+                    let styled = crate::irc::format::to_irc(&untrusted_line(&piece), format);
+                    let line = format!(":{prefix} PRIVMSG {channel} :{styled}");
+                    self.broadcast(&line, None);
+                }
+            }
+            Event::Nudge { conversation, from } => {
+                let channel = self.customer_joined(*conversation, from);
+                let prefix = self
+                    .view
+                    .contact(from)
+                    .map(Contact::prefix)
+                    .unwrap_or_else(|| from.clone());
+                let line = format!(":{prefix} NOTICE {channel} :*sent a nudge*");
+                self.broadcast(&line, None);
+            }
+            Event::Delivery { command_id, outcome } => {
+                let sent = match self.pending.remove(command_id) {
+                    Some(Pending::Message(o)) => Some(o),
+                    _ => None,
+                };
+                if let (Delivery::Failed(f), Some(sent)) = (outcome, sent) {
+                    self.announce_failure(sent, "not delivered", &f.detail);
+                }
+            }
+            Event::AddRequest { handle, .. } => {
+                self.roster_notice(&format!(
+                    "{handle} wants to add the account; accept with /msg *msn accept {handle}"
+                ));
+            }
+            Event::Notice(text) => self.roster_notice(text),
+            Event::SignedOut { reason, .. } => self.roster_notice(&format!("signed out: {reason}")),
+            // A new login starts online; show the right status at once.
+            Event::SignedIn { .. } => {
+                if self.clients.is_empty() {
+                    self.sync_status();
+                }
+            }
+            Event::Typing { conversation, from } => {
+                if let Some(ch) = self.view.conversations.get(conversation).map(|c| c.name.clone()) {
+                    let prefix = self
+                        .view
+                        .contact(from)
+                        .map(Contact::prefix)
+                        .unwrap_or_else(|| from.clone());
+                    self.broadcast_to_cap(
+                        "message-tags",
+                        &[("+typing", "active")],
+                        &format!(":{prefix} TAGMSG {ch}"),
+                    );
+                }
+            }
+            Event::LoginProgress(_) => {}
+        }
+    }
+
+    /// The result of a command this side sent.
+    pub fn on_command_result(&mut self, id: u64, result: &CommandResult) {
+        if let Some(Pending::Service { client, what }) = self.pending.get(&id) {
+            let (client, what) = (*client, what.clone());
+            self.pending.remove(&id);
+            let text = match result {
+                CommandResult::Ok => format!("done: {what}"),
+                CommandResult::Failed(f) => format!("failed: {what}: {}", untrusted(&f.detail)),
+            };
+            self.service_notice(client, &text);
+            return;
+        }
+        if let CommandResult::Failed(f) = result {
+            if let Some(Pending::Message(sent)) = self.pending.remove(&id) {
+                self.announce_failure(sent, "not sent", &f.detail);
+            }
+        }
+    }
+}

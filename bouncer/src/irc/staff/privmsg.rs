@@ -1,0 +1,171 @@
+//! PRIVMSG and NOTICE from staff: to a conversation (and so the customer),
+//! as a staff-only note (`@#bob`), to a colleague, or to a contact's nick.
+
+use ipc::{Command, ConversationTarget, TextFormat};
+
+use super::{Outgoing, Pending, Staff};
+use crate::irc::conn::ClientId;
+use crate::irc::view::ROSTER;
+use crate::supervisor::worker::untrusted;
+
+impl Staff {
+    /// A message from staff member `nick` on client `id`.
+    pub(super) fn privmsg(&mut self, id: ClientId, nick: &str, cmd: &str, target: &str, text: &str) {
+        if target.eq_ignore_ascii_case(crate::irc::service::NICK) {
+            if cmd == "PRIVMSG" {
+                self.service(id, text);
+            }
+            return;
+        }
+        let echo = format!(":{} {cmd} {target} :{text}", self.user_prefix(nick));
+        // Staff-only note: `@#bob` (STATUSMSG) never reaches the customer.
+        if let Some(channel) = target.strip_prefix('@') {
+            if self.view.conversation_by_channel(channel).is_some() || channel.eq_ignore_ascii_case(ROSTER) {
+                let echo_to_self = self
+                    .clients
+                    .get(&id)
+                    .is_some_and(|c| c.caps.contains("echo-message"));
+                let except = if echo_to_self { None } else { Some(id) };
+                self.broadcast_tagged(&[("account", nick)], &echo, except);
+            } else {
+                self.numeric(id, "403", &[channel, "No such channel"]);
+            }
+            return;
+        }
+        if target.eq_ignore_ascii_case(ROSTER) {
+            self.numeric(
+                id,
+                "404",
+                &[
+                    ROSTER,
+                    "The contact list is read-only; talk in a conversation channel",
+                ],
+            );
+            return;
+        }
+        // CTCP other than ACTION (DCC, VERSION …) is for IRC clients, never
+        // for a customer: a DCC request would leak the staff member's address.
+        if text.starts_with('\x01') && crate::irc::format::action(text).is_none() {
+            return;
+        }
+        // What the customer gets: IRC codes become MSN formatting, and
+        // /me becomes *action*.
+        let (mut msn_text, msn_format) = match crate::irc::format::action(text) {
+            Some(act) => (
+                format!("*{}*", crate::irc::format::from_irc(act).0),
+                TextFormat::default(),
+            ),
+            None => crate::irc::format::from_irc(text),
+        };
+        // The customer sees who answered, when a signature is configured:
+        // the staff member's own, else the global one.
+        let template = match self.signatures.get(nick) {
+            Some(Some(own)) => own.as_str(),
+            _ => self.settings.signature.as_str(),
+        };
+        if !template.is_empty() && !msn_text.trim().is_empty() {
+            msn_text = template.replace("{nick}", nick).replace("{text}", &msn_text);
+        }
+        if msn_text.trim().is_empty()
+            && cmd == "PRIVMSG"
+            && self.view.conversation_by_channel(target).is_some()
+        {
+            self.numeric(id, "412", &["No text to send"]);
+            return;
+        }
+        let account = [("account", nick)];
+        // echo-message: the sender's own connection sees its line too.
+        let echo_to_self = self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.caps.contains("echo-message"));
+        if let Some(conversation) = self.view.conversation_by_channel(target) {
+            self.activity.insert(conversation, std::time::Instant::now());
+            let except = if echo_to_self { None } else { Some(id) };
+            self.broadcast_tagged(&account, &echo, except);
+            if cmd == "PRIVMSG" {
+                self.command(
+                    Command::SendMessage {
+                        to: ConversationTarget::Existing(conversation),
+                        text: msn_text.clone(),
+                        format: msn_format.clone(),
+                    },
+                    Some(Pending::Message(Outgoing {
+                        conversation_hint: Some(target.to_owned()),
+                        from: nick.to_owned(),
+                        text: text.to_owned(),
+                    })),
+                );
+            }
+            return;
+        }
+        // A colleague's nick wins over a contact's: a private word between
+        // staff must never reach a customer.
+        let to_staff = self.clients.values().any(|c| c.nick.eq_ignore_ascii_case(target));
+        if to_staff {
+            let staff: Vec<ClientId> = self
+                .clients
+                .iter()
+                .filter(|(cid, c)| c.nick.eq_ignore_ascii_case(target) || (c.nick == nick && **cid != id))
+                .map(|(cid, _)| *cid)
+                .collect();
+            for cid in staff {
+                self.send_tagged(cid, &account, echo.clone());
+            }
+            if echo_to_self {
+                self.send_tagged(id, &account, echo);
+            }
+            return;
+        }
+        if let Some(contact) = self.view.contact_by_nick(target).cloned() {
+            if cmd != "PRIVMSG" {
+                self.numeric(id, "404", &[target, "Customers only get PRIVMSG"]);
+                return;
+            }
+            // `/msg bob …` lands in bob's conversation, for everyone.
+            let hint = self
+                .view
+                .conversation_with(&contact.handle)
+                .and_then(|c| self.view.conversations.get(&c))
+                .map(|c| c.name.clone());
+            if let Some(channel) = &hint {
+                let line = format!(":{} PRIVMSG {channel} :{text}", self.user_prefix(nick));
+                self.broadcast(&line, None);
+            }
+            if cmd == "PRIVMSG" {
+                let to = match self.view.conversation_with(&contact.handle) {
+                    Some(c) => ConversationTarget::Existing(c),
+                    None => ConversationTarget::Contact(contact.handle.clone()),
+                };
+                self.command(
+                    Command::SendMessage {
+                        to,
+                        text: msn_text.clone(),
+                        format: msn_format.clone(),
+                    },
+                    Some(Pending::Message(Outgoing {
+                        conversation_hint: hint,
+                        from: nick.to_owned(),
+                        text: text.to_owned(),
+                    })),
+                );
+            }
+            return;
+        }
+        self.numeric(id, "401", &[target, "No such nick/channel"]);
+    }
+
+    /// Every staff member learns that a message did not reach the customer,
+    /// in the conversation's channel, naming the message.
+    pub(super) fn announce_failure(&mut self, sent: Outgoing, what: &str, detail: &str) {
+        let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
+        let line = format!(
+            ":{} NOTICE {target} :{what} ({}): <{}> {}",
+            self.server(),
+            untrusted(detail),
+            sent.from,
+            sent.text
+        );
+        self.broadcast(&line, None);
+    }
+}
