@@ -239,7 +239,9 @@ fn ircv3_clients_get_times_echoes_accounts_typing_and_away() {
     e.s.rt.block_on(bob.say(ACCOUNT, "timed?")).unwrap();
     let line = c.expect("PRIVMSG #bob :\x02\x0304timed?", SOON).unwrap();
     assert!(
-        line.starts_with("@time=20") && line.contains("Z :bob!bob@example.com PRIVMSG"),
+        line.starts_with("@time=20")
+            && line.contains(";msgid=")
+            && line.contains(" :bob!bob@example.com PRIVMSG"),
         "{line}"
     );
 
@@ -268,6 +270,80 @@ fn ircv3_clients_get_times_echoes_accounts_typing_and_away() {
     bob.sign_in("NLN");
     let back = c.expect(":bob!bob@example.com AWAY", SOON).unwrap();
     assert!(back.ends_with(" AWAY"), "{back}");
+}
+
+#[test]
+fn modern_clients_get_labels_batches_msgids_extended_joins_and_setname() {
+    let e = env();
+    let mut c = IrcClient::connect(e.port).unwrap();
+    c.send("CAP LS 302");
+    c.send("PASS alice:pw");
+    c.send("NICK alice");
+    c.send("USER alice 0 * :Alice Liddell");
+    c.send("CAP REQ :message-tags batch labeled-response extended-join setname");
+    c.expect(
+        "ACK :message-tags batch labeled-response extended-join setname",
+        SOON,
+    )
+    .unwrap();
+    c.send("CAP END");
+    let isupport = c.expect(" 005 alice ", SOON).unwrap();
+    assert!(isupport.contains("NAMELEN=200"), "{isupport}");
+    // Our own JOIN carries our account and real name.
+    c.expect(":alice!alice@msnbnc JOIN &msn alice :Alice Liddell", SOON)
+        .unwrap();
+
+    // A reply of several lines is one labelled batch.
+    c.send("@label=w1 WHOIS alice");
+    let open = c.expect(" BATCH +", SOON).unwrap();
+    assert!(
+        open.starts_with("@label=w1 :msnbnc BATCH +") && open.ends_with(" labeled-response"),
+        "{open}"
+    );
+    let reference = open
+        .split('+')
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let real = c.expect(" 311 alice alice ", SOON).unwrap();
+    assert!(
+        real.starts_with(&format!("@batch={reference} ")) && real.ends_with(":Alice Liddell"),
+        "{real}"
+    );
+    c.expect(&format!(":msnbnc BATCH -{reference}"), SOON).unwrap();
+    // One line carries the label; no reply at all is an ACK.
+    c.send("@label=p1 PING :x");
+    let pong = c.expect("PONG msnbnc :x", SOON).unwrap();
+    assert!(pong.starts_with("@label=p1 "), "{pong}");
+    c.send("@label=a1 PONG :x");
+    c.expect("@label=a1 :msnbnc ACK", SOON).unwrap();
+
+    // Contacts join with account `*` and their friendly name, and
+    // renaming themselves is a SETNAME.
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    c.expect(":bob!bob@example.com JOIN &msn * :Bob", SOON).unwrap();
+    bob.set_name("Bob (order #1234)");
+    c.expect(":bob!bob@example.com SETNAME :Bob (order #1234)", SOON)
+        .unwrap();
+
+    // Messages carry a msgid.
+    e.s.rt.block_on(bob.say(ACCOUNT, "with an id")).unwrap();
+    let line = c.expect("PRIVMSG #bob :\x02\x0304with an id", SOON).unwrap();
+    assert!(line.starts_with("@msgid="), "{line}");
+
+    // Staff rename themselves too; over-long names are refused.
+    c.send("SETNAME :Alice L. (support)");
+    c.expect(":alice!alice@msnbnc SETNAME :Alice L. (support)", SOON)
+        .unwrap();
+    c.send(&format!("SETNAME :{}", "x".repeat(201)));
+    c.expect("FAIL SETNAME INVALID_REALNAME", SOON).unwrap();
+    c.send("WHOIS alice");
+    c.expect(" 311 alice alice alice msnbnc * :Alice L. (support)", SOON)
+        .unwrap();
 }
 
 #[test]

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::auth::Auth;
 use super::line::{Line, LineReader};
-use super::registration::{Login, Output, Registration};
+use super::registration::{Login, Output, Registered, Registration};
 use super::wire::reply;
 
 /// Lines queued to one client before it counts as too slow and is dropped
@@ -53,6 +53,7 @@ pub struct Attached {
     pub role: crate::store::users::Role,
     /// The nick the client asked for (it gets the user's name).
     pub requested_nick: String,
+    pub realname: String,
     pub caps: BTreeSet<String>,
     pub addr: SocketAddr,
     /// The fingerprint of the client's TLS certificate, if it sent one.
@@ -110,12 +111,13 @@ pub async fn serve<S>(
     )
     .await;
     let attached = match registered {
-        Ok(Some((login, role, nick, caps))) => Attached {
+        Ok(Some((r, role))) => Attached {
             id,
-            login,
+            login: r.login,
             role,
-            requested_nick: nick,
-            caps,
+            requested_nick: r.nick,
+            realname: r.realname,
+            caps: r.caps,
             addr,
             cert,
             tx: tx.clone(),
@@ -179,8 +181,6 @@ pub async fn serve<S>(
     finish(&mut writer).await;
 }
 
-type Registered = (Login, crate::store::users::Role, String, BTreeSet<String>);
-
 async fn register<R: AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut BytesMut,
@@ -188,7 +188,7 @@ async fn register<R: AsyncRead + Unpin>(
     (server, addr, cert): (&str, SocketAddr, Option<String>),
     auth: &Auth,
     tx: &mpsc::Sender<String>,
-) -> Option<Registered> {
+) -> Option<(Registered, crate::store::users::Role)> {
     let mut reg = Registration::new(server).with_cert(cert);
     let mut role = crate::store::users::Role::Staff;
     loop {
@@ -241,7 +241,7 @@ async fn register<R: AsyncRead + Unpin>(
                             };
                             next.extend(reg.verified(login, super::registration::Via::Sasl, ok));
                         }
-                        Output::Registered { login, nick, caps } => return Some((login, role, nick, caps)),
+                        Output::Registered(r) => return Some((r, role)),
                         Output::Close(why) => {
                             let _ = tx.send(format!("ERROR :{why}")).await;
                             return None;

@@ -1,6 +1,7 @@
 //! The IRC side: what staff attach to.
 
 pub mod auth;
+pub mod batch;
 pub mod conn;
 pub mod flood;
 pub mod format;

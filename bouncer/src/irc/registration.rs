@@ -22,6 +22,10 @@ pub const CAPABILITIES: &[&str] = &[
     "multi-prefix",
     "userhost-in-names",
     "cap-notify",
+    "batch",
+    "labeled-response",
+    "extended-join",
+    "setname",
 ];
 /// SASL payloads above this are refused (RFC: 400-byte chunks, a few of them).
 const MAX_SASL: usize = 4096;
@@ -56,13 +60,20 @@ pub enum Output {
         wanted: Option<Login>,
     },
     /// Registered: hand the connection over.
-    Registered {
-        login: Login,
-        nick: String,
-        caps: BTreeSet<String>,
-    },
+    Registered(Registered),
     /// Send an `ERROR` with this text and close.
     Close(String),
+}
+
+/// A registered client, ready to hand over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub login: Login,
+    /// The nick the client asked for (it gets the user's name).
+    pub nick: String,
+    /// USER's real name, shown in WHOIS and extended-join.
+    pub realname: String,
+    pub caps: BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +96,7 @@ pub struct Registration {
     /// The USER command's user name; `alice@laptop` there names the device
     /// for logins that carry none (SASL EXTERNAL without an authzid).
     username: Option<String>,
+    realname: String,
     /// The fingerprint of the client's TLS certificate, if it sent one.
     cert: Option<String>,
     pass: Option<String>,
@@ -181,6 +193,7 @@ impl Registration {
                     out.push(self.numeric("461", &["USER", "Not enough parameters"]));
                 } else {
                     self.username = p.first().cloned();
+                    self.realname = p.get(3).cloned().unwrap_or_default();
                 }
             }
             "PING" => {
@@ -393,11 +406,12 @@ impl Registration {
                         login.device = named.device;
                     }
                 }
-                out.push(Output::Registered {
+                out.push(Output::Registered(Registered {
                     login,
                     nick,
+                    realname: self.realname.clone(),
                     caps: self.caps.clone(),
-                });
+                }));
             }
             Sasl::Checking | Sasl::Plain(_) | Sasl::External => {}
             Sasl::Idle => match self.pass.take() {
@@ -486,9 +500,7 @@ mod tests {
             }]
         );
         let out = r.verified(login.clone(), Via::Pass, true);
-        assert!(
-            matches!(&out[0], Output::Registered { login: l, nick, .. } if *l == login && nick == "alice")
-        );
+        assert!(matches!(&out[0], Output::Registered(r) if r.login == login && r.nick == "alice"));
     }
 
     #[test]
@@ -531,7 +543,7 @@ mod tests {
         assert_eq!(
             sent(&out),
             vec![
-                ":msnbnc CAP * LS :sasl=PLAIN message-tags server-time echo-message away-notify account-tag multi-prefix userhost-in-names cap-notify",
+                ":msnbnc CAP * LS :sasl=PLAIN message-tags server-time echo-message away-notify account-tag multi-prefix userhost-in-names cap-notify batch labeled-response extended-join setname",
                 ":msnbnc CAP alice ACK :sasl",
                 "AUTHENTICATE +"
             ]
@@ -553,7 +565,7 @@ mod tests {
         assert_eq!(sent(&out)[1], ":msnbnc 903 alice :SASL authentication successful");
         assert!(feed(&mut r, &["CAP END"])
             .iter()
-            .any(|o| matches!(o, Output::Registered { login: l, .. } if *l == login)));
+            .any(|o| matches!(o, Output::Registered(r) if r.login == login)));
     }
 
     #[test]
@@ -636,8 +648,8 @@ mod tests {
         // USER's `alice@laptop` names the device the certificate did not.
         let out = feed(&mut r, &["CAP END"]);
         assert!(
-            out.iter().any(|o| matches!(o, Output::Registered { login, .. }
-                if login.user == "alice" && login.device.as_deref() == Some("laptop"))),
+            out.iter().any(|o| matches!(o, Output::Registered(r)
+                if r.login.user == "alice" && r.login.device.as_deref() == Some("laptop") && r.realname == "A")),
             "{out:?}"
         );
 

@@ -28,7 +28,7 @@ pub fn timestamp(t: SystemTime) -> String {
     )
 }
 
-fn escape(v: &str) -> String {
+pub fn escape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         match c {
@@ -41,6 +41,38 @@ fn escape(v: &str) -> String {
         }
     }
     out
+}
+
+/// `msgid` values: a random per-process prefix and a counter, so ids stay
+/// unique across restarts.
+#[derive(Debug)]
+pub struct MsgIds {
+    prefix: String,
+    next: u64,
+}
+
+impl Default for MsgIds {
+    fn default() -> Self {
+        MsgIds {
+            prefix: format!("{:08x}", fastrand::u32(..)),
+            next: 0,
+        }
+    }
+}
+
+impl MsgIds {
+    pub fn fresh(&mut self) -> String {
+        self.next += 1;
+        format!("{}-{:x}", self.prefix, self.next)
+    }
+}
+
+/// `line` with one more tag (`key=value`, already escaped) in front.
+pub fn with_tag(line: &str, tag: &str) -> String {
+    match line.strip_prefix('@') {
+        Some(rest) => format!("@{tag};{rest}"),
+        None => format!("@{tag} {line}"),
+    }
 }
 
 /// The tag prefix (`@a=b;c=d `, or nothing) for a client with `caps`.

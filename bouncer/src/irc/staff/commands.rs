@@ -10,6 +10,9 @@ use crate::irc::view::{Contact, ROSTER};
 use crate::irc::wire::params;
 use crate::supervisor::worker::untrusted;
 
+/// SETNAME's limit, also in ISUPPORT NAMELEN.
+pub(super) const MAX_REALNAME: usize = 200;
+
 impl Staff {
     pub(super) fn on_line(&mut self, id: ClientId, m: &Message) {
         let (cmd, p) = params(m);
@@ -147,6 +150,22 @@ impl Staff {
                     _ => {}
                 }
             }
+            "SETNAME" => match p.first().map(|r| r.trim()) {
+                Some(real) if real.is_empty() || real.len() > MAX_REALNAME => {
+                    let server = self.server().to_owned();
+                    self.send(
+                        id,
+                        format!(":{server} FAIL SETNAME INVALID_REALNAME :A real name is 1 to {MAX_REALNAME} bytes"),
+                    );
+                }
+                Some(real) => {
+                    let real = untrusted(real);
+                    self.realnames.insert(nick.clone(), real.clone());
+                    let line = format!(":{} SETNAME :{real}", self.user_prefix(&nick));
+                    self.broadcast_to_cap("setname", &[], &line);
+                }
+                None => self.numeric(id, "461", &["SETNAME", "Not enough parameters"]),
+            },
             "PASS" | "USER" => self.numeric(id, "462", &["You may not reregister"]),
             "" => {}
             other => self.numeric(id, "421", &[other, "Unknown command"]),
@@ -172,7 +191,7 @@ impl Staff {
                 n.to_owned(),
                 server.clone(),
                 "H@".to_owned(),
-                n.to_owned(),
+                self.realname(n),
             )
         };
         let contact_row = |c: &Contact, prefix: &str| {
@@ -236,18 +255,14 @@ impl Staff {
             .map(|c| c.nick.clone())
         {
             let devices = self.clients.values().filter(|c| c.nick == n).count();
-            self.numeric(
-                id,
-                "311",
-                &[
-                    &n,
-                    &n,
-                    &server,
-                    "*",
-                    &format!("staff ({devices} devices attached)"),
-                ],
+            let real = self.realname(&n);
+            self.numeric(id, "311", &[&n, &n, &server, "*", &real]);
+            let what = format!(
+                "msnbnc staff, {devices} device{} attached",
+                if devices == 1 { "" } else { "s" }
             );
-            self.numeric(id, "312", &[&n, &server, "msnbnc staff"]);
+            self.numeric(id, "312", &[&n, &server, &what]);
+            self.numeric(id, "330", &[&n, &n, "is logged in as"]);
         } else {
             self.numeric(id, "401", &[target, "No such nick/channel"]);
         }

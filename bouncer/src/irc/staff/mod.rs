@@ -14,7 +14,9 @@ mod msn;
 mod privmsg;
 mod service;
 
+use super::batch::{BatchIds, Labeled};
 use super::conn::{Attached, ClientEvent, ClientId};
+use super::tags::MsgIds;
 use super::view::{key, Channel, Contact, View, ROSTER};
 use crate::config::IrcSettings;
 use crate::irc::registration::Login;
@@ -63,6 +65,12 @@ pub struct Staff {
     auto_replied: BTreeSet<ipc::ConversationId>,
     /// Each attached user's own signature (`None`: the global one).
     signatures: HashMap<String, Option<String>>,
+    /// Each attached user's real name (USER, SETNAME).
+    realnames: HashMap<String, String>,
+    /// The reply being collected for a labelled command (labeled-response).
+    label: Option<Labeled>,
+    batch_ids: BatchIds,
+    msgids: MsgIds,
 }
 
 const MOTD: &[&str] = &[
@@ -99,6 +107,10 @@ impl Staff {
             activity: HashMap::new(),
             auto_replied: BTreeSet::new(),
             signatures: HashMap::new(),
+            realnames: HashMap::new(),
+            label: None,
+            batch_ids: BatchIds::default(),
+            msgids: MsgIds::default(),
         }
     }
 
@@ -123,6 +135,17 @@ impl Staff {
             "{}{line}",
             super::tags::prefix(&c.caps, std::time::SystemTime::now(), tags)
         );
+        // Part of the reply to a labelled command: sent when it is complete.
+        if let Some(l) = self.label.as_mut().filter(|l| l.client == id) {
+            l.lines.push(line);
+            return;
+        }
+        self.push(id, line);
+    }
+
+    /// Queues a finished line.
+    fn push(&mut self, id: ClientId, line: String) {
+        let Some(c) = self.clients.get(&id) else { return };
         match c.tx.try_send(line) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.gone(id, "too slow: its queue is full"),
@@ -180,7 +203,29 @@ impl Staff {
     pub fn on_event(&mut self, event: ClientEvent) {
         match event {
             ClientEvent::Attached(a) => self.attach(a),
-            ClientEvent::Line(id, m) => self.on_line(id, &m),
+            ClientEvent::Line(id, m) => {
+                // labeled-response: collect the reply, then send it as one.
+                let label = crate::irc::wire::tag(&m, "label")
+                    .filter(|l| !l.is_empty() && l.len() <= 64)
+                    .filter(|_| {
+                        self.clients
+                            .get(&id)
+                            .is_some_and(|c| c.caps.contains("labeled-response"))
+                    });
+                self.label = label.map(|label| Labeled {
+                    client: id,
+                    label: label.to_owned(),
+                    lines: Vec::new(),
+                });
+                self.on_line(id, &m);
+                if let Some(reply) = self.label.take() {
+                    let has_batch = self.clients.get(&id).is_some_and(|c| c.caps.contains("batch"));
+                    let server = self.server().to_owned();
+                    for line in reply.finish(&server, has_batch, &mut self.batch_ids) {
+                        self.push(id, line);
+                    }
+                }
+            }
             ClientEvent::TooLong(id) => self.numeric(id, "417", &["Input line was too long"]),
             ClientEvent::Detached(id, reason) => self.gone(id, &reason),
         }
@@ -247,6 +292,7 @@ impl Staff {
             "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1".to_owned(),
             "NICKLEN=30".to_owned(),
             "CHANNELLEN=64".to_owned(),
+            format!("NAMELEN={}", commands::MAX_REALNAME),
         ];
         let mut params: Vec<&str> = isupport.iter().map(String::as_str).collect();
         params.push("are supported by this server");
@@ -266,9 +312,15 @@ impl Staff {
                 None
             });
             self.signatures.insert(nick.clone(), signature);
+            let realname = if a.realname.trim().is_empty() {
+                nick.clone()
+            } else {
+                untrusted(&a.realname)
+            };
+            self.realnames.insert(nick.clone(), realname.clone());
             // The other staff see a colleague arrive.
-            let join = format!(":{} JOIN {ROSTER}", self.user_prefix(&nick));
-            self.broadcast(&join, Some(id));
+            let prefix = self.user_prefix(&nick);
+            self.broadcast_join(&prefix, ROSTER, &nick, &realname, Some(id));
         }
         self.join_burst(id, ROSTER);
         let channels: Vec<String> = self.view.conversations.values().map(|c| c.name.clone()).collect();
@@ -309,9 +361,55 @@ impl Staff {
     fn gone(&mut self, id: ClientId, reason: &str) {
         if let Some(c) = self.clients.remove(&id) {
             tracing::info!(client = id, user = %c.login.user, "IRC client detached: {reason}");
+            if !self.clients.values().any(|o| o.nick == c.nick) {
+                self.realnames.remove(&c.nick);
+                self.signatures.remove(&c.nick);
+            }
             if self.clients.is_empty() {
                 self.sync_status();
             }
+        }
+    }
+
+    /// A staff member's real name (their nick until they give one).
+    fn realname(&self, nick: &str) -> String {
+        self.realnames
+            .get(nick)
+            .cloned()
+            .unwrap_or_else(|| nick.to_owned())
+    }
+
+    /// A JOIN as client `id` wants it: extended-join adds the account
+    /// (`*` for none) and the real name.
+    fn join_line(&self, id: ClientId, prefix: &str, channel: &str, account: &str, realname: &str) -> String {
+        let extended = self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.caps.contains("extended-join"));
+        if extended {
+            format!(":{prefix} JOIN {channel} {account} :{realname}")
+        } else {
+            format!(":{prefix} JOIN {channel}")
+        }
+    }
+
+    fn broadcast_join(
+        &mut self,
+        prefix: &str,
+        channel: &str,
+        account: &str,
+        realname: &str,
+        except: Option<ClientId>,
+    ) {
+        let ids: Vec<ClientId> = self
+            .clients
+            .keys()
+            .copied()
+            .filter(|c| Some(*c) != except)
+            .collect();
+        for id in ids {
+            let line = self.join_line(id, prefix, channel, account, realname);
+            self.send(id, line);
         }
     }
 
@@ -320,7 +418,9 @@ impl Staff {
         let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
             return;
         };
-        self.send(id, format!(":{} JOIN {channel}", self.user_prefix(&nick)));
+        let (prefix, realname) = (self.user_prefix(&nick), self.realname(&nick));
+        let join = self.join_line(id, &prefix, channel, &nick, &realname);
+        self.send(id, join);
         let topic = self.topic(channel);
         self.numeric(id, "332", &[channel, &topic]);
         self.names(id, channel);

@@ -72,12 +72,16 @@ impl Staff {
                 self.broadcast_to_cap("away-notify", &[], &line);
             }
         }
+        // setname: a contact's new friendly name.
+        if is && before.is_some_and(|b| b.friendly_name != after.friendly_name) {
+            let line = format!(":{} SETNAME :{}", after.prefix(), after.friendly_name);
+            self.broadcast_to_cap("setname", &[], &line);
+        }
         if was == is {
             return;
         }
         if is {
-            let join = format!(":{} JOIN {ROSTER}", after.prefix());
-            self.broadcast(&join, None);
+            self.broadcast_join(&after.prefix(), ROSTER, "*", &after.friendly_name, None);
             let mode = format!(":{} MODE {ROSTER} +v {}", self.server(), after.nick);
             self.broadcast(&mode, None);
         } else {
@@ -120,8 +124,7 @@ impl Staff {
             .is_some_and(|c| c.members.insert(key(handle)));
         if fresh {
             if let Some(c) = self.view.contact(handle).cloned() {
-                let join = format!(":{} JOIN {channel}", c.prefix());
-                self.broadcast(&join, None);
+                self.broadcast_join(&c.prefix(), &channel, "*", &c.friendly_name, None);
             }
         }
         channel
@@ -258,7 +261,8 @@ impl Staff {
                 for piece in pieces {
                     let styled = crate::irc::format::to_irc(&untrusted_line(&piece), format);
                     let line = format!(":{prefix} PRIVMSG {channel} :{styled}");
-                    self.broadcast(&line, None);
+                    let msgid = self.msgids.fresh();
+                    self.broadcast_tagged(&[("msgid", &msgid)], &line, None);
                 }
             }
             Event::Nudge { conversation, from } => {
@@ -269,7 +273,8 @@ impl Staff {
                     .map(Contact::prefix)
                     .unwrap_or_else(|| from.clone());
                 let line = format!(":{prefix} NOTICE {channel} :*sent a nudge*");
-                self.broadcast(&line, None);
+                let msgid = self.msgids.fresh();
+                self.broadcast_tagged(&[("msgid", &msgid)], &line, None);
             }
             Event::Delivery { command_id, outcome } => {
                 let sent = match self.pending.remove(command_id) {

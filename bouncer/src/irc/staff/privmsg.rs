@@ -26,7 +26,8 @@ impl Staff {
                     .get(&id)
                     .is_some_and(|c| c.caps.contains("echo-message"));
                 let except = if echo_to_self { None } else { Some(id) };
-                self.broadcast_tagged(&[("account", nick)], &echo, except);
+                let msgid = self.msgids.fresh();
+                self.broadcast_tagged(&[("account", nick), ("msgid", &msgid)], &echo, except);
             } else {
                 self.numeric(id, "403", &[channel, "No such channel"]);
             }
@@ -73,7 +74,8 @@ impl Staff {
             self.numeric(id, "412", &["No text to send"]);
             return;
         }
-        let account = [("account", nick)];
+        let msgid = self.msgids.fresh();
+        let account = [("account", nick), ("msgid", msgid.as_str())];
         // echo-message: the sender's own connection sees its line too.
         let echo_to_self = self
             .clients
@@ -130,7 +132,7 @@ impl Staff {
                 .map(|c| c.name.clone());
             if let Some(channel) = &hint {
                 let line = format!(":{} PRIVMSG {channel} :{text}", self.user_prefix(nick));
-                self.broadcast(&line, None);
+                self.broadcast_tagged(&account, &line, None);
             }
             if cmd == "PRIVMSG" {
                 let to = match self.view.conversation_with(&contact.handle) {
