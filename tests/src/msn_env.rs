@@ -25,6 +25,8 @@ pub fn sim() -> Sim {
                 .account(ACCOUNT, PASSWORD, "Support Desk")
                 .customer("bob@example.com", "Bob")
                 .customer("carol@example.com", "Carol")
+                // Not on the account's lists: a stranger who may add it.
+                .customer("dave@example.com", "Dave")
                 .friends(ACCOUNT, "bob@example.com")
                 .friends(ACCOUNT, "carol@example.com"),
         ))

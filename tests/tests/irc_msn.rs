@@ -26,13 +26,21 @@ fn env() -> Env {
 
 /// An environment with extra `[irc]` settings.
 fn env_with(irc: &str) -> Env {
+    env_with_sections(irc, "")
+}
+
+/// An environment with extra `[irc]` and `[msn]` settings.
+fn env_with_sections(irc: &str, msn: &str) -> Env {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "listen = [\"127.0.0.1:0\"]",
-        &format!("listen = [\"127.0.0.1:0\"]\n{irc}"),
-    );
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(
+            "listen = [\"127.0.0.1:0\"]",
+            &format!("listen = [\"127.0.0.1:0\"]\n{irc}"),
+        )
+        .replace("[msn]\n", &format!("[msn]\n{msn}\n"));
     std::fs::write(&cfg, text).unwrap();
     add_staff(&cfg, "alice", "pw", true);
     add_staff(&cfg, "zoe", "pw", false);
@@ -131,6 +139,13 @@ fn customers_and_staff_talk_through_conversation_channels() {
 fn a_worker_crash_drops_no_staff_connection_and_is_announced() {
     let mut e = env();
     let mut alice = login(e.port, "alice");
+    let mut zoe = login(e.port, "zoe");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "before the crash")).unwrap();
+    alice
+        .expect("PRIVMSG #bob :\x02\x0304before the crash", SOON)
+        .unwrap();
     let (_, line) = e.bouncer.wait_for("worker ready worker_pid=", SOON).unwrap();
     let pid = msnbnc_tests::worker_pid(&line).unwrap();
     let before = e.bouncer.log_len();
@@ -147,6 +162,126 @@ fn a_worker_crash_drops_no_staff_connection_and_is_announced() {
     alice.send("PING :alive");
     alice.expect("PONG msnbnc :alive", SOON).unwrap();
     assert!(e.bouncer.is_running());
+
+    // The conversation channel stays, showing the outage and the recovery …
+    for c in [&mut alice, &mut zoe] {
+        c.expect("NOTICE #bob :MSN connection lost", SOON).unwrap();
+        c.expect("NOTICE #bob :MSN connection back", SOON).unwrap();
+    }
+    // … and writing there re-opens the conversation with bob.
+    zoe.send("PRIVMSG #bob :Sorry, we were cut off.");
+    alice
+        .expect(":zoe!zoe@msnbnc PRIVMSG #bob :Sorry, we were cut off.", SOON)
+        .unwrap();
+    let got = e.s.rt.block_on(bob.wait_for(
+        SOON,
+        |r| matches!(r, Received::Text { text, .. } if text == "Sorry, we were cut off."),
+    ));
+    assert!(got.is_some(), "{:?}", bob.texts());
+    e.s.rt.block_on(bob.say(ACCOUNT, "no problem")).unwrap();
+    let reply = alice.expect("no problem", SOON).unwrap();
+    assert!(
+        reply.contains("PRIVMSG #bob :"),
+        "bob's reply is in the same channel: {reply}"
+    );
+}
+
+#[test]
+fn a_message_to_a_contact_opens_a_channel_everyone_sees_it_in() {
+    let e = env();
+    let (mut alice, mut zoe) = (login(e.port, "alice"), login(e.port, "zoe"));
+    let carol = e.s.sim.customer("carol@example.com");
+    carol.sign_in("NLN");
+    zoe.expect(":carol!carol@example.com JOIN &msn", SOON).unwrap();
+    alice.send("PRIVMSG carol :Your refund is on its way.");
+    let got = e.s.rt.block_on(carol.wait_for(
+        SOON,
+        |r| matches!(r, Received::Text { text, .. } if text == "Your refund is on its way."),
+    ));
+    assert!(got.is_some(), "{:?}", carol.texts());
+    for c in [&mut alice, &mut zoe] {
+        c.expect(" JOIN #carol", SOON).unwrap();
+        c.expect(
+            ":alice!alice@msnbnc PRIVMSG #carol :Your refund is on its way.",
+            SOON,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_group_conversation_is_one_channel_with_every_customer_in_it() {
+    let e = env();
+    let mut alice = login(e.port, "alice");
+    let (bob, carol) = (e.s.sim.customer(BOB), e.s.sim.customer("carol@example.com"));
+    bob.sign_in("NLN");
+    carol.sign_in("NLN");
+    let room =
+        e.s.rt
+            .block_on(bob.say(ACCOUNT, "my wife has a question too"))
+            .unwrap();
+    alice.expect("PRIVMSG #bob :", SOON).unwrap();
+    bob.invite(room, "carol@example.com").unwrap();
+    alice.expect(":carol!carol@example.com JOIN #bob", SOON).unwrap();
+    e.s.rt.block_on(carol.say(ACCOUNT, "hi, it's Carol")).unwrap();
+    alice
+        .expect(
+            ":carol!carol@example.com PRIVMSG #bob :\x02\x0304hi, it's Carol",
+            SOON,
+        )
+        .unwrap();
+    // The topic names both customers.
+    alice
+        .expect(
+            "TOPIC #bob :Conversation with bob@example.com (Bob, Online), carol@example.com (Carol, Online)",
+            SOON,
+        )
+        .unwrap();
+    // A staff answer reaches both customers.
+    alice.send("PRIVMSG #bob :Hello to you both.");
+    for c in [&bob, &carol] {
+        let got = e.s.rt.block_on(c.wait_for(
+            SOON,
+            |r| matches!(r, Received::Text { text, .. } if text == "Hello to you both."),
+        ));
+        assert!(got.is_some(), "{}: {:?}", c.email(), c.texts());
+    }
+    // One of them leaves; the conversation goes on with the other.
+    carol.leave(room);
+    alice
+        .expect(
+            ":carol!carol@example.com PART #bob :closed the conversation window",
+            SOON,
+        )
+        .unwrap();
+    e.s.rt.block_on(bob.say(ACCOUNT, "still here")).unwrap();
+    alice.expect("PRIVMSG #bob :\x02\x0304still here", SOON).unwrap();
+}
+
+#[test]
+fn a_stranger_adding_the_account_is_accepted_through_the_service() {
+    let e = env_with_sections("", "auto_accept_contacts = false");
+    let mut alice = login(e.port, "alice");
+    let dave = e.s.sim.customer("dave@example.com");
+    dave.sign_in("NLN");
+    dave.add(ACCOUNT);
+    alice
+        .expect(
+            "dave@example.com wants to add the account; accept with /msg *msn accept dave@example.com",
+            SOON,
+        )
+        .unwrap();
+    assert_eq!(
+        e.s.sim.lists(ACCOUNT, "dave@example.com") & 0b011,
+        0,
+        "not accepted yet"
+    );
+    alice.send("PRIVMSG *msn :accept dave@example.com");
+    alice
+        .expect("NOTICE alice :done: accept dave@example.com", SOON)
+        .unwrap();
+    // Now dave is a contact: his presence shows in &msn.
+    alice.expect(":dave!dave@example.com JOIN &msn", SOON).unwrap();
 }
 
 #[test]

@@ -42,6 +42,10 @@ pub struct View {
     /// By lower-cased handle.
     pub contacts: BTreeMap<String, Contact>,
     pub conversations: BTreeMap<ConversationId, Channel>,
+    /// Channels whose MSN conversation was lost with the worker while
+    /// staff stayed in them, by lower-cased name. The customer writing, or
+    /// staff writing there, brings them back to life under the same name.
+    pub dormant: BTreeMap<String, Channel>,
 }
 
 /// An MSN address safe to put in IRC lines: `user@domain`, nothing that
@@ -85,6 +89,42 @@ impl View {
             .map(|(id, _)| *id)
     }
 
+    /// A channel staff are in: a live conversation's or a dormant one.
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        match self.conversation_by_channel(name) {
+            Some(id) => self.conversations.get(&id),
+            None => self.dormant.get(&name.to_ascii_lowercase()),
+        }
+    }
+
+    /// Every conversation is gone (the worker stopped): their channels go
+    /// dormant. Returns their names.
+    pub fn suspend_all(&mut self) -> Vec<String> {
+        let lost = std::mem::take(&mut self.conversations);
+        lost.into_values()
+            .map(|c| {
+                let name = c.name.clone();
+                self.dormant.insert(name.to_ascii_lowercase(), c);
+                name
+            })
+            .collect()
+    }
+
+    /// A new conversation with `handle` alone: their dormant channel, if
+    /// there is one, is its channel again.
+    pub fn revive(&mut self, conversation: ConversationId, handle: &str) -> Option<String> {
+        let k = key(handle);
+        let name = self
+            .dormant
+            .iter()
+            .find(|(_, c)| c.members.len() == 1 && c.members.contains(&k))
+            .map(|(n, _)| n.clone())?;
+        let channel = self.dormant.remove(&name)?;
+        let shown = channel.name.clone();
+        self.conversations.insert(conversation, channel);
+        Some(shown)
+    }
+
     /// A channel name for a new conversation, free among the others.
     pub fn free_channel_name(&self, nick: &str) -> String {
         let base = format!("#{nick}");
@@ -96,7 +136,7 @@ impl View {
                     format!("{base}-{n}")
                 }
             })
-            .find(|name| self.conversation_by_channel(name).is_none())
+            .find(|name| self.channel(name).is_none())
             .unwrap_or(base)
     }
 }
@@ -156,5 +196,30 @@ mod tests {
         assert_eq!(v.free_channel_name("bob"), "#bob-2");
         assert_eq!(v.conversation_by_channel("#BOB"), Some(1));
         assert_eq!(v.conversation_with("BOB@example.com"), Some(1));
+    }
+
+    #[test]
+    fn lost_conversations_go_dormant_and_come_back_under_their_names() {
+        let mut v = View::default();
+        let channel = |name: &str, members: &[&str]| Channel {
+            name: name.into(),
+            members: members.iter().map(|m| key(m)).collect(),
+        };
+        v.conversations.insert(1, channel("#bob", &["bob@example.com"]));
+        v.conversations
+            .insert(2, channel("#carol", &["carol@example.com", "dave@example.com"]));
+        let mut lost = v.suspend_all();
+        lost.sort();
+        assert_eq!(lost, vec!["#bob", "#carol"]);
+        assert!(v.conversations.is_empty());
+        // Still a channel, but no conversation; its name is not free.
+        assert!(v.channel("#BOB").is_some() && v.conversation_by_channel("#bob").is_none());
+        assert_eq!(v.free_channel_name("bob"), "#bob-2");
+        // Bob writes again: a new conversation id, the same channel.
+        assert_eq!(v.revive(7, "Bob@Example.com").as_deref(), Some("#bob"));
+        assert_eq!(v.conversation_by_channel("#bob"), Some(7));
+        assert!(v.dormant.get("#bob").is_none());
+        // A group conversation is not revived for one of its members.
+        assert_eq!(v.revive(8, "carol@example.com"), None);
     }
 }

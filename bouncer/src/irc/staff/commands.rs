@@ -68,13 +68,12 @@ impl Staff {
             "JOIN" => match p.first() {
                 Some(channels) => {
                     for ch in channels.split(',') {
-                        if ch.eq_ignore_ascii_case(ROSTER) || self.view.conversation_by_channel(ch).is_some()
-                        {
-                            let name = if ch.eq_ignore_ascii_case(ROSTER) {
-                                ROSTER.to_owned()
-                            } else {
-                                ch.to_owned()
-                            };
+                        let name = if ch.eq_ignore_ascii_case(ROSTER) {
+                            Some(ROSTER.to_owned())
+                        } else {
+                            self.view.channel(ch).map(|c| c.name.clone())
+                        };
+                        if let Some(name) = name {
                             self.join_burst(id, &name);
                         } else {
                             self.numeric(id, "403", &[ch, "No such channel (conversations open when a customer writes, or /msg them)"]);

@@ -38,9 +38,15 @@ pub struct Client {
 /// A staff message on its way to MSN, to name it if delivery fails.
 struct Outgoing {
     conversation_hint: Option<String>,
+    /// The contact whose conversation is opening for it (lower-cased).
+    opening_for: Option<String>,
     from: String,
     text: String,
 }
+
+/// A staff line shown once its conversation's channel exists: its tags,
+/// and the line with `{channel}` to fill in.
+type AwaitingLine = (Vec<(String, String)>, String);
 
 /// Who is waiting for a worker command's result.
 enum Pending {
@@ -65,6 +71,9 @@ pub struct Staff {
     auto_replied: BTreeSet<ipc::ConversationId>,
     /// Each attached user's own signature (`None`: the global one).
     signatures: HashMap<String, Option<String>>,
+    /// Staff lines to contacts whose conversation is still opening, by
+    /// lower-cased handle: (tags, line with `{channel}` to fill in).
+    awaiting: HashMap<String, Vec<AwaitingLine>>,
     /// Each attached user's real name (USER, SETNAME).
     realnames: HashMap<String, String>,
     /// The reply being collected for a labelled command (labeled-response).
@@ -108,6 +117,7 @@ impl Staff {
             auto_replied: BTreeSet::new(),
             signatures: HashMap::new(),
             realnames: HashMap::new(),
+            awaiting: HashMap::new(),
             label: None,
             batch_ids: BatchIds::default(),
             msgids: MsgIds::default(),
@@ -323,7 +333,13 @@ impl Staff {
             self.broadcast_join(&prefix, ROSTER, &nick, &realname, Some(id));
         }
         self.join_burst(id, ROSTER);
-        let channels: Vec<String> = self.view.conversations.values().map(|c| c.name.clone()).collect();
+        let channels: Vec<String> = self
+            .view
+            .conversations
+            .values()
+            .chain(self.view.dormant.values())
+            .map(|c| c.name.clone())
+            .collect();
         for c in channels {
             self.join_burst(id, &c);
         }
@@ -430,10 +446,10 @@ impl Staff {
         if channel.eq_ignore_ascii_case(ROSTER) {
             return format!("MSN account: {}", self.worker_state);
         }
-        let Some(conv) = self.view.conversation_by_channel(channel) else {
+        let Some(ch) = self.view.channel(channel) else {
             return String::new();
         };
-        let members: Vec<String> = self.view.conversations[&conv]
+        let members: Vec<String> = ch
             .members
             .iter()
             .filter_map(|h| self.view.contacts.get(h))
@@ -458,11 +474,10 @@ impl Staff {
                 .cloned()
                 .collect();
         }
-        let Some(conv) = self.view.conversation_by_channel(channel) else {
+        let Some(ch) = self.view.channel(channel) else {
             return Vec::new();
         };
-        self.view.conversations[&conv]
-            .members
+        ch.members
             .iter()
             .filter_map(|h| self.view.contacts.get(h))
             .cloned()
@@ -530,10 +545,9 @@ impl Staff {
 
     /// Everyone sees the channel's new topic.
     fn topic_changed(&mut self, channel: &str) {
-        let Some(conv) = self.view.conversation_by_channel(channel) else {
+        let Some(name) = self.view.channel(channel).map(|c| c.name.clone()) else {
             return;
         };
-        let name = self.view.conversations[&conv].name.clone();
         let line = format!(":{} TOPIC {name} :{}", self.server(), self.topic(&name));
         self.broadcast(&line, None);
     }

@@ -40,6 +40,34 @@ impl Staff {
         self.worker_state = untrusted(&state.to_string());
         let text = format!("MSN worker: {}", self.worker_state);
         self.roster_notice(&text);
+        match state {
+            // The worker's conversations died with it; their channels stay,
+            // dormant, so staff keep the context and can write again.
+            WorkerState::Restarting { .. } | WorkerState::Held { .. } | WorkerState::Stopped => {
+                self.activity.clear();
+                self.auto_replied.clear();
+                self.awaiting.clear();
+                for channel in self.view.suspend_all() {
+                    let line = format!(
+                        ":{} NOTICE {channel} :MSN connection lost ({}); this conversation re-opens when the customer writes again, or when you write here",
+                        self.server(),
+                        self.worker_state
+                    );
+                    self.broadcast(&line, None);
+                }
+            }
+            WorkerState::SignedIn { .. } => {
+                let dormant: Vec<String> = self.view.dormant.values().map(|c| c.name.clone()).collect();
+                for channel in dormant {
+                    let line = format!(
+                        ":{} NOTICE {channel} :MSN connection back; write here to reach the customer again",
+                        self.server()
+                    );
+                    self.broadcast(&line, None);
+                }
+            }
+            WorkerState::Starting | WorkerState::LoggingIn { .. } => {}
+        }
     }
 
     pub(super) fn learn_contact(&mut self, handle: &str, friendly_name: &str, status: Status) -> Contact {
@@ -95,6 +123,11 @@ impl Staff {
         if let Some(c) = self.view.conversations.get(&conversation) {
             return c.name.clone();
         }
+        // A channel that went dormant with a lost conversation: staff are in it.
+        if let Some(name) = self.view.revive(conversation, handle) {
+            self.flush_awaiting(handle, &name);
+            return name;
+        }
         let contact = match self.view.contact(handle) {
             Some(c) => c.clone(),
             None => self.learn_contact(handle, handle, Status::Online),
@@ -112,7 +145,18 @@ impl Staff {
         for id in ids {
             self.join_burst(id, &name);
         }
+        self.flush_awaiting(handle, &name);
         name
+    }
+
+    /// What staff wrote to `handle` before their conversation had a
+    /// channel, shown in it now so every colleague sees it.
+    pub(super) fn flush_awaiting(&mut self, handle: &str, channel: &str) {
+        for (tags, line) in self.awaiting.remove(&key(handle)).unwrap_or_default() {
+            let line = line.replacen("{channel}", channel, 1);
+            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            self.broadcast_tagged(&tags, &line, None);
+        }
     }
 
     pub(super) fn customer_joined(&mut self, conversation: ipc::ConversationId, handle: &str) -> String {
@@ -126,6 +170,8 @@ impl Staff {
             if let Some(c) = self.view.contact(handle).cloned() {
                 self.broadcast_join(&c.prefix(), &channel, "*", &c.friendly_name, None);
             }
+            // A group conversation now: the topic names everyone.
+            self.topic_changed(&channel);
         }
         channel
     }
@@ -192,7 +238,22 @@ impl Staff {
                 self.customer_joined(*conversation, handle);
             }
             Event::ConversationLeft { conversation, handle } => {
-                if let (Some(ch), Some(c)) = (
+                let group = self
+                    .view
+                    .conversations
+                    .get(conversation)
+                    .is_some_and(|c| c.members.len() > 1 && c.members.contains(&key(handle)));
+                if let (true, Some(c)) = (group, self.view.contact(handle).cloned()) {
+                    // One customer leaves a group conversation: the others stay.
+                    let Some(ch) = self.view.conversations.get_mut(conversation) else {
+                        return;
+                    };
+                    ch.members.remove(&key(handle));
+                    let name = ch.name.clone();
+                    let part = format!(":{} PART {name} :closed the conversation window", c.prefix());
+                    self.broadcast(&part, None);
+                    self.topic_changed(&name);
+                } else if let (Some(ch), Some(c)) = (
                     self.view.conversations.get(conversation),
                     self.view.contact(handle),
                 ) {

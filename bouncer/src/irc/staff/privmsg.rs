@@ -5,7 +5,10 @@ use ipc::{Command, ConversationTarget, TextFormat};
 
 use super::{Outgoing, Pending, Staff};
 use crate::irc::conn::ClientId;
-use crate::irc::view::ROSTER;
+use crate::irc::view::{key, ROSTER};
+
+/// Lines kept per contact while their conversation opens.
+const MAX_AWAITING: usize = 50;
 use crate::supervisor::worker::untrusted;
 
 impl Staff {
@@ -20,7 +23,7 @@ impl Staff {
         let echo = format!(":{} {cmd} {target} :{text}", self.user_prefix(nick));
         // Staff-only note: `@#bob` (STATUSMSG) never reaches the customer.
         if let Some(channel) = target.strip_prefix('@') {
-            if self.view.conversation_by_channel(channel).is_some() || channel.eq_ignore_ascii_case(ROSTER) {
+            if self.view.channel(channel).is_some() || channel.eq_ignore_ascii_case(ROSTER) {
                 let echo_to_self = self
                     .clients
                     .get(&id)
@@ -67,10 +70,7 @@ impl Staff {
         if !template.is_empty() && !msn_text.trim().is_empty() {
             msn_text = template.replace("{nick}", nick).replace("{text}", &msn_text);
         }
-        if msn_text.trim().is_empty()
-            && cmd == "PRIVMSG"
-            && self.view.conversation_by_channel(target).is_some()
-        {
+        if msn_text.trim().is_empty() && cmd == "PRIVMSG" && self.view.channel(target).is_some() {
             self.numeric(id, "412", &["No text to send"]);
             return;
         }
@@ -81,19 +81,44 @@ impl Staff {
             .clients
             .get(&id)
             .is_some_and(|c| c.caps.contains("echo-message"));
-        if let Some(conversation) = self.view.conversation_by_channel(target) {
-            self.activity.insert(conversation, std::time::Instant::now());
+        if let Some(channel) = self.view.channel(target).map(|c| c.name.clone()) {
+            let route = match self.view.conversation_by_channel(&channel) {
+                Some(conversation) => {
+                    self.activity.insert(conversation, std::time::Instant::now());
+                    Some(ConversationTarget::Existing(conversation))
+                }
+                // A dormant channel: writing re-opens the conversation.
+                None => self
+                    .view
+                    .channel(&channel)
+                    .filter(|c| c.members.len() == 1)
+                    .and_then(|c| c.members.iter().next())
+                    .and_then(|k| self.view.contacts.get(k))
+                    .map(|c| ConversationTarget::Contact(c.handle.clone())),
+            };
+            let Some(to) = route else {
+                self.numeric(
+                    id,
+                    "404",
+                    &[
+                        &channel,
+                        "This group conversation has ended; /msg one of its members",
+                    ],
+                );
+                return;
+            };
             let except = if echo_to_self { None } else { Some(id) };
             self.broadcast_tagged(&account, &echo, except);
             if cmd == "PRIVMSG" {
                 self.command(
                     Command::SendMessage {
-                        to: ConversationTarget::Existing(conversation),
+                        to,
                         text: msn_text.clone(),
                         format: msn_format.clone(),
                     },
                     Some(Pending::Message(Outgoing {
-                        conversation_hint: Some(target.to_owned()),
+                        conversation_hint: Some(channel),
+                        opening_for: None,
                         from: nick.to_owned(),
                         text: text.to_owned(),
                     })),
@@ -124,34 +149,52 @@ impl Staff {
                 self.numeric(id, "404", &[target, "Customers only get PRIVMSG"]);
                 return;
             }
-            // `/msg bob …` lands in bob's conversation, for everyone.
-            let hint = self
-                .view
-                .conversation_with(&contact.handle)
-                .and_then(|c| self.view.conversations.get(&c))
-                .map(|c| c.name.clone());
-            if let Some(channel) = &hint {
-                let line = format!(":{} PRIVMSG {channel} :{text}", self.user_prefix(nick));
-                self.broadcast_tagged(&account, &line, None);
+            // `/msg bob …` lands in bob's conversation (live or dormant), for
+            // everyone; a new one shows it once its channel exists.
+            let live = self.view.conversation_with(&contact.handle);
+            let channel = match live {
+                Some(c) => self.view.conversations.get(&c).map(|c| c.name.clone()),
+                None => self
+                    .view
+                    .dormant
+                    .values()
+                    .find(|c| c.members.len() == 1 && c.members.contains(&key(&contact.handle)))
+                    .map(|c| c.name.clone()),
+            };
+            match &channel {
+                Some(channel) => {
+                    let line = format!(":{} PRIVMSG {channel} :{text}", self.user_prefix(nick));
+                    self.broadcast_tagged(&account, &line, None);
+                }
+                None => {
+                    let line = format!(":{} PRIVMSG {{channel}} :{text}", self.user_prefix(nick));
+                    let tags = account
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect();
+                    let queue = self.awaiting.entry(key(&contact.handle)).or_default();
+                    if queue.len() < MAX_AWAITING {
+                        queue.push((tags, line));
+                    }
+                }
             }
-            if cmd == "PRIVMSG" {
-                let to = match self.view.conversation_with(&contact.handle) {
-                    Some(c) => ConversationTarget::Existing(c),
-                    None => ConversationTarget::Contact(contact.handle.clone()),
-                };
-                self.command(
-                    Command::SendMessage {
-                        to,
-                        text: msn_text.clone(),
-                        format: msn_format.clone(),
-                    },
-                    Some(Pending::Message(Outgoing {
-                        conversation_hint: hint,
-                        from: nick.to_owned(),
-                        text: text.to_owned(),
-                    })),
-                );
-            }
+            let to = match live {
+                Some(c) => ConversationTarget::Existing(c),
+                None => ConversationTarget::Contact(contact.handle.clone()),
+            };
+            self.command(
+                Command::SendMessage {
+                    to,
+                    text: msn_text.clone(),
+                    format: msn_format.clone(),
+                },
+                Some(Pending::Message(Outgoing {
+                    opening_for: channel.is_none().then(|| key(&contact.handle)),
+                    conversation_hint: channel,
+                    from: nick.to_owned(),
+                    text: text.to_owned(),
+                })),
+            );
             return;
         }
         self.numeric(id, "401", &[target, "No such nick/channel"]);
@@ -160,6 +203,11 @@ impl Staff {
     /// Every staff member learns that a message did not reach the customer,
     /// in the conversation's channel, naming the message.
     pub(super) fn announce_failure(&mut self, sent: Outgoing, what: &str, detail: &str) {
+        // Nothing went to a conversation that never opened: forget the lines
+        // waiting for its channel (this notice names the message instead).
+        if let Some(k) = &sent.opening_for {
+            self.awaiting.remove(k);
+        }
         let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
         let line = format!(
             ":{} NOTICE {target} :{what} ({}): <{}> {}",

@@ -67,7 +67,7 @@ impl Staff {
                 self.service_notice(id, &format!("MSN worker: {state}"));
             }
             Ok(Request::Claim(channel)) | Ok(Request::Unclaim(channel))
-                if self.view.conversation_by_channel(&channel).is_none() =>
+                if self.view.channel(&channel).is_none() =>
             {
                 self.service_notice(id, &format!("no conversation {channel}"));
             }
