@@ -218,7 +218,7 @@ mod tests {
         // Bob writes again: a new conversation id, the same channel.
         assert_eq!(v.revive(7, "Bob@Example.com").as_deref(), Some("#bob"));
         assert_eq!(v.conversation_by_channel("#bob"), Some(7));
-        assert!(v.dormant.get("#bob").is_none());
+        assert!(!v.dormant.contains_key("#bob"));
         // A group conversation is not revived for one of its members.
         assert_eq!(v.revive(8, "carol@example.com"), None);
     }
