@@ -54,6 +54,9 @@ pub struct SimConfig {
     pub qng_interval: u32,
     /// Send `DALogin` without `https://`, as Microsoft did.
     pub dalogin_without_scheme: bool,
+    /// Act on a switchboard client's `OUT` only after this long, so that a
+    /// customer's message can cross it (as over a slow link).
+    pub out_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -65,6 +68,7 @@ impl Default for SimConfig {
             keep_socket_after_oth: false,
             qng_interval: 60,
             dalogin_without_scheme: false,
+            out_delay: Duration::ZERO,
         }
     }
 }
@@ -135,6 +139,7 @@ impl Simulator {
         };
         st.quirks.keep_socket_after_oth = config.keep_socket_after_oth;
         st.quirks.qng_interval = config.qng_interval;
+        st.quirks.out_delay = config.out_delay;
         for a in &config.accounts {
             st.accounts.insert(
                 a.email.to_ascii_lowercase(),

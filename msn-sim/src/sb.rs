@@ -44,6 +44,10 @@ async fn connection(stream: TcpStream, state: Arc<Mutex<State>>) {
             Read::Line(l) => l,
             Read::Closed => break,
         };
+        if line.raw.starts_with("OUT") {
+            let delay = state.lock().map(|s| s.quirks.out_delay).unwrap_or_default();
+            tokio::time::sleep(delay).await;
+        }
         let close = match state.lock() {
             Ok(mut s) => {
                 s.transcript.push(format!("SB< {}", line.raw));

@@ -122,6 +122,9 @@ pub struct Quirks {
     pub keep_socket_after_oth: bool,
     /// Seconds in `QNG` (MSNP9+).
     pub qng_interval: u32,
+    /// How long a switchboard takes to act on a client's `OUT`; meanwhile
+    /// the room lives on and messages still reach that client.
+    pub out_delay: std::time::Duration,
 }
 
 #[derive(Debug, Default)]

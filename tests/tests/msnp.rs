@@ -478,6 +478,76 @@ async fn a_closed_switchboard_is_reopened_for_the_next_message() {
 }
 
 #[tokio::test]
+async fn a_message_that_crosses_our_leaving_opens_a_new_conversation() {
+    // The server acts on our OUT only after a while: bob's next message
+    // reaches the switchboard we are leaving.
+    let sim = Simulator::start(
+        SimConfig {
+            out_delay: Duration::from_millis(500),
+            ..SimConfig::default()
+        }
+        .account(ACCOUNT, PASSWORD, "Support Desk")
+        .customer(BOB, "Bob B")
+        .friends(ACCOUNT, BOB),
+    )
+    .await
+    .unwrap();
+    let mut w = online(&sim, 12).await;
+    let bob = sim.customer(BOB);
+    bob.sign_in("NLN");
+    let room = bob.say(ACCOUNT, "first").await.unwrap();
+    let conversation = match w
+        .wait_event(SOON, |e| matches!(e, Event::Message { .. }))
+        .await
+        .unwrap()
+    {
+        Event::Message { conversation, .. } => conversation,
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        w.run(Command::CloseConversation(conversation)).await.unwrap(),
+        CommandResult::Ok
+    );
+    w.wait_event(
+        SOON,
+        |e| matches!(e, Event::ConversationClosed(c) if *c == conversation),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        bob.say(ACCOUNT, "wait, one more thing").await.unwrap(),
+        room,
+        "the old room"
+    );
+    let fresh = match w
+        .wait_event(
+            SOON,
+            |e| matches!(e, Event::Message { text, .. } if text == "wait, one more thing"),
+        )
+        .await
+        .unwrap()
+    {
+        Event::Message { conversation, .. } => conversation,
+        _ => unreachable!(),
+    };
+    assert_ne!(fresh, conversation, "the closed conversation stays closed");
+    // The answer goes out through a new switchboard.
+    assert_eq!(
+        w.deliver(ConversationTarget::Existing(fresh), "sure", TextFormat::default())
+            .await
+            .unwrap(),
+        Delivery::Delivered
+    );
+    assert!(bob
+        .wait_for(
+            SOON,
+            |r| matches!(r, Received::Text { text, .. } if text == "sure")
+        )
+        .await
+        .is_some());
+}
+
+#[tokio::test]
 async fn add_requests_are_accepted_automatically() {
     for dialect in DIALECTS {
         let sim = sim().await;

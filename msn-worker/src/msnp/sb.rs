@@ -16,6 +16,9 @@ use super::{errors, escape, roster};
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the server has to acknowledge a message.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a switchboard we left is still read for messages that crossed
+/// our `OUT`.
+pub const LEAVE_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
@@ -78,6 +81,10 @@ pub struct Outgoing {
 enum State {
     Authenticating,
     Ready,
+    /// We sent `OUT`. Messages that crossed it are still read (and
+    /// acknowledgements of ours) until the server closes the connection or
+    /// [`LEAVE_GRACE`] passes.
+    Leaving(Instant),
     Closed,
 }
 
@@ -133,8 +140,9 @@ impl SbSession {
         self.participants.contains_key(&handle.to_ascii_lowercase())
     }
 
+    /// Closed, or leaving: either way it carries nothing new.
     pub fn is_closed(&self) -> bool {
-        self.state == State::Closed
+        matches!(self.state, State::Closed | State::Leaving(_))
     }
 
     fn trid(&mut self) -> u32 {
@@ -214,12 +222,26 @@ impl SbSession {
         vec![SbOutput::Send(encode("CAL", Some(t), &[handle], None))]
     }
 
-    /// Leaves politely.
-    pub fn leave(&mut self) -> Vec<SbOutput> {
+    /// Leaves politely: `OUT`, then keep reading what crossed it (the
+    /// session still routes it) until the server hangs up. Messages still
+    /// queued fail: the conversation was closed on purpose.
+    pub fn leave(&mut self, now: Instant) -> Vec<SbOutput> {
         let mut out = Vec::new();
-        if self.state != State::Closed {
-            out.push(SbOutput::Send(encode("OUT", None, &[], None)));
-            self.close(&mut out, "left the conversation");
+        match self.state {
+            State::Closed | State::Leaving(_) => {}
+            State::Authenticating => {
+                out.push(SbOutput::Send(encode("OUT", None, &[], None)));
+                self.close(&mut out, "left the conversation");
+            }
+            State::Ready => {
+                out.push(SbOutput::Send(encode("OUT", None, &[], None)));
+                let f = failure(
+                    FailureKind::Rejected,
+                    "the conversation was closed before it was sent",
+                );
+                self.fail_queue(&mut out, &f);
+                self.state = State::Leaving(now);
+            }
         }
         out
     }
@@ -332,6 +354,12 @@ impl SbSession {
                 )),
             );
         }
+        if let State::Leaving(since) = self.state {
+            if now.duration_since(since) > LEAVE_GRACE {
+                self.close(&mut out, "left the conversation");
+            }
+            return out;
+        }
         if !self.ever_joined && self.state != State::Closed && now.duration_since(self.started) > JOIN_TIMEOUT
         {
             let f = failure(FailureKind::TimedOut, "the contact did not join the conversation");
@@ -344,6 +372,20 @@ impl SbSession {
     pub fn on_frame(&mut self, frame: Frame, now: Instant) -> Vec<SbOutput> {
         let mut out = Vec::new();
         if self.state == State::Closed {
+            return out;
+        }
+        if let State::Leaving(_) = self.state {
+            // Only what crossed our OUT, and the end.
+            match frame.cmd.as_str() {
+                "MSG" => self.on_msg(&mut out, &frame, now),
+                "ACK" | "NAK" => {
+                    if let Some((id, _)) = frame.trid().and_then(|t| self.awaiting_ack.remove(&t)) {
+                        self.acknowledged(&mut out, id, frame.cmd == "ACK");
+                    }
+                }
+                "OUT" => self.close(&mut out, "left the conversation"),
+                _ => {}
+            }
             return out;
         }
         if let Some(code) = frame.error_code() {
@@ -394,15 +436,7 @@ impl SbSession {
             }
             "ACK" | "NAK" => {
                 if let Some((id, _)) = frame.trid().and_then(|t| self.awaiting_ack.remove(&t)) {
-                    let result = if frame.cmd == "ACK" {
-                        Ok(())
-                    } else {
-                        Err(failure(
-                            FailureKind::Rejected,
-                            "the switchboard could not deliver it (NAK)",
-                        ))
-                    };
-                    self.deliver(&mut out, id, result);
+                    self.acknowledged(&mut out, id, frame.cmd == "ACK");
                 }
             }
             "MSG" => self.on_msg(&mut out, &frame, now),
@@ -410,6 +444,18 @@ impl SbSession {
             _ => tracing::debug!("switchboard: ignored {}", frame.line()),
         }
         out
+    }
+
+    fn acknowledged(&mut self, out: &mut Vec<SbOutput>, command_id: u64, ok: bool) {
+        let result = if ok {
+            Ok(())
+        } else {
+            Err(failure(
+                FailureKind::Rejected,
+                "the switchboard could not deliver it (NAK)",
+            ))
+        };
+        self.deliver(out, command_id, result);
     }
 
     fn joined(&mut self, out: &mut Vec<SbOutput>, handle: &str, name: Option<&str>) {

@@ -289,7 +289,7 @@ impl<'a> Session<'a> {
 
     fn sign_out_everything(&mut self) {
         for link in self.sbs.values_mut() {
-            let out = link.session.leave();
+            let out = link.session.leave(Instant::now());
             for o in out {
                 if let SbOutput::Send(bytes) = o {
                     if let Some(w) = &link.writer {
@@ -694,6 +694,24 @@ impl<'a> Session<'a> {
     }
 
     async fn sb_event(&mut self, id: SbId, conversation: ConversationId, e: SbEvent) -> anyhow::Result<()> {
+        if !self.conversations.contains_key(&conversation) {
+            // The conversation was closed, but a message crossed our OUT:
+            // it starts a new conversation rather than being lost.
+            let SbEvent::Message { from, .. } = &e else {
+                return Ok(());
+            };
+            let fresh = self.conversation_with(std::slice::from_ref(from));
+            if let Some(link) = self.sbs.get_mut(&id) {
+                link.conversation = fresh;
+            }
+            self.event(Event::ConversationJoined {
+                conversation: fresh,
+                handle: from.clone(),
+                friendly_name: from.clone(),
+            })
+            .await?;
+            return Box::pin(self.sb_event(id, fresh, e)).await;
+        }
         let event = match e {
             SbEvent::Joined {
                 handle,
@@ -948,7 +966,7 @@ impl<'a> Session<'a> {
                     .collect();
                 for sb in sbs {
                     let out = match self.sbs.get_mut(&sb) {
-                        Some(link) => link.session.leave(),
+                        Some(link) => link.session.leave(Instant::now()),
                         None => Vec::new(),
                     };
                     self.apply_sb(sb, out).await?;

@@ -316,3 +316,61 @@ fn typing_is_not_queued_into_an_empty_switchboard() {
     assert!(lines[0].starts_with("MSG 3 U 90\r\n"), "{lines:?}");
     assert!(sent(&sb.send_nudge())[0].starts_with("MSG 4 U "));
 }
+
+/// A calling switchboard with bob joined.
+fn with_bob() -> SbSession {
+    let mut sb = calling(&["bob@example.com"]);
+    sb.start();
+    feed(&mut sb, b"USR 1 OK relay@example.com Relay\r\n");
+    feed(&mut sb, b"CAL 2 RINGING 1\r\nJOI bob@example.com Bob 0\r\n");
+    sb
+}
+
+#[test]
+fn a_message_that_crosses_our_out_is_still_delivered() {
+    let mut sb = with_bob();
+    let now = Instant::now();
+    assert_eq!(sent(&sb.leave(now)), vec!["OUT\r\n"]);
+    assert!(sb.is_closed(), "a leaving switchboard takes nothing new");
+    let text = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nwait, one more thing";
+    let out = feed(&mut sb, msg("bob@example.com", text).as_bytes());
+    assert!(
+        out.iter().any(
+            |o| matches!(o, SbOutput::Event(SbEvent::Message { text, .. }) if text == "wait, one more thing")
+        ),
+        "{out:?}"
+    );
+    // The server's goodbye ends it.
+    let out = feed(&mut sb, b"OUT\r\n");
+    assert!(
+        out.iter().any(|o| matches!(o, SbOutput::Closed { .. })),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_left_switchboard_closes_after_the_grace_period_and_fails_what_was_queued() {
+    let mut sb = calling(&["bob@example.com"]);
+    sb.start();
+    feed(&mut sb, b"USR 1 OK relay@example.com Relay\r\n");
+    // Queued, waiting for bob to join, when the conversation is closed.
+    sb.send_text(7, "queued", &TextFormat::default());
+    let now = Instant::now();
+    let out = sb.leave(now);
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            SbOutput::Delivery {
+                command_id: 7,
+                outcome: Delivery::Failed(_)
+            }
+        )),
+        "{out:?}"
+    );
+    assert!(sb.tick(now + Duration::from_secs(1)).is_empty());
+    let out = sb.tick(now + LEAVE_GRACE + Duration::from_secs(1));
+    assert!(
+        out.iter().any(|o| matches!(o, SbOutput::Closed { .. })),
+        "{out:?}"
+    );
+}
