@@ -71,9 +71,13 @@ impl Staff {
     }
 
     pub(super) fn learn_contact(&mut self, handle: &str, friendly_name: &str, status: Status) -> Contact {
-        let nick = self.store.contact_name(handle).unwrap_or_else(|e| {
-            tracing::error!("cannot name contact {handle}: {e}");
-            crate::store::contacts::base_name(handle)
+        // A known contact keeps its nick; only new ones touch the store.
+        let known = self.view.contact(handle).map(|c| c.nick.clone());
+        let nick = known.unwrap_or_else(|| {
+            self.store.contact_name(handle).unwrap_or_else(|e| {
+                tracing::error!("cannot name contact {handle}: {e}");
+                crate::store::contacts::base_name(handle)
+            })
         });
         let contact = Contact {
             handle: handle.to_owned(),
