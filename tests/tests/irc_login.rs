@@ -116,3 +116,63 @@ fn bad_input_gets_numerics_not_a_disconnect() {
     c.expect("ERROR :Closing link", SOON).unwrap();
     assert!(c.closed(SOON));
 }
+
+/// Logs `login` in (password "open sesame") and waits for the welcome.
+fn attach(port: u16, login: &str) -> IrcClient {
+    let mut c = IrcClient::connect(port).unwrap();
+    c.send(&format!("PASS :{login}:open sesame"));
+    c.send("NICK x");
+    c.send("USER x 0 * :x");
+    c.expect(" 376 ", SOON).unwrap();
+    c
+}
+
+#[test]
+fn staff_talk_among_themselves_in_their_own_channels() {
+    let (d, _b, port) = bouncer();
+    add_staff(&d.path().join("msnbnc.toml"), "zoe", "open sesame", false);
+    let (mut alice, mut zoe) = (attach(port, "alice@laptop"), attach(port, "zoe"));
+
+    alice.send("JOIN #staff");
+    alice.expect(":alice!alice@msnbnc JOIN #staff", SOON).unwrap();
+    alice.expect(" 366 alice #staff ", SOON).unwrap();
+    zoe.send("JOIN #staff");
+    zoe.expect(" 353 zoe = #staff :@alice @zoe", SOON).unwrap();
+    alice.expect(":zoe!zoe@msnbnc JOIN #staff", SOON).unwrap();
+
+    // A second device of alice joins her channels on attach.
+    let mut phone = attach(port, "alice@phone");
+    phone.expect(":alice!alice@msnbnc JOIN #staff", SOON).unwrap();
+
+    zoe.send("PRIVMSG #staff :who takes the 3pm shift?");
+    for c in [&mut alice, &mut phone] {
+        c.expect(":zoe!zoe@msnbnc PRIVMSG #staff :who takes the 3pm shift?", SOON)
+            .unwrap();
+    }
+    alice.send("TOPIC #staff :3pm: alice");
+    zoe.expect(":alice!alice@msnbnc TOPIC #staff :3pm: alice", SOON)
+        .unwrap();
+    phone.expect("TOPIC #staff :3pm: alice", SOON).unwrap();
+
+    // Leaving: everyone sees it; the leaver can no longer write there.
+    zoe.send("PART #staff :off duty");
+    alice
+        .expect(":zoe!zoe@msnbnc PART #staff :off duty", SOON)
+        .unwrap();
+    zoe.send("PRIVMSG #staff :still there?");
+    zoe.expect(" 404 zoe #staff ", SOON).unwrap();
+    zoe.send("PART #staff");
+    zoe.expect(" 442 zoe #staff ", SOON).unwrap();
+    zoe.send("PART #nowhere");
+    zoe.expect(" 403 zoe #nowhere ", SOON).unwrap();
+    zoe.send("JOIN bad-name");
+    zoe.expect(" 403 zoe bad-name ", SOON).unwrap();
+
+    // Nicks are user names: taken ones get 433, others 447.
+    zoe.send("NICK alice");
+    zoe.expect(" 433 zoe alice ", SOON).unwrap();
+    zoe.send("NICK *msn");
+    zoe.expect(" 433 zoe *msn ", SOON).unwrap();
+    zoe.send("NICK zed");
+    zoe.expect(" 447 zoe zed ", SOON).unwrap();
+}

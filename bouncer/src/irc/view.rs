@@ -46,6 +46,28 @@ pub struct View {
     /// staff stayed in them, by lower-cased name. The customer writing, or
     /// staff writing there, brings them back to life under the same name.
     pub dormant: BTreeMap<String, Channel>,
+    /// Staff-only channels (`#staff`), by lower-cased name.
+    pub locals: BTreeMap<String, Local>,
+}
+
+/// A channel only staff are in, for talking among themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Local {
+    pub name: String,
+    pub topic: String,
+    /// Staff user names; a user stays a member while detached.
+    pub members: BTreeSet<String>,
+}
+
+/// A name staff may give a channel of their own: `#`, then no spaces,
+/// commas, colons or control characters; at most 64 bytes.
+pub fn valid_local_name(name: &str) -> bool {
+    name.len() > 1
+        && name.len() <= 64
+        && name.starts_with('#')
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ':' | '\x07'))
 }
 
 /// An MSN address safe to put in IRC lines: `user@domain`, nothing that
@@ -136,7 +158,9 @@ impl View {
                     format!("{base}-{n}")
                 }
             })
-            .find(|name| self.channel(name).is_none())
+            .find(|name| {
+                self.channel(name).is_none() && !self.locals.contains_key(&name.to_ascii_lowercase())
+            })
             .unwrap_or(base)
     }
 }
@@ -215,6 +239,11 @@ mod tests {
         // Still a channel, but no conversation; its name is not free.
         assert!(v.channel("#BOB").is_some() && v.conversation_by_channel("#bob").is_none());
         assert_eq!(v.free_channel_name("bob"), "#bob-2");
+        // A staff channel's name is taken too.
+        v.locals.insert("#bob-2".into(), Local::default());
+        assert_eq!(v.free_channel_name("bob"), "#bob-3");
+        assert!(valid_local_name("#staff") && valid_local_name("#late-shift"));
+        assert!(!valid_local_name("#") && !valid_local_name("staff") && !valid_local_name("#a b"));
         // Bob writes again: a new conversation id, the same channel.
         assert_eq!(v.revive(7, "Bob@Example.com").as_deref(), Some("#bob"));
         assert_eq!(v.conversation_by_channel("#bob"), Some(7));

@@ -73,17 +73,29 @@ impl Staff {
                         } else {
                             self.view.channel(ch).map(|c| c.name.clone())
                         };
-                        if let Some(name) = name {
-                            self.join_burst(id, &name);
-                        } else {
-                            self.numeric(id, "403", &[ch, "No such channel (conversations open when a customer writes, or /msg them)"]);
+                        match name {
+                            Some(name) => self.join_burst(id, &name),
+                            None => self.join_local(id, &nick, ch),
                         }
                     }
                 }
                 None => self.numeric(id, "461", &["JOIN", "Not enough parameters"]),
             },
             "PART" => match p.first() {
-                Some(ch) => self.send(id, format!(":{} PART {ch} :left", self.user_prefix(&nick))),
+                Some(channels) => {
+                    let reason = p.get(1).cloned().unwrap_or_else(|| "left".to_owned());
+                    for ch in channels.split(',') {
+                        if self.is_local(ch) {
+                            self.part_local(id, &nick, ch, &reason);
+                        } else if ch.eq_ignore_ascii_case(ROSTER) || self.view.channel(ch).is_some() {
+                            // Staff are in every conversation: this device
+                            // leaves until it attaches again.
+                            self.send(id, format!(":{} PART {ch} :{reason}", self.user_prefix(&nick)));
+                        } else {
+                            self.numeric(id, "403", &[ch, "No such channel"]);
+                        }
+                    }
+                }
                 None => self.numeric(id, "461", &["PART", "Not enough parameters"]),
             },
             "NAMES" => {
@@ -94,7 +106,15 @@ impl Staff {
             "TOPIC" => match p.first().cloned() {
                 Some(ch) if p.len() == 1 => {
                     let topic = self.topic(&ch);
-                    self.numeric(id, "332", &[&ch, &topic]);
+                    if topic.is_empty() {
+                        self.numeric(id, "331", &[&ch, "No topic is set"]);
+                    } else {
+                        self.numeric(id, "332", &[&ch, &topic]);
+                    }
+                }
+                Some(ch) if self.is_local(&ch) => {
+                    let topic = p.get(1).cloned().unwrap_or_default();
+                    self.topic_local(id, &nick, &ch, &topic);
                 }
                 Some(ch) => self.numeric(id, "482", &[&ch, "Topics show the customer and cannot be set"]),
                 None => self.numeric(id, "461", &["TOPIC", "Not enough parameters"]),
@@ -165,6 +185,22 @@ impl Staff {
                 }
                 None => self.numeric(id, "461", &["SETNAME", "Not enough parameters"]),
             },
+            "NICK" => match p.first() {
+                Some(n) if *n == nick => {}
+                Some(n)
+                    if self.view.contact_by_nick(n).is_some()
+                        || n.eq_ignore_ascii_case(crate::irc::service::NICK)
+                        || self.staff_nicks().iter().any(|s| s.eq_ignore_ascii_case(n)) =>
+                {
+                    self.numeric(id, "433", &[n, "Nickname is already in use"]);
+                }
+                Some(n) => self.numeric(
+                    id,
+                    "447",
+                    &[n, "Your nick is your user name here; it cannot be changed"],
+                ),
+                None => self.numeric(id, "431", &["No nickname given"]),
+            },
             "PASS" | "USER" => self.numeric(id, "462", &["You may not reregister"]),
             "" => {}
             other => self.numeric(id, "421", &[other, "Unknown command"]),
@@ -205,7 +241,7 @@ impl Staff {
             )
         };
         if mask.starts_with(['#', '&']) {
-            rows.extend(self.staff_nicks().iter().map(|n| staff_row(n)));
+            rows.extend(self.channel_staff(mask).iter().map(|n| staff_row(n)));
             let voice = if mask.eq_ignore_ascii_case(ROSTER) {
                 "+"
             } else {

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 mod commands;
+mod locals;
 mod msn;
 mod privmsg;
 mod service;
@@ -210,6 +211,15 @@ impl Staff {
         self.clients.values().map(|c| c.nick.clone()).collect()
     }
 
+    /// The staff in a channel: a staff channel's members, otherwise
+    /// everyone attached.
+    fn channel_staff(&self, channel: &str) -> BTreeSet<String> {
+        match self.view.locals.get(&channel.to_ascii_lowercase()) {
+            Some(local) => local.members.clone(),
+            None => self.staff_nicks(),
+        }
+    }
+
     pub fn on_event(&mut self, event: ClientEvent) {
         match event {
             ClientEvent::Attached(a) => self.attach(a),
@@ -340,7 +350,7 @@ impl Staff {
             .chain(self.view.dormant.values())
             .map(|c| c.name.clone())
             .collect();
-        for c in channels {
+        for c in channels.into_iter().chain(self.locals_of(&nick)) {
             self.join_burst(id, &c);
         }
         if first_of_all {
@@ -446,6 +456,9 @@ impl Staff {
         if channel.eq_ignore_ascii_case(ROSTER) {
             return format!("MSN account: {}", self.worker_state);
         }
+        if let Some(local) = self.view.locals.get(&channel.to_ascii_lowercase()) {
+            return local.topic.clone();
+        }
         let Some(ch) = self.view.channel(channel) else {
             return String::new();
         };
@@ -491,7 +504,7 @@ impl Staff {
             .get(&id)
             .is_some_and(|c| c.caps.contains("userhost-in-names"));
         let mut names: Vec<String> = self
-            .staff_nicks()
+            .channel_staff(channel)
             .iter()
             .map(|n| {
                 if full {

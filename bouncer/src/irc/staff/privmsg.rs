@@ -21,13 +21,27 @@ impl Staff {
             return;
         }
         let echo = format!(":{} {cmd} {target} :{text}", self.user_prefix(nick));
+        // echo-message: the sender's own connection sees its line too.
+        let echo_to_self = self
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.caps.contains("echo-message"));
+        // A staff channel: staff only, by definition.
+        if let Some(local) = Some(target.trim_start_matches('@')).filter(|t| self.is_local(t)) {
+            let msgid = self.msgids.fresh();
+            self.message_local(
+                id,
+                nick,
+                &echo,
+                local,
+                &[("account", nick), ("msgid", &msgid)],
+                echo_to_self,
+            );
+            return;
+        }
         // Staff-only note: `@#bob` (STATUSMSG) never reaches the customer.
         if let Some(channel) = target.strip_prefix('@') {
             if self.view.channel(channel).is_some() || channel.eq_ignore_ascii_case(ROSTER) {
-                let echo_to_self = self
-                    .clients
-                    .get(&id)
-                    .is_some_and(|c| c.caps.contains("echo-message"));
                 let except = if echo_to_self { None } else { Some(id) };
                 let msgid = self.msgids.fresh();
                 self.broadcast_tagged(&[("account", nick), ("msgid", &msgid)], &echo, except);
@@ -76,11 +90,6 @@ impl Staff {
         }
         let msgid = self.msgids.fresh();
         let account = [("account", nick), ("msgid", msgid.as_str())];
-        // echo-message: the sender's own connection sees its line too.
-        let echo_to_self = self
-            .clients
-            .get(&id)
-            .is_some_and(|c| c.caps.contains("echo-message"));
         if let Some(channel) = self.view.channel(target).map(|c| c.name.clone()) {
             let route = match self.view.conversation_by_channel(&channel) {
                 Some(conversation) => {
