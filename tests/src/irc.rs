@@ -15,7 +15,11 @@ pub struct IrcClient {
 
 impl IrcClient {
     pub fn connect(port: u16) -> anyhow::Result<IrcClient> {
-        let stream = TcpStream::connect(("127.0.0.1", port)).context("connecting to msnbnc")?;
+        IrcClient::connect_to(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    pub fn connect_to(addr: std::net::SocketAddr) -> anyhow::Result<IrcClient> {
+        let stream = TcpStream::connect(addr).with_context(|| format!("connecting to msnbnc at {addr}"))?;
         stream.set_read_timeout(Some(Duration::from_millis(100)))?;
         Ok(IrcClient {
             reader: BufReader::new(stream.try_clone()?),

@@ -176,3 +176,27 @@ fn staff_talk_among_themselves_in_their_own_channels() {
     zoe.send("NICK zed");
     zoe.expect(" 447 zoe zed ", SOON).unwrap();
 }
+
+#[test]
+fn staff_connect_over_ipv6_too() {
+    // Only where the machine has IPv6 loopback at all.
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let dir = TestDir::new();
+    let text = config_text(&binaries().worker, "").replace(
+        "listen = [\"127.0.0.1:0\"]",
+        "listen = [\"127.0.0.1:0\", \"[::1]:0\"]",
+    );
+    let config = dir.write("msnbnc.toml", &text);
+    add_staff(&config, "alice", "open sesame", false);
+    let b = Bouncer::run(&config);
+    let (_, line) = b.wait_for("IRC listening on [::1]:", SOON).unwrap();
+    let addr: std::net::SocketAddr = line.rsplit(' ').next().unwrap().trim().parse().unwrap();
+    let mut c = IrcClient::connect_to(addr).unwrap();
+    c.send("PASS :alice:open sesame");
+    c.send("NICK alice");
+    c.send("USER alice 0 * :A");
+    c.expect(" 001 alice ", SOON).unwrap();
+}
