@@ -34,7 +34,44 @@ async fn finish(writer: &mut tokio::task::JoinHandle<()>) {
     }
 }
 
+/// Writes all of `buf`. The usual case — the socket takes it at once —
+/// costs no timer; otherwise each wait is bounded, so a client that stops
+/// reading cannot pin the writer.
+async fn write_out<W: AsyncWrite + Unpin>(wr: &mut W, buf: &[u8]) -> std::io::Result<()> {
+    use futures_util::FutureExt;
+    let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading");
+    let mut off = 0;
+    while off < buf.len() {
+        // `write` is cancel-safe: a poll that is not ready wrote nothing.
+        let n = match wr.write(&buf[off..]).now_or_never() {
+            Some(r) => r?,
+            None => tokio::time::timeout(WRITE_TIMEOUT, wr.write(&buf[off..]))
+                .await
+                .map_err(|_| timed_out())??,
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        off += n;
+    }
+    // TLS keeps records buffered until flushed; TCP flushes for free. The
+    // flush future holds no state of its own, so it too may be retried.
+    match wr.flush().now_or_never() {
+        Some(r) => r,
+        None => tokio::time::timeout(WRITE_TIMEOUT, wr.flush())
+            .await
+            .map_err(|_| timed_out())?,
+    }
+}
+
 pub type ClientId = u64;
+
+/// A line for a client, without its CRLF. Shared: a broadcast formats each
+/// variant of a line once, however many clients get it.
+pub type OutLine = std::sync::Arc<str>;
+
+/// The writer sends what is queued in writes of up to this many bytes.
+const MAX_BATCH: usize = 64 * 1024;
 
 /// What connections tell the hub.
 #[derive(Debug)]
@@ -58,7 +95,7 @@ pub struct Attached {
     pub addr: SocketAddr,
     /// The fingerprint of the client's TLS certificate, if it sent one.
     pub cert: Option<String>,
-    pub tx: mpsc::Sender<String>,
+    pub tx: mpsc::Sender<OutLine>,
 }
 
 fn next_id() -> ClientId {
@@ -77,19 +114,26 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<String>(QUEUE);
+    let (tx, mut rx) = mpsc::channel::<OutLine>(QUEUE);
     // When the writer ends (the hub dropped the client, or the client stopped
     // reading), the reader ends too: nothing lingers for a dead id.
     let writer_done = tokio_util::sync::CancellationToken::new();
     let done = writer_done.clone();
     let mut writer = tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(16 * 1024);
         while let Some(line) = rx.recv().await {
-            let mut bytes = line.into_bytes();
-            bytes.extend_from_slice(b"\r\n");
-            // A client that stops reading must not pin this task forever.
-            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&bytes)).await {
-                Ok(Ok(())) => {}
-                _ => break,
+            batch.clear();
+            batch.extend_from_slice(line.as_bytes());
+            batch.extend_from_slice(b"\r\n");
+            // Whatever else is queued already goes out in the same write:
+            // one system call per burst, not per line.
+            while batch.len() < MAX_BATCH {
+                let Ok(more) = rx.try_recv() else { break };
+                batch.extend_from_slice(more.as_bytes());
+                batch.extend_from_slice(b"\r\n");
+            }
+            if write_out(&mut wr, &batch).await.is_err() {
+                break;
             }
         }
         let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.shutdown()).await;
@@ -128,7 +172,7 @@ pub async fn serve<S>(
             return;
         }
         Err(_) => {
-            let _ = tx.try_send("ERROR :Registration timed out".into());
+            let _ = tx.try_send(OutLine::from("ERROR :Registration timed out"));
             drop(tx);
             finish(&mut writer).await;
             return;
@@ -151,7 +195,7 @@ pub async fn serve<S>(
                 super::flood::Verdict::Wait(d) => tokio::time::sleep(d).await,
                 super::flood::Verdict::Flood => {
                     if let Some(tx) = weak.upgrade() {
-                        let _ = tx.send("ERROR :Excess Flood".into()).await;
+                        let _ = tx.send(OutLine::from("ERROR :Excess Flood")).await;
                     }
                     break 'conn "excess flood".to_owned();
                 }
@@ -187,7 +231,7 @@ async fn register<R: AsyncRead + Unpin>(
     lines: &mut LineReader,
     (server, addr, cert): (&str, SocketAddr, Option<String>),
     auth: &Auth,
-    tx: &mpsc::Sender<String>,
+    tx: &mpsc::Sender<OutLine>,
 ) -> Option<(Registered, crate::store::users::Role)> {
     let mut reg = Registration::new(server).with_cert(cert);
     let mut role = crate::store::users::Role::Staff;
@@ -197,7 +241,7 @@ async fn register<R: AsyncRead + Unpin>(
                 Line::Message(m) => reg.on_message(&m),
                 Line::TooLong => {
                     let _ = tx
-                        .send(reply(server, "417", "*", &["Input line was too long"]))
+                        .send(reply(server, "417", "*", &["Input line was too long"]).into())
                         .await;
                     continue;
                 }
@@ -208,7 +252,7 @@ async fn register<R: AsyncRead + Unpin>(
                 for o in pending {
                     match o {
                         Output::Send(l) => {
-                            let _ = tx.send(l).await;
+                            let _ = tx.send(l.into()).await;
                         }
                         Output::Verify { login, password, via } => {
                             let user = auth.verify(addr.ip(), &login.user, password).await;
@@ -243,7 +287,7 @@ async fn register<R: AsyncRead + Unpin>(
                         }
                         Output::Registered(r) => return Some((r, role)),
                         Output::Close(why) => {
-                            let _ = tx.send(format!("ERROR :{why}")).await;
+                            let _ = tx.send(format!("ERROR :{why}").into()).await;
                             return None;
                         }
                     }

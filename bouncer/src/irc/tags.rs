@@ -75,18 +75,54 @@ pub fn with_tag(line: &str, tag: &str) -> String {
     }
 }
 
+/// Which tags a client takes, from its capabilities: clients with the same
+/// variant get byte-identical lines, so a broadcast formats each variant
+/// once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant(u8);
+
+impl Variant {
+    const TIME: u8 = 1;
+    const TAGS: u8 = 2;
+    const ACCOUNT: u8 = 4;
+    /// How many variants there are.
+    pub const COUNT: usize = 8;
+
+    pub fn of(caps: &BTreeSet<String>) -> Variant {
+        let mut v = 0;
+        if caps.contains("server-time") {
+            v |= Self::TIME;
+        }
+        if caps.contains("message-tags") {
+            v |= Self::TAGS;
+        }
+        if caps.contains("account-tag") {
+            v |= Self::ACCOUNT;
+        }
+        Variant(v)
+    }
+
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
 /// The tag prefix (`@a=b;c=d `, or nothing) for a client with `caps`.
 /// `extra`: `account` needs account-tag, `+client` tags need message-tags.
 pub fn prefix(caps: &BTreeSet<String>, time: SystemTime, extra: &[(&str, &str)]) -> String {
+    prefix_for(Variant::of(caps), &timestamp(time), extra)
+}
+
+/// [`prefix`] for a variant, with the `server-time` stamp already made.
+pub fn prefix_for(variant: Variant, stamp: &str, extra: &[(&str, &str)]) -> String {
     let mut tags = Vec::new();
-    if caps.contains("server-time") {
-        tags.push(format!("time={}", timestamp(time)));
+    if variant.0 & Variant::TIME != 0 {
+        tags.push(format!("time={stamp}"));
     }
     for (k, v) in extra {
         let wanted = match *k {
-            "account" => caps.contains("account-tag"),
-            k if k.starts_with('+') => caps.contains("message-tags"),
-            _ => caps.contains("message-tags"),
+            "account" => variant.0 & Variant::ACCOUNT != 0,
+            _ => variant.0 & Variant::TAGS != 0,
         };
         if wanted {
             tags.push(if v.is_empty() {

@@ -16,8 +16,8 @@ mod privmsg;
 mod service;
 
 use super::batch::{BatchIds, Labeled};
-use super::conn::{Attached, ClientEvent, ClientId};
-use super::tags::MsgIds;
+use super::conn::{Attached, ClientEvent, ClientId, OutLine};
+use super::tags::{prefix_for, MsgIds, Variant};
 use super::view::{key, Channel, Contact, View, ROSTER};
 use crate::config::IrcSettings;
 use crate::irc::registration::Login;
@@ -33,7 +33,7 @@ pub struct Client {
     pub caps: BTreeSet<String>,
     /// The fingerprint of the TLS client certificate, if one was sent.
     cert: Option<String>,
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<OutLine>,
 }
 
 /// A staff message on its way to MSN, to name it if delivery fails.
@@ -146,16 +146,21 @@ impl Staff {
             "{}{line}",
             super::tags::prefix(&c.caps, std::time::SystemTime::now(), tags)
         );
-        // Part of the reply to a labelled command: sent when it is complete.
-        if let Some(l) = self.label.as_mut().filter(|l| l.client == id) {
-            l.lines.push(line);
-            return;
-        }
-        self.push(id, line);
+        self.push(id, line.into());
     }
 
     /// Queues a finished line.
-    fn push(&mut self, id: ClientId, line: String) {
+    fn push(&mut self, id: ClientId, line: OutLine) {
+        // Part of the reply to a labelled command: sent when it is complete.
+        if let Some(l) = self.label.as_mut().filter(|l| l.client == id) {
+            l.lines.push(line.to_string());
+            return;
+        }
+        self.deliver(id, line);
+    }
+
+    /// Queues a line for the client's writer, now.
+    fn deliver(&mut self, id: ClientId, line: OutLine) {
         let Some(c) = self.clients.get(&id) else { return };
         match c.tx.try_send(line) {
             Ok(()) => {}
@@ -168,15 +173,22 @@ impl Staff {
         self.broadcast_tagged(&[], line, except);
     }
 
+    /// One line to every client (but `except`): each tag variant is
+    /// formatted once and shared.
     fn broadcast_tagged(&mut self, tags: &[(&str, &str)], line: &str, except: Option<ClientId>) {
-        let ids: Vec<ClientId> = self
+        let stamp = super::tags::timestamp(std::time::SystemTime::now());
+        let mut formatted: [Option<OutLine>; Variant::COUNT] = Default::default();
+        let targets: Vec<(ClientId, Variant)> = self
             .clients
-            .keys()
-            .copied()
-            .filter(|id| Some(*id) != except)
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .map(|(id, c)| (*id, Variant::of(&c.caps)))
             .collect();
-        for id in ids {
-            self.send_tagged(id, tags, line.to_owned());
+        for (id, variant) in targets {
+            let full = formatted[variant.index()]
+                .get_or_insert_with(|| format!("{}{line}", prefix_for(variant, &stamp, tags)).into())
+                .clone();
+            self.push(id, full);
         }
     }
 
@@ -242,7 +254,7 @@ impl Staff {
                     let has_batch = self.clients.get(&id).is_some_and(|c| c.caps.contains("batch"));
                     let server = self.server().to_owned();
                     for line in reply.finish(&server, has_batch, &mut self.batch_ids) {
-                        self.push(id, line);
+                        self.deliver(id, line.into());
                     }
                 }
             }
