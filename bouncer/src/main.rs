@@ -80,7 +80,16 @@ fn main() -> ExitCode {
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         tracing::warn!("cannot mark msnbnc non-dumpable: {e}");
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    msnbnc::malloc_tuning::return_large_blocks_to_the_system();
+    // One thread runs every task (the hub, the IPC reader, each client's
+    // reader and writer): state has one owner anyway, and hand-offs between
+    // tasks on one thread cost no cross-thread wake-ups. Argon2, SQLite
+    // admin work and TLS handshakes' blocking parts go to the blocking pool.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("msnbnc: cannot start the async runtime: {e}");
