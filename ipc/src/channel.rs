@@ -112,6 +112,23 @@ impl<R: Role> Channel<R> {
         self.framed.send(msg).await
     }
 
+    /// Queues a message without writing it yet: it goes out with the next
+    /// [`Channel::send`] or [`Channel::flush`], or when the buffer fills —
+    /// so a burst of events costs one write, not one per event. Secrets are
+    /// never queued; they are sent at once. Not cancel-safe.
+    pub async fn feed(&mut self, msg: R::Out) -> Result<(), ProtocolError> {
+        if R::is_secret(&msg) {
+            return self.send(msg).await;
+        }
+        R::check_out(&mut self.phases, &msg)?;
+        self.framed.feed(msg).await
+    }
+
+    /// Writes whatever [`Channel::feed`] queued. Not cancel-safe.
+    pub async fn flush(&mut self) -> Result<(), ProtocolError> {
+        self.framed.flush().await
+    }
+
     /// Receives the next message; `Ok(None)` is a clean end of stream.
     /// Cancel-safe.
     pub async fn recv(&mut self) -> Result<Option<R::In>, ProtocolError> {

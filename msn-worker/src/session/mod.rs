@@ -198,7 +198,8 @@ impl<'a> Session<'a> {
     async fn event(&mut self, event: Event) -> anyhow::Result<()> {
         let seq = self.seq;
         self.seq += 1;
-        self.channel.send(FromWorker::Event { seq, event }).await?;
+        // Flushed when the session has nothing else ready (see `run`).
+        self.channel.feed(FromWorker::Event { seq, event }).await?;
         Ok(())
     }
 
@@ -263,10 +264,15 @@ impl<'a> Session<'a> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Events of a burst go out together, before waiting for more.
+            if self.inbox.is_empty() {
+                self.channel.flush().await?;
+            }
             let step = tokio::select! {
                 biased;
                 msg = self.channel.recv() => match msg? {
                     None | Some(ToWorker::Shutdown) => {
+                        self.channel.flush().await?;
                         self.sign_out_everything();
                         return Ok(Outcome::Stopped);
                     }
@@ -281,6 +287,7 @@ impl<'a> Session<'a> {
                 _ = tick.tick() => self.on_tick().await?,
             };
             if let Some(outcome) = step {
+                self.channel.flush().await?;
                 self.sign_out_everything();
                 return Ok(outcome);
             }
@@ -320,6 +327,7 @@ impl<'a> Session<'a> {
             retry_after_secs: retry_after.map(|d| d.as_secs()),
         })
         .await?;
+        self.channel.flush().await?;
         Ok(Outcome::SignedOut {
             class,
             reason,
