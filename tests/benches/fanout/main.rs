@@ -1,0 +1,160 @@
+//! Fan-out: a customer's message reaching K attached staff clients, for
+//! msnbnc (MSN simulator → msn-worker → msnbnc → K clients) and for ZNC
+//! (a client on ngircd → ZNC → K clients), measured in the same run.
+//!
+//! For K = 1, 10, 50:
+//! * latency: one message at a time, customer sends → each client has it
+//!   (median and p99 over every client's sample);
+//! * burst: messages back to back; deliveries per second until the last
+//!   client has the last one, and how many were lost;
+//! * sustained: a long run with a bounded number in flight;
+//! * RSS of the processes involved.
+//!
+//! ZNC's figure includes its upstream hop through ngircd; the "added"
+//! latency subtracts ngircd alone (customer → a client on ngircd), while
+//! msnbnc's figure subtracts nothing (its simulator hop stays in).
+//!
+//! `bench/run` installs Debian's znc and ngircd if missing and runs this;
+//! without them only msnbnc is measured.
+
+mod fleet;
+mod msnbnc;
+mod stats;
+mod znc;
+
+use fleet::{Fleet, Throughput, Upstream};
+use stats::{rss_mib, summary};
+
+const KS: [usize; 3] = [1, 10, 50];
+/// Each K is measured this many times, msnbnc and ZNC alternating, so that
+/// drifts of the machine touch both alike.
+const ROUNDS: usize = 3;
+const LATENCY_MESSAGES: usize = 300;
+const BURST_MESSAGES: usize = 2000;
+const SUSTAINED_MESSAGES: usize = 6000;
+const SUSTAINED_WINDOW: usize = 100;
+
+/// Everything measured for one system at one K, over all rounds.
+#[derive(Default)]
+struct Row {
+    latency: Vec<f64>,
+    burst: Vec<Throughput>,
+    sustained: Vec<Throughput>,
+    rss: Vec<(&'static str, f64)>,
+}
+
+impl Row {
+    async fn measure(
+        &mut self,
+        fleet: &mut Fleet,
+        up: &mut impl Upstream,
+        pids: &[(&'static str, u32)],
+    ) -> anyhow::Result<()> {
+        self.latency.extend(fleet.latency(up, LATENCY_MESSAGES).await?);
+        self.burst.push(fleet.burst(up, BURST_MESSAGES).await?);
+        self.sustained
+            .push(fleet.sustained(up, SUSTAINED_MESSAGES, SUSTAINED_WINDOW).await?);
+        self.rss = pids
+            .iter()
+            .filter_map(|(n, p)| Some((*n, rss_mib(*p)?)))
+            .collect();
+        Ok(())
+    }
+
+    fn latency(&self) -> (f64, f64) {
+        summary(self.latency.clone())
+    }
+
+    /// The median round's deliveries per second, and the messages lost in all.
+    fn rate(runs: &[Throughput]) -> (f64, usize) {
+        let mut rates: Vec<f64> = runs.iter().map(Throughput::per_second).collect();
+        rates.sort_by(|a, b| a.total_cmp(b));
+        (
+            stats::percentile(&rates, 0.5),
+            runs.iter().map(Throughput::lost).sum(),
+        )
+    }
+
+    fn print(&self, k: usize, name: &str, added: f64) {
+        let (median, p99) = self.latency();
+        let (burst, burst_lost) = Row::rate(&self.burst);
+        let (sustained, sustained_lost) = Row::rate(&self.sustained);
+        let rss: Vec<String> = self.rss.iter().map(|(n, m)| format!("{n} {m:.1}")).collect();
+        println!(
+            "{k:>3} {name:<8} {median:>8.3} {p99:>8.3} {added:>8.3} {burst:>10.0} {burst_lost:>5} {sustained:>11.0} {sustained_lost:>5}  {}",
+            rss.join(", ")
+        );
+    }
+}
+
+async fn bench() -> anyhow::Result<()> {
+    // Build (if needed) before anything is timed.
+    msnbnc_tests::binaries();
+    let msnbnc = msnbnc::Msnbnc::start().await?;
+    let znc = znc::Znc::start().await?;
+    let pids = [("msnbnc", msnbnc.bouncer.pid()), ("worker", msnbnc.worker_pid)];
+    // The upstream hop alone: for ZNC, customer → ngircd → a client there.
+    let baseline = match &znc {
+        Some(z) => Some(z.ngircd_alone(LATENCY_MESSAGES * ROUNDS).await?),
+        None => None,
+    };
+    let mut table = Vec::new();
+    for k in KS {
+        let (mut ours, mut theirs) = (Row::default(), Row::default());
+        for _ in 0..ROUNDS {
+            let mut fleet = msnbnc.fleet(k).await?;
+            ours.measure(&mut fleet, &mut msnbnc.customer(), &pids).await?;
+            drop(fleet);
+            if let Some(z) = &znc {
+                let mut fleet = z.fleet(k).await?;
+                let pids = [("znc", z.znc_pid()), ("ngircd", z.ngircd_pid())];
+                theirs
+                    .measure(&mut fleet, &mut z.customer().await?, &pids)
+                    .await?;
+            }
+        }
+        table.push((k, ours, theirs));
+    }
+
+    println!("fan-out: a customer's message → K attached staff clients, loopback, {ROUNDS} rounds per K");
+    println!("latency in ms (median and p99 over every client's sample); deliveries per second (median round); RSS in MiB");
+    println!("  K system     median      p99    added    burst/s  lost sustained/s  lost  RSS");
+    for (k, ours, theirs) in &table {
+        // msnbnc's whole path counts as added (nothing subtracted).
+        ours.print(*k, "msnbnc", ours.latency().0);
+        if let Some((m, _)) = baseline {
+            theirs.print(*k, "ZNC", (theirs.latency().0 - m).max(0.0));
+        }
+    }
+    match (&znc, baseline) {
+        (Some(z), Some((m, p))) => {
+            println!("ngircd alone (customer → a client on ngircd): median {m:.3} ms, p99 {p:.3} ms");
+            println!("{}", z.versions());
+            println!("\nmsnbnc against ZNC (targets: latency ratio ≤ 0.5, throughput ratio ≥ 2.0)");
+            println!("  K  latency msnbnc/ZNC-added  burst msnbnc/ZNC  sustained msnbnc/ZNC");
+            for (k, ours, theirs) in &table {
+                let added = (theirs.latency().0 - m).max(1e-6);
+                println!(
+                    "{k:>3}  {:>24.2}  {:>16.2}  {:>20.2}",
+                    ours.latency().0 / added,
+                    Row::rate(&ours.burst).0 / Row::rate(&theirs.burst).0,
+                    Row::rate(&ours.sustained).0 / Row::rate(&theirs.sustained).0
+                );
+            }
+        }
+        _ => println!("\nZNC or ngircd not installed: only msnbnc was measured (bench/run installs them)"),
+    }
+    Ok(())
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if let Err(e) = rt.block_on(bench()) {
+        eprintln!("benchmark failed: {e:#}");
+        std::process::exit(1);
+    }
+}
