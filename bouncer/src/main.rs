@@ -72,6 +72,18 @@ fn load_config(path: &std::path::Path) -> Result<config::Config, ExitCode> {
     })
 }
 
+/// Runs `f` as a task, on the runtime's thread with every other task,
+/// rather than on the main thread where `block_on` would poll it: the hub
+/// and the sockets it feeds then hand work over without waking a thread.
+async fn on_the_runtime_thread<F>(f: F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    tokio::spawn(f)
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the main task failed: {e}")))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -138,7 +150,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Demo => match runtime.block_on(demo::run()) {
+        Cmd::Demo => match runtime.block_on(on_the_runtime_thread(demo::run())) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("msnbnc: {e:#}");
@@ -168,7 +180,7 @@ fn main() -> ExitCode {
                 eprintln!("msnbnc: {e}");
                 return ExitCode::from(2);
             }
-            match runtime.block_on(hub::run(config, cfg)) {
+            match runtime.block_on(on_the_runtime_thread(hub::run(config, cfg))) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");

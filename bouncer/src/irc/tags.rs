@@ -102,6 +102,10 @@ impl Variant {
         Variant(v)
     }
 
+    pub fn has_time(self) -> bool {
+        self.0 & Self::TIME != 0
+    }
+
     pub fn index(self) -> usize {
         usize::from(self.0)
     }

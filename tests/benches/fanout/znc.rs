@@ -189,9 +189,9 @@ impl Znc {
         IrcCustomer::connect(self.ngircd_port, "customer", "support").await
     }
 
-    /// The upstream hop alone: customer → ngircd → one client on ngircd,
-    /// (median, p99) in ms.
-    pub async fn ngircd_alone(&self, n: usize) -> anyhow::Result<(f64, f64)> {
+    /// The upstream hop alone: customer → ngircd → one client on ngircd;
+    /// one sample per message, in ms.
+    pub async fn ngircd_alone(&self, n: usize) -> anyhow::Result<Vec<f64>> {
         let mut fleet = Fleet::attach(
             self.ngircd_port,
             1,
@@ -200,7 +200,7 @@ impl Znc {
         )
         .await?;
         let mut up = IrcCustomer::connect(self.ngircd_port, "direct-customer", "direct").await?;
-        Ok(super::stats::summary(fleet.latency(&mut up, n).await?))
+        fleet.latency(&mut up, n).await
     }
 }
 

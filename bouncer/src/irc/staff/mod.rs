@@ -93,12 +93,13 @@ const MOTD: &[&str] = &[
 /// A line of customer text for IRC: no control characters that could end
 /// or forge a line, but IRC formatting codes (bold, colour …) kept.
 fn untrusted_line(s: &str) -> String {
+    let kept = |c: char| matches!(c, '\x02' | '\x03' | '\x0f' | '\x16' | '\x1d' | '\x1e' | '\x1f');
+    // Most lines have nothing to replace: one copy, no per-char pushes.
+    if !s.chars().any(|c| c.is_control() && !kept(c)) {
+        return s.to_owned();
+    }
     s.chars()
-        .map(|c| match c {
-            '\x02' | '\x03' | '\x0f' | '\x16' | '\x1d' | '\x1e' | '\x1f' => c,
-            c if c.is_control() => ' ',
-            c => c,
-        })
+        .map(|c| if c.is_control() && !kept(c) { ' ' } else { c })
         .collect()
 }
 
@@ -176,7 +177,9 @@ impl Staff {
     /// One line to every client (but `except`): each tag variant is
     /// formatted once and shared.
     fn broadcast_tagged(&mut self, tags: &[(&str, &str)], line: &str, except: Option<ClientId>) {
-        let stamp = super::tags::timestamp(std::time::SystemTime::now());
+        // The server-time stamp is made only if some client wants it.
+        let now = std::time::SystemTime::now();
+        let mut stamp: Option<String> = None;
         let mut formatted: [Option<OutLine>; Variant::COUNT] = Default::default();
         let targets: Vec<(ClientId, Variant)> = self
             .clients
@@ -185,9 +188,15 @@ impl Staff {
             .map(|(id, c)| (*id, Variant::of(&c.caps)))
             .collect();
         for (id, variant) in targets {
-            let full = formatted[variant.index()]
-                .get_or_insert_with(|| format!("{}{line}", prefix_for(variant, &stamp, tags)).into())
-                .clone();
+            let slot = &mut formatted[variant.index()];
+            if slot.is_none() {
+                let stamp = match variant.has_time() {
+                    true => stamp.get_or_insert_with(|| super::tags::timestamp(now)).as_str(),
+                    false => "",
+                };
+                *slot = Some(format!("{}{line}", prefix_for(variant, stamp, tags)).into());
+            }
+            let Some(full) = slot.clone() else { continue };
             self.push(id, full);
         }
     }
