@@ -6,6 +6,7 @@
 
 pub mod certs;
 pub mod contacts;
+pub mod history;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,48 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX user_certs_by_user ON user_certs(user_id);
     ALTER TABLE users ADD COLUMN signature TEXT;",
+    // 4: history. A conversation is a channel (#bob): it outlives the MSN
+    // conversations shown in it. Positions say how far each of a user's
+    // devices has seen each conversation (device '': logins without one);
+    // read markers are the user's, by time (draft/read-marker).
+    "CREATE TABLE conversations (
+        id         INTEGER PRIMARY KEY,
+        channel    TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id           INTEGER PRIMARY KEY,
+        conversation INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        time_ms      INTEGER NOT NULL,
+        msgid        TEXT    NOT NULL UNIQUE,
+        kind         TEXT    NOT NULL CHECK (kind IN ('customer', 'staff', 'note', 'notice')),
+        sender       TEXT    NOT NULL,
+        source       TEXT    NOT NULL,
+        command      TEXT    NOT NULL CHECK (command IN ('PRIVMSG', 'NOTICE')),
+        text         TEXT    NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation, id);
+    CREATE INDEX messages_by_time ON messages(conversation, time_ms, id);
+    CREATE TABLE positions (
+        user         TEXT    NOT NULL COLLATE NOCASE,
+        device       TEXT    NOT NULL,
+        conversation INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        message      INTEGER NOT NULL,
+        PRIMARY KEY (user, device, conversation)
+    ) WITHOUT ROWID;
+    CREATE TABLE read_markers (
+        user         TEXT    NOT NULL COLLATE NOCASE,
+        conversation INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        time_ms      INTEGER NOT NULL,
+        PRIMARY KEY (user, conversation)
+    ) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id');
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
