@@ -71,6 +71,7 @@ struct RawIrc {
     unattended_status: String,
     unattended_reply: String,
     idle_close_secs: u64,
+    replay_max: usize,
     signature: String,
 }
 
@@ -86,6 +87,7 @@ impl Default for RawIrc {
             unattended_status: "away".into(),
             unattended_reply: String::new(),
             idle_close_secs: 3600,
+            replay_max: 500,
             signature: String::new(),
         }
     }
@@ -107,6 +109,9 @@ pub struct IrcSettings {
     pub unattended_reply: String,
     /// Conversations quiet for this long are closed (0: never).
     pub idle_close: Duration,
+    /// Lines replayed per conversation on attach; older ones are fetched
+    /// with CHATHISTORY or `*msn history`.
+    pub replay_max: usize,
     /// How staff messages reach customers, e.g. `[{nick}] {text}`; empty:
     /// the text alone.
     pub signature: String,
@@ -730,6 +735,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             unattended_status,
             unattended_reply: raw.irc.unattended_reply,
             idle_close: Duration::from_secs(raw.irc.idle_close_secs),
+            replay_max: raw.irc.replay_max,
             signature: raw.irc.signature,
         },
     })

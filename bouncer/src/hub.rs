@@ -25,6 +25,9 @@ pub struct Hub {
     tls: Option<tokio::sync::watch::Sender<tokio_rustls::TlsAcceptor>>,
 }
 
+/// At most this many worker updates share one store transaction.
+const GROUP_COMMIT: usize = 256;
+
 pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     // The store is up before we say READY (a broken database stops us here).
     let store = crate::store::Store::open(&config.store_path)?;
@@ -93,9 +96,23 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
             Some(update) = updates.recv() => {
                 staff.on_update(&update);
                 hub.on_update(update);
+                // Group commit: whatever else the worker already sent goes
+                // into the same transaction, then it is all shown.
+                for _ in 0..GROUP_COMMIT {
+                    let Ok(update) = updates.try_recv() else { break };
+                    staff.on_update(&update);
+                    hub.on_update(update);
+                }
+                staff.finish_batch();
             }
-            Some(event) = irc_rx.recv() => staff.on_event(event),
-            _ = housekeeping.tick() => staff.tick(std::time::Instant::now()),
+            Some(event) = irc_rx.recv() => {
+                staff.on_event(event);
+                staff.finish_batch();
+            }
+            _ = housekeeping.tick() => {
+                staff.tick(std::time::Instant::now());
+                staff.finish_batch();
+            }
             _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
             _ = &mut supervisor => {
                 anyhow::bail!("the worker supervisor stopped unexpectedly");
@@ -104,6 +121,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     }
 
     systemd::stopping();
+    staff.shutdown();
     shutdown.cancel();
     let finished = tokio::time::timeout(SHUTDOWN_BUDGET, async {
         // Keep draining so the supervisor never blocks on a full channel.

@@ -245,68 +245,113 @@ impl Store {
         Ok(())
     }
 
-    /// Conversations with lines after this device's positions. A device
-    /// seen for the first time starts where the user's other devices are
-    /// (the furthest of them), so it replays only what the user missed; a
-    /// user never seen starts now.
-    pub fn unseen(&self, user: &str, device: &str) -> Result<Vec<Unseen>, StoreError> {
-        let own = self.positions(user, device)?;
-        let start: Vec<(i64, i64)> = if own.is_empty() {
+    /// Conversations with lines this device has not seen: after its
+    /// position in each, or from the start for conversations begun since
+    /// the device was first seen. A device attaching for the first time
+    /// (`fresh`) starts where the user's furthest device is, so it replays
+    /// only what the user missed.
+    pub fn unseen(&self, user: &str, device: &str, fresh: bool) -> Result<Vec<Unseen>, StoreError> {
+        let positions: std::collections::HashMap<i64, i64> = if fresh {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT conversation, MAX(message) FROM positions WHERE user = ?1 GROUP BY conversation",
             )?;
             let rows = stmt.query_map(params![user], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         } else {
-            own
+            self.positions(user, device)?.into_iter().collect()
         };
-        let mut out = Vec::new();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.channel, COUNT(m.id) FROM conversations c JOIN messages m ON m.conversation = c.id
-             WHERE c.id = ?1 AND m.id > ?2 GROUP BY c.id",
+        // Conversations begun after this are new to the device.
+        let since: i64 = self.conn.query_row(
+            "SELECT COALESCE(MIN(first_ms), 0) FROM devices WHERE user = ?1 AND (?3 OR device = ?2)",
+            params![user, device, fresh],
+            |r| r.get(0),
         )?;
-        for (conversation, after) in start {
-            let found: Option<(String, i64)> = stmt
-                .query_row(params![conversation, after], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((channel, count)) = found {
-                out.push(Unseen {
-                    conversation,
-                    channel,
-                    after,
-                    count,
-                });
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.id, c.channel, c.created_ms, MAX(m.id) FROM conversations c
+             JOIN messages m ON m.conversation = c.id GROUP BY c.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut count = self
+            .conn
+            .prepare_cached("SELECT COUNT(*), MIN(id) FROM messages WHERE conversation = ?1 AND id > ?2")?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (conversation, channel, created_ms, last) = row?;
+            let after = match positions.get(&conversation) {
+                Some(p) => *p,
+                None if created_ms >= since => 0,
+                None => continue,
+            };
+            if last > after {
+                let (n, first): (i64, i64) =
+                    count.query_row(params![conversation, after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                out.push((
+                    first,
+                    Unseen {
+                        conversation,
+                        channel,
+                        after,
+                        count: n,
+                    },
+                ));
             }
         }
-        out.sort_by_key(|u| u.after);
-        Ok(out)
+        // Conversations in the order their missed lines began.
+        out.sort_by_key(|(first, _)| *first);
+        Ok(out.into_iter().map(|(_, u)| u).collect())
     }
 
-    /// Conversations the user has no position in yet but which have lines
-    /// (opened while every device of theirs was away): from their start.
-    pub fn unseen_new(&self, user: &str) -> Result<Vec<Unseen>, StoreError> {
+    /// Notes a device attaching. A user seen for the first time starts
+    /// "now": at the last line of every conversation, so that it replays
+    /// nothing from before it existed. Returns whether the user is new.
+    /// The second value: whether this device is new.
+    pub fn device_attached(&mut self, user: &str, device: &str) -> Result<(bool, bool), StoreError> {
         let known: bool = self.conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM positions WHERE user = ?1)",
+            "SELECT EXISTS(SELECT 1 FROM devices WHERE user = ?1)",
             params![user],
             |r| r.get(0),
         )?;
-        if !known {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.id, c.channel, COUNT(m.id) FROM conversations c JOIN messages m ON m.conversation = c.id
-             WHERE NOT EXISTS (SELECT 1 FROM positions p WHERE p.user = ?1 AND p.conversation = c.id)
-             GROUP BY c.id ORDER BY MIN(m.id)",
+        let known_device: bool = self.conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM devices WHERE user = ?1 AND device = ?2)",
+            params![user, device],
+            |r| r.get(0),
         )?;
-        let rows = stmt.query_map(params![user], |r| {
-            Ok(Unseen {
-                conversation: r.get(0)?,
-                channel: r.get(1)?,
-                after: 0,
-                count: r.get(2)?,
-            })
-        })?;
+        self.conn.execute(
+            "INSERT OR IGNORE INTO devices (user, device, first_ms) VALUES (?1, ?2, ?3)",
+            params![user, device, now_ms()],
+        )?;
+        if !known {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO positions (user, device, conversation, message)
+                 SELECT ?1, ?2, conversation, MAX(id) FROM messages GROUP BY conversation",
+                params![user, device],
+            )?;
+        }
+        Ok((!known, !known_device))
+    }
+
+    /// The customers who wrote in a conversation, most recent first.
+    pub fn customers(&self, conversation: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sender FROM messages WHERE conversation = ?1 AND kind = 'customer'
+             GROUP BY sender ORDER BY MAX(id) DESC",
+        )?;
+        let rows = stmt.query_map(params![conversation], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest line of all (0 if none).
+    pub fn newest_line(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| r.get(0))?)
     }
 
     /// The row and conversation of a msgid.
@@ -549,31 +594,36 @@ mod tests {
         let bob = say(&mut s, "#bob", &["hi", "anyone?"], 1000);
         let c = s.find_conversation("#bob").unwrap().unwrap();
         // A user never seen starts now: nothing to replay.
-        assert!(s.unseen("alice", "laptop").unwrap().is_empty());
-        assert!(s.unseen_new("alice").unwrap().is_empty());
-        s.set_position("alice", "laptop", c, bob[1]).unwrap();
+        assert_eq!(s.device_attached("alice", "laptop").unwrap(), (true, true));
+        assert_eq!(s.device_attached("alice", "laptop").unwrap(), (false, false));
+        assert!(s.unseen("alice", "laptop", false).unwrap().is_empty());
+        assert_eq!(s.positions("alice", "laptop").unwrap(), [(c, bob[1])]);
         let more = say(&mut s, "#bob", &["hello?"], 5000);
         let carol = say(&mut s, "#carol", &["new here"], 6000);
-        let u = s.unseen("alice", "laptop").unwrap();
-        assert_eq!(u.len(), 1);
+        // Bob's new line, and a conversation opened while alice was away.
+        let u = s.unseen("alice", "laptop", false).unwrap();
+        assert_eq!(u.len(), 2, "{u:?}");
         assert_eq!(
             (u[0].channel.as_str(), u[0].after, u[0].count),
             ("#bob", bob[1], 1)
         );
-        // A conversation opened while alice was away is new to her.
-        let n = s.unseen_new("alice").unwrap();
-        assert_eq!((n.len(), n[0].channel.as_str(), n[0].count), (1, "#carol", 1));
+        assert_eq!((u[1].channel.as_str(), u[1].after, u[1].count), ("#carol", 0, 1));
         // A first-time device starts where the user's furthest device is.
-        assert_eq!(s.unseen("alice", "phone").unwrap()[0].after, bob[1]);
+        let phone = s.unseen("alice", "phone", true).unwrap();
+        assert!(
+            phone.iter().any(|u| u.channel == "#bob" && u.after == bob[1]),
+            "{phone:?}"
+        );
         // Positions only move forward.
         s.set_position("alice", "laptop", c, more[0]).unwrap();
         s.set_position("alice", "laptop", c, bob[0]).unwrap();
-        assert!(s.unseen("alice", "laptop").unwrap().is_empty());
+        let carol_c = s.find_conversation("#carol").unwrap().unwrap();
+        s.set_position("alice", "laptop", carol_c, carol[0]).unwrap();
+        assert!(s.unseen("alice", "laptop", false).unwrap().is_empty());
         assert_eq!(
             texts(&s.lines_after(c, bob[0], 10).unwrap()),
             ["anyone?", "hello?"]
         );
-        let _ = carol;
     }
 
     #[test]

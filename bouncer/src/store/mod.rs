@@ -66,6 +66,12 @@ const MIGRATIONS: &[&str] = &[
         message      INTEGER NOT NULL,
         PRIMARY KEY (user, device, conversation)
     ) WITHOUT ROWID;
+    CREATE TABLE devices (
+        user     TEXT    NOT NULL COLLATE NOCASE,
+        device   TEXT    NOT NULL,
+        first_ms INTEGER NOT NULL,
+        PRIMARY KEY (user, device)
+    ) WITHOUT ROWID;
     CREATE TABLE read_markers (
         user         TEXT    NOT NULL COLLATE NOCASE,
         conversation INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,

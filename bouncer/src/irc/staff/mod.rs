@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 mod commands;
+mod history;
 mod locals;
 mod msn;
 mod privmsg;
@@ -33,6 +34,8 @@ pub struct Client {
     pub caps: BTreeSet<String>,
     /// The fingerprint of the TLS client certificate, if one was sent.
     cert: Option<String>,
+    /// Every line up to this row was shown to this client (live or replayed).
+    seen_up_to: i64,
     tx: mpsc::Sender<OutLine>,
 }
 
@@ -45,9 +48,9 @@ struct Outgoing {
     text: String,
 }
 
-/// A staff line shown once its conversation's channel exists: its tags,
-/// and the line with `{channel}` to fill in.
-type AwaitingLine = (Vec<(String, String)>, String);
+/// A staff line shown once its conversation's channel exists: who wrote
+/// it, and what.
+type AwaitingLine = (String, String);
 
 /// Who is waiting for a worker command's result.
 enum Pending {
@@ -75,12 +78,25 @@ pub struct Staff {
     /// Staff lines to contacts whose conversation is still opening, by
     /// lower-cased handle: (tags, line with `{channel}` to fill in).
     awaiting: HashMap<String, Vec<AwaitingLine>>,
+    /// Channels that went dormant in the last outage (told when it ends).
+    suspended: Vec<String>,
     /// Each attached user's real name (USER, SETNAME).
     realnames: HashMap<String, String>,
     /// The reply being collected for a labelled command (labeled-response).
     label: Option<Labeled>,
     batch_ids: BatchIds,
     msgids: MsgIds,
+    /// History: conversation rows by lower-cased channel name.
+    conversation_ids: HashMap<String, i64>,
+    /// The newest line of each conversation, and of all.
+    last_line: HashMap<i64, i64>,
+    newest_line: i64,
+    /// A store transaction is open for this batch; client output waits in
+    /// `deferred` until it commits.
+    in_transaction: bool,
+    deferred: Option<Vec<(ClientId, OutLine)>>,
+    /// Set when the store failed: lines are shown but no longer recorded.
+    history_broken: Option<String>,
 }
 
 const MOTD: &[&str] = &[
@@ -105,6 +121,10 @@ fn untrusted_line(s: &str) -> String {
 
 impl Staff {
     pub fn new(settings: IrcSettings, store: Store, worker: mpsc::Sender<Control>) -> Staff {
+        let newest_line = store.newest_line().unwrap_or_else(|e| {
+            tracing::error!("cannot read the history: {e}");
+            0
+        });
         Staff {
             settings,
             clients: HashMap::new(),
@@ -120,9 +140,16 @@ impl Staff {
             signatures: HashMap::new(),
             realnames: HashMap::new(),
             awaiting: HashMap::new(),
+            suspended: Vec::new(),
             label: None,
             batch_ids: BatchIds::default(),
             msgids: MsgIds::default(),
+            conversation_ids: HashMap::new(),
+            last_line: HashMap::new(),
+            newest_line,
+            in_transaction: false,
+            deferred: None,
+            history_broken: None,
         }
     }
 
@@ -162,6 +189,11 @@ impl Staff {
 
     /// Queues a line for the client's writer, now.
     fn deliver(&mut self, id: ClientId, line: OutLine) {
+        // Inside a batch: after the commit.
+        if let Some(waiting) = self.deferred.as_mut() {
+            waiting.push((id, line));
+            return;
+        }
         let Some(c) = self.clients.get(&id) else { return };
         match c.tx.try_send(line) {
             Ok(()) => {}
@@ -299,6 +331,7 @@ impl Staff {
                 role: a.role,
                 caps: a.caps,
                 cert: a.cert,
+                seen_up_to: self.newest_line,
                 tx: a.tx,
             },
         );
@@ -374,6 +407,7 @@ impl Staff {
         for c in channels.into_iter().chain(self.locals_of(&nick)) {
             self.join_burst(id, &c);
         }
+        self.replay(id);
         if first_of_all {
             self.auto_replied.clear();
             self.sync_status();
@@ -384,6 +418,9 @@ impl Staff {
     /// `irc.idle_close` (the worker reports them closed; a new message from
     /// the customer opens a fresh one).
     pub fn tick(&mut self, now: std::time::Instant) {
+        // Positions reach the store even if msnbnc is killed later.
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        self.save_positions(&ids);
         let limit = self.settings.idle_close;
         if limit.is_zero() {
             return;
@@ -406,6 +443,7 @@ impl Staff {
 
     /// A client is gone (detached, quit, or too slow).
     fn gone(&mut self, id: ClientId, reason: &str) {
+        self.save_positions(&[id]);
         if let Some(c) = self.clients.remove(&id) {
             tracing::info!(client = id, user = %c.login.user, "IRC client detached: {reason}");
             if !self.clients.values().any(|o| o.nick == c.nick) {

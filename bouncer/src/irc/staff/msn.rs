@@ -2,7 +2,9 @@
 //! `&msn`, conversations as channels, customer messages, typing, nudges,
 //! delivery results.
 
+use super::history::Shown;
 use super::*;
+use crate::store::history::Kind;
 
 impl Staff {
     /// Everything the supervisor reports, as staff should see it.
@@ -47,23 +49,24 @@ impl Staff {
                 self.activity.clear();
                 self.auto_replied.clear();
                 self.awaiting.clear();
-                for channel in self.view.suspend_all() {
-                    let line = format!(
-                        ":{} NOTICE {channel} :MSN connection lost ({}); this conversation re-opens when the customer writes again, or when you write here",
-                        self.server(),
+                let lost = self.view.suspend_all();
+                for channel in &lost {
+                    let text = format!(
+                        "MSN connection lost ({}); this conversation re-opens when the customer writes again, or when you write here",
                         self.worker_state
                     );
-                    self.broadcast(&line, None);
+                    self.server_notice_in(channel, &text);
                 }
+                self.suspended.extend(lost);
             }
             WorkerState::SignedIn { .. } => {
-                let dormant: Vec<String> = self.view.dormant.values().map(|c| c.name.clone()).collect();
-                for channel in dormant {
-                    let line = format!(
-                        ":{} NOTICE {channel} :MSN connection back; write here to reach the customer again",
-                        self.server()
-                    );
-                    self.broadcast(&line, None);
+                for channel in std::mem::take(&mut self.suspended) {
+                    if self.view.channel(&channel).is_some() {
+                        self.server_notice_in(
+                            &channel,
+                            "MSN connection back; write here to reach the customer again",
+                        );
+                    }
                 }
             }
             WorkerState::Starting | WorkerState::LoggingIn { .. } => {}
@@ -156,10 +159,20 @@ impl Staff {
     /// What staff wrote to `handle` before their conversation had a
     /// channel, shown in it now so every colleague sees it.
     pub(super) fn flush_awaiting(&mut self, handle: &str, channel: &str) {
-        for (tags, line) in self.awaiting.remove(&key(handle)).unwrap_or_default() {
-            let line = line.replacen("{channel}", channel, 1);
-            let tags: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            self.broadcast_tagged(&tags, &line, None);
+        for (nick, text) in self.awaiting.remove(&key(handle)).unwrap_or_default() {
+            let source = self.user_prefix(&nick);
+            self.show(
+                Shown {
+                    kind: Kind::Staff,
+                    sender: &nick,
+                    source: &source,
+                    command: "PRIVMSG",
+                    target: channel,
+                    text: &text,
+                    account: Some(&nick),
+                },
+                None,
+            );
         }
     }
 
@@ -261,13 +274,11 @@ impl Staff {
                     self.view.conversations.get(conversation),
                     self.view.contact(handle),
                 ) {
-                    let line = format!(
-                        ":{} NOTICE {} :{} closed the conversation window",
-                        self.server(),
-                        ch.name,
-                        c.nick
+                    let (channel, text) = (
+                        ch.name.clone(),
+                        format!("{} closed the conversation window", c.nick),
                     );
-                    self.broadcast(&line, None);
+                    self.server_notice_in(&channel, &text);
                 }
             }
             Event::ConversationClosed(conversation) => {
@@ -325,9 +336,18 @@ impl Staff {
                 }
                 for piece in pieces {
                     let styled = crate::irc::format::to_irc(&untrusted_line(&piece), format);
-                    let line = format!(":{prefix} PRIVMSG {channel} :{styled}");
-                    let msgid = self.msgids.fresh();
-                    self.broadcast_tagged(&[("msgid", &msgid)], &line, None);
+                    self.show(
+                        Shown {
+                            kind: Kind::Customer,
+                            sender: from,
+                            source: &prefix,
+                            command: "PRIVMSG",
+                            target: &channel,
+                            text: &styled,
+                            account: None,
+                        },
+                        None,
+                    );
                 }
             }
             Event::Nudge { conversation, from } => {
@@ -337,9 +357,18 @@ impl Staff {
                     .contact(from)
                     .map(Contact::prefix)
                     .unwrap_or_else(|| from.clone());
-                let line = format!(":{prefix} NOTICE {channel} :*sent a nudge*");
-                let msgid = self.msgids.fresh();
-                self.broadcast_tagged(&[("msgid", &msgid)], &line, None);
+                self.show(
+                    Shown {
+                        kind: Kind::Customer,
+                        sender: from,
+                        source: &prefix,
+                        command: "NOTICE",
+                        target: &channel,
+                        text: "*sent a nudge*",
+                        account: None,
+                    },
+                    None,
+                );
             }
             Event::Delivery { command_id, outcome } => {
                 let sent = match self.pending.remove(command_id) {

@@ -3,9 +3,11 @@
 
 use ipc::{Command, ConversationTarget, TextFormat};
 
+use super::history::Shown;
 use super::{Outgoing, Pending, Staff};
 use crate::irc::conn::ClientId;
 use crate::irc::view::{key, ROSTER};
+use crate::store::history::Kind;
 
 /// Lines kept per contact while their conversation opens.
 const MAX_AWAITING: usize = 50;
@@ -43,8 +45,19 @@ impl Staff {
         if let Some(channel) = target.strip_prefix('@') {
             if self.view.channel(channel).is_some() || channel.eq_ignore_ascii_case(ROSTER) {
                 let except = if echo_to_self { None } else { Some(id) };
-                let msgid = self.msgids.fresh();
-                self.broadcast_tagged(&[("account", nick), ("msgid", &msgid)], &echo, except);
+                let source = self.user_prefix(nick);
+                self.show(
+                    Shown {
+                        kind: Kind::Note,
+                        sender: nick,
+                        source: &source,
+                        command: cmd,
+                        target,
+                        text,
+                        account: Some(nick),
+                    },
+                    except,
+                );
             } else {
                 self.numeric(id, "403", &[channel, "No such channel"]);
             }
@@ -117,7 +130,19 @@ impl Staff {
                 return;
             };
             let except = if echo_to_self { None } else { Some(id) };
-            self.broadcast_tagged(&account, &echo, except);
+            let source = self.user_prefix(nick);
+            self.show(
+                Shown {
+                    kind: Kind::Staff,
+                    sender: nick,
+                    source: &source,
+                    command: cmd,
+                    target: &channel,
+                    text,
+                    account: Some(nick),
+                },
+                except,
+            );
             if cmd == "PRIVMSG" {
                 self.command(
                     Command::SendMessage {
@@ -172,18 +197,24 @@ impl Staff {
             };
             match &channel {
                 Some(channel) => {
-                    let line = format!(":{} PRIVMSG {channel} :{text}", self.user_prefix(nick));
-                    self.broadcast_tagged(&account, &line, None);
+                    let source = self.user_prefix(nick);
+                    self.show(
+                        Shown {
+                            kind: Kind::Staff,
+                            sender: nick,
+                            source: &source,
+                            command: "PRIVMSG",
+                            target: channel,
+                            text,
+                            account: Some(nick),
+                        },
+                        None,
+                    );
                 }
                 None => {
-                    let line = format!(":{} PRIVMSG {{channel}} :{text}", self.user_prefix(nick));
-                    let tags = account
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect();
                     let queue = self.awaiting.entry(key(&contact.handle)).or_default();
                     if queue.len() < MAX_AWAITING {
-                        queue.push((tags, line));
+                        queue.push((nick.to_owned(), text.to_owned()));
                     }
                 }
             }
@@ -218,13 +249,19 @@ impl Staff {
             self.awaiting.remove(k);
         }
         let target = sent.conversation_hint.unwrap_or_else(|| ROSTER.to_owned());
-        let line = format!(
-            ":{} NOTICE {target} :{what} ({}): <{}> {}",
-            self.server(),
-            untrusted(detail),
-            sent.from,
-            sent.text
+        let text = format!("{what} ({}): <{}> {}", untrusted(detail), sent.from, sent.text);
+        let server = self.server().to_owned();
+        self.show(
+            Shown {
+                kind: Kind::Notice,
+                sender: "",
+                source: &server,
+                command: "NOTICE",
+                target: &target,
+                text: &text,
+                account: None,
+            },
+            None,
         );
-        self.broadcast(&line, None);
     }
 }

@@ -1,0 +1,322 @@
+//! Conversation lines go through here: recorded in the store, then shown.
+//! Writes are grouped — the first line of a batch opens a transaction,
+//! everything sent to clients meanwhile waits, and [`Staff::finish_batch`]
+//! commits and then sends — so a line is never shown before it is stored.
+//! Also: each device's position, and the replay of what it missed.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{Channel, Staff};
+use crate::irc::conn::ClientId;
+use crate::irc::view::{key, ROSTER};
+use crate::store::history::{Anchor, Kind, Line, NewLine};
+
+/// A line for a conversation channel.
+pub(super) struct Shown<'a> {
+    pub kind: Kind,
+    /// The customer's handle or the staff member's user name ('' for us).
+    pub sender: &'a str,
+    /// The IRC source (`bob!bob@example.com`, or the server's name).
+    pub source: &'a str,
+    pub command: &'a str,
+    /// The channel, or `@channel` for a staff-only note.
+    pub target: &'a str,
+    pub text: &'a str,
+    /// The staff account, for account-tag.
+    pub account: Option<&'a str>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `[HH:MM]` (UTC) for clients without server-time.
+fn short_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("[{:02}:{:02}]", secs / 3600, secs % 3600 / 60)
+}
+
+impl Staff {
+    /// Records (in a conversation channel) and shows a line; returns its msgid.
+    pub(super) fn show(&mut self, line: Shown<'_>, except: Option<ClientId>) -> String {
+        let msgid = self.msgids.fresh();
+        let channel = line.target.trim_start_matches('@');
+        if self.view.channel(channel).is_some() {
+            self.record(channel, &line, &msgid);
+        }
+        let text = format!(":{} {} {} :{}", line.source, line.command, line.target, line.text);
+        match line.account {
+            Some(a) => self.broadcast_tagged(&[("account", a), ("msgid", &msgid)], &text, except),
+            None => self.broadcast_tagged(&[("msgid", &msgid)], &text, except),
+        }
+        msgid
+    }
+
+    /// Before exiting: every attached device's position is saved.
+    pub fn shutdown(&mut self) {
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        self.save_positions(&ids);
+        self.finish_batch();
+    }
+
+    /// A notice from us in a conversation channel (kept in its history).
+    pub(super) fn server_notice_in(&mut self, channel: &str, text: &str) {
+        let server = self.server().to_owned();
+        self.show(
+            Shown {
+                kind: Kind::Notice,
+                sender: "",
+                source: &server,
+                command: "NOTICE",
+                target: channel,
+                text,
+                account: None,
+            },
+            None,
+        );
+    }
+
+    fn record(&mut self, channel: &str, line: &Shown<'_>, msgid: &str) {
+        if self.history_broken.is_some() {
+            return;
+        }
+        let result = (|| {
+            let conversation = match self.conversation_ids.get(&key(channel)) {
+                Some(c) => *c,
+                None => {
+                    let c = self.store.conversation(channel)?;
+                    self.conversation_ids.insert(key(channel), c);
+                    c
+                }
+            };
+            if !self.in_transaction {
+                self.store.begin()?;
+                self.in_transaction = true;
+                self.deferred.get_or_insert_with(Vec::new);
+            }
+            let id = self.store.record(
+                conversation,
+                &NewLine {
+                    time_ms: now_ms(),
+                    msgid,
+                    kind: line.kind,
+                    sender: line.sender,
+                    source: line.source,
+                    command: line.command,
+                    text: line.text,
+                },
+            )?;
+            self.last_line.insert(conversation, id);
+            self.newest_line = self.newest_line.max(id);
+            Ok::<(), crate::store::StoreError>(())
+        })();
+        if let Err(e) = result {
+            self.history_failed(&e.to_string());
+        }
+    }
+
+    /// Commits the batch, then sends what waited for it.
+    pub fn finish_batch(&mut self) {
+        if self.in_transaction {
+            self.in_transaction = false;
+            if let Err(e) = self.store.commit() {
+                self.store.rollback();
+                self.history_failed(&e.to_string());
+            }
+        }
+        if let Some(lines) = self.deferred.take() {
+            for (id, line) in lines {
+                self.deliver(id, line);
+            }
+        }
+    }
+
+    /// The store refused a write: stop recording (loudly), keep relaying.
+    fn history_failed(&mut self, error: &str) {
+        if self.in_transaction {
+            self.store.rollback();
+            self.in_transaction = false;
+        }
+        let first = self.history_broken.is_none();
+        self.history_broken = Some(error.to_owned());
+        if first {
+            tracing::error!("the history store failed; new lines are NOT being recorded: {error}");
+            crate::systemd::status(&format!("history not recorded: {error}"));
+            let text = format!(
+                "history is NOT being recorded (the store failed: {error}); lines are still shown live — fix the database and restart msnbnc"
+            );
+            let line = format!(
+                ":{} NOTICE {ROSTER} :{}",
+                self.server(),
+                crate::supervisor::worker::untrusted(&text)
+            );
+            self.broadcast(&line, None);
+        }
+    }
+
+    /// Where a client's device has seen up to, persisted for every
+    /// conversation that moved while it was attached.
+    pub(super) fn save_positions(&mut self, ids: &[ClientId]) {
+        if self.history_broken.is_some() {
+            return;
+        }
+        let moved: Vec<(i64, i64)> = self.last_line.iter().map(|(c, l)| (*c, *l)).collect();
+        let mut result = Ok(());
+        for id in ids {
+            let Some(c) = self.clients.get(id) else { continue };
+            if c.seen_up_to >= self.newest_line {
+                continue;
+            }
+            let (user, device) = (c.login.user.clone(), c.login.device.clone().unwrap_or_default());
+            let from = c.seen_up_to;
+            for (conversation, last) in moved.iter().filter(|(_, l)| *l > from) {
+                result = result.and_then(|()| self.store.set_position(&user, &device, *conversation, *last));
+            }
+            let newest = self.newest_line;
+            if let Some(c) = self.clients.get_mut(id) {
+                c.seen_up_to = newest;
+            }
+        }
+        if let Err(e) = result {
+            self.history_failed(&e.to_string());
+        }
+    }
+
+    /// On attach: every conversation with lines this device has not seen
+    /// is joined (re-opened as a dormant channel if it was closed) and what
+    /// it missed is replayed — unless the client fetches history itself
+    /// (draft/chathistory).
+    pub(super) fn replay(&mut self, id: ClientId) {
+        let Some(c) = self.clients.get(&id) else { return };
+        let (user, device) = (c.login.user.clone(), c.login.device.clone().unwrap_or_default());
+        let fetches = c.caps.contains("draft/chathistory");
+        let found = (|| {
+            let (new_user, new_device) = self.store.device_attached(&user, &device)?;
+            if new_user {
+                // A user seen for the first time starts now.
+                return Ok(Vec::new());
+            }
+            self.store.unseen(&user, &device, new_device)
+        })();
+        let unseen = match found {
+            Ok(u) => u,
+            Err(e) => {
+                self.history_failed(&e.to_string());
+                return;
+            }
+        };
+        for u in unseen {
+            let name = self.reopen_for_history(&u.channel, u.conversation);
+            if fetches {
+                continue;
+            }
+            let cap = self.settings.replay_max.max(1);
+            let lines = if u.count as usize > cap {
+                self.store
+                    .latest(u.conversation, Some(Anchor::Message(u.after)), cap)
+            } else {
+                self.store.lines_after(u.conversation, u.after, cap)
+            };
+            let lines = match lines {
+                Ok(l) => l,
+                Err(e) => {
+                    self.history_failed(&e.to_string());
+                    return;
+                }
+            };
+            if u.count as usize > cap {
+                let older = u.count as usize - cap;
+                let text = format!(
+                    "{older} older missed line(s) not replayed here: /msg *msn history {name} {} (or your client's history)",
+                    u.count
+                );
+                let notice = format!(":{} NOTICE {name} :{text}", self.server());
+                self.send(id, notice);
+            }
+            self.send_history(id, &name, &lines);
+            if let Some(last) = lines.last() {
+                if let Err(e) = self.store.set_position(&user, &device, u.conversation, last.id) {
+                    self.history_failed(&e.to_string());
+                }
+            }
+        }
+    }
+
+    /// A conversation with history but no channel gets a dormant one, joined
+    /// by every attached client (as every conversation channel is).
+    fn reopen_for_history(&mut self, channel: &str, conversation: i64) -> String {
+        if let Some(c) = self.view.channel(channel) {
+            return c.name.clone();
+        }
+        let members = self
+            .store
+            .customers(conversation)
+            .unwrap_or_default()
+            .first()
+            .map(|h| [key(h)].into())
+            .unwrap_or_default();
+        self.view.dormant.insert(
+            key(channel),
+            Channel {
+                name: channel.to_owned(),
+                members,
+            },
+        );
+        self.conversation_ids.insert(key(channel), conversation);
+        let ids: Vec<ClientId> = self.clients.keys().copied().collect();
+        for cid in ids {
+            self.join_burst(cid, channel);
+        }
+        channel.to_owned()
+    }
+
+    /// Stored lines to one client: a `chathistory` batch with their
+    /// original times and msgids where it speaks batch and server-time,
+    /// else plain lines with a short time in front.
+    pub(super) fn send_history(&mut self, id: ClientId, target: &str, lines: &[Line]) {
+        let Some(c) = self.clients.get(&id) else { return };
+        let batched = c.caps.contains("batch") && c.caps.contains("server-time");
+        let (tags, accounts) = (c.caps.contains("message-tags"), c.caps.contains("account-tag"));
+        if !batched {
+            for l in lines {
+                let line = format!(
+                    ":{} {} {} :{} {}",
+                    l.source,
+                    l.command,
+                    l.target(),
+                    short_time(l.time_ms),
+                    l.text
+                );
+                self.send(id, line);
+            }
+            return;
+        }
+        let reference = self.batch_ids.fresh();
+        let open = format!(":{} BATCH +{reference} chathistory {target}", self.server());
+        self.push(id, open.into());
+        for l in lines {
+            let time =
+                crate::irc::tags::timestamp(UNIX_EPOCH + Duration::from_millis(l.time_ms.max(0) as u64));
+            let mut t = vec![format!("batch={reference}"), format!("time={time}")];
+            if tags {
+                t.push(format!("msgid={}", crate::irc::tags::escape(&l.msgid)));
+            }
+            if accounts && matches!(l.kind, Kind::Staff | Kind::Note) {
+                t.push(format!("account={}", crate::irc::tags::escape(&l.sender)));
+            }
+            let line = format!(
+                "@{} :{} {} {} :{}",
+                t.join(";"),
+                l.source,
+                l.command,
+                l.target(),
+                l.text
+            );
+            self.push(id, line.into());
+        }
+        let close = format!(":{} BATCH -{reference}", self.server());
+        self.push(id, close.into());
+    }
+}
