@@ -144,3 +144,198 @@ fn each_device_gets_what_it_missed_once_in_order_with_times() {
     let got = settle(&mut again);
     assert!(privmsgs(&got).is_empty(), "{got:#?}");
 }
+
+/// Sends a command and collects the lines of the batch that answers it.
+fn batch(c: &mut IrcClient, command: &str) -> Vec<String> {
+    c.received.clear();
+    c.send(command);
+    c.expect(" BATCH -", SOON).unwrap();
+    let lines: Vec<String> = std::mem::take(&mut c.received);
+    lines.into_iter().filter(|l| l.starts_with("@batch=")).collect()
+}
+
+fn texts_of(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            l.rsplit(" :")
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("\x02\x0304")
+                .to_owned()
+        })
+        .collect()
+}
+
+fn tag<'a>(line: &'a str, name: &str) -> &'a str {
+    line.trim_start_matches('@')
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .split(';')
+        .find_map(|t| t.strip_prefix(&format!("{name}=")))
+        .unwrap_or_default()
+}
+
+const MODERN: &str = "batch server-time message-tags draft/chathistory draft/read-marker";
+
+#[test]
+fn chathistory_answers_every_subcommand_and_refuses_mistakes() {
+    let e = env();
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let mut alice = attach(e.port, "alice", MODERN);
+    let isupport = alice
+        .received
+        .iter()
+        .find(|l| l.contains(" 005 "))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        isupport.contains("CHATHISTORY=1000") && isupport.contains("MSGREFTYPES=msgid,timestamp"),
+        "{isupport}"
+    );
+    let mut live = Vec::new();
+    for i in 1..=5 {
+        e.s.rt.block_on(bob.say(ACCOUNT, &format!("l{i}"))).unwrap();
+        live.push(
+            alice
+                .expect(&format!("PRIVMSG #bob :\x02\x0304l{i}"), SOON)
+                .unwrap(),
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let id = |i: usize| tag(&live[i - 1], "msgid").to_owned();
+    let time = |i: usize| tag(&live[i - 1], "time").to_owned();
+
+    assert_eq!(
+        texts_of(&batch(&mut alice, "CHATHISTORY LATEST #bob * 3")),
+        ["l3", "l4", "l5"]
+    );
+    assert_eq!(
+        texts_of(&batch(
+            &mut alice,
+            &format!("CHATHISTORY BEFORE #bob msgid={} 10", id(3))
+        )),
+        ["l1", "l2"]
+    );
+    assert_eq!(
+        texts_of(&batch(
+            &mut alice,
+            &format!("CHATHISTORY AFTER #bob msgid={} 1", id(3))
+        )),
+        ["l4"]
+    );
+    assert_eq!(
+        texts_of(&batch(
+            &mut alice,
+            &format!("CHATHISTORY AROUND #bob msgid={} 3", id(3))
+        )),
+        ["l2", "l3", "l4"]
+    );
+    assert_eq!(
+        texts_of(&batch(
+            &mut alice,
+            &format!("CHATHISTORY BETWEEN #bob msgid={} msgid={} 10", id(1), id(5))
+        )),
+        ["l2", "l3", "l4"]
+    );
+    assert_eq!(
+        texts_of(&batch(
+            &mut alice,
+            &format!("CHATHISTORY LATEST #bob msgid={} 10", id(3))
+        )),
+        ["l4", "l5"]
+    );
+    // Timestamps as references; the replies keep original times and msgids.
+    let after = batch(
+        &mut alice,
+        &format!("CHATHISTORY AFTER #bob timestamp={} 10", time(3)),
+    );
+    assert_eq!(texts_of(&after), ["l4", "l5"]);
+    assert_eq!(
+        (tag(&after[0], "msgid"), tag(&after[0], "time")),
+        (id(4).as_str(), time(4).as_str())
+    );
+    assert_eq!(
+        texts_of(&batch(
+            &mut alice,
+            &format!(
+                "CHATHISTORY BETWEEN #bob timestamp={} timestamp={} 10",
+                time(4),
+                time(1)
+            )
+        )),
+        ["l2", "l3"]
+    );
+    // Edges: nothing before the first line is an empty batch.
+    assert!(batch(&mut alice, &format!("CHATHISTORY BEFORE #bob msgid={} 10", id(1))).is_empty());
+    let targets = batch(
+        &mut alice,
+        "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2999-01-01T00:00:00.000Z 10",
+    );
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert!(
+        targets[0].contains(" CHATHISTORY TARGETS #bob ") && targets[0].ends_with(&time(5)),
+        "{targets:?}"
+    );
+
+    // Mistakes get the standard FAIL codes.
+    for (command, fail) in [
+        (
+            "CHATHISTORY LATEST #nobody * 10",
+            "FAIL CHATHISTORY INVALID_TARGET LATEST #nobody",
+        ),
+        (
+            "CHATHISTORY LATEST #bob * 0",
+            "FAIL CHATHISTORY INVALID_PARAMS LATEST",
+        ),
+        (
+            "CHATHISTORY BEFORE #bob msgid=nonesuch 10",
+            "FAIL CHATHISTORY INVALID_PARAMS BEFORE",
+        ),
+        (
+            "CHATHISTORY BEFORE #bob last-tuesday 10",
+            "FAIL CHATHISTORY INVALID_PARAMS BEFORE",
+        ),
+        (
+            "CHATHISTORY FROB #bob * 10",
+            "FAIL CHATHISTORY INVALID_PARAMS FROB",
+        ),
+        ("CHATHISTORY", "FAIL CHATHISTORY INVALID_PARAMS *"),
+    ] {
+        alice.send(command);
+        alice.expect(fail, SOON).unwrap();
+    }
+}
+
+#[test]
+fn a_read_marker_set_on_one_device_reaches_the_others() {
+    let e = env();
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let mut laptop = attach(e.port, "alice@laptop", MODERN);
+    e.s.rt.block_on(bob.say(ACCOUNT, "read me")).unwrap();
+    let line = laptop.expect("read me", SOON).unwrap();
+    let mut phone = attach(e.port, "alice@phone", MODERN);
+    // On JOIN, a read-marker client learns the marker (none yet).
+    phone.expect("MARKREAD #bob *", SOON).unwrap();
+    let t = tag(&line, "time").to_owned();
+    laptop.send(&format!("MARKREAD #bob timestamp={t}"));
+    for c in [&mut laptop, &mut phone] {
+        c.expect(&format!("MARKREAD #bob timestamp={t}"), SOON).unwrap();
+    }
+    // Markers never go back; asking gives the one in force.
+    phone.send("MARKREAD #bob timestamp=2000-01-01T00:00:00.000Z");
+    phone
+        .expect(&format!("MARKREAD #bob timestamp={t}"), SOON)
+        .unwrap();
+    phone.send("MARKREAD #bob");
+    phone
+        .expect(&format!("MARKREAD #bob timestamp={t}"), SOON)
+        .unwrap();
+    phone.send("MARKREAD #bob yesterday");
+    phone.expect("FAIL MARKREAD INVALID_PARAMS", SOON).unwrap();
+    phone.send("MARKREAD");
+    phone.expect("FAIL MARKREAD NEED_MORE_PARAMS", SOON).unwrap();
+}

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod chathistory;
 pub mod conn;
 pub mod flood;
 pub mod format;

@@ -26,6 +26,8 @@ pub const CAPABILITIES: &[&str] = &[
     "labeled-response",
     "extended-join",
     "setname",
+    "draft/chathistory",
+    "draft/read-marker",
 ];
 /// SASL payloads above this are refused (RFC: 400-byte chunks, a few of them).
 const MAX_SASL: usize = 4096;
@@ -543,7 +545,7 @@ mod tests {
         assert_eq!(
             sent(&out),
             vec![
-                ":msnbnc CAP * LS :sasl=PLAIN message-tags server-time echo-message away-notify account-tag multi-prefix userhost-in-names cap-notify batch labeled-response extended-join setname",
+                ":msnbnc CAP * LS :sasl=PLAIN message-tags server-time echo-message away-notify account-tag multi-prefix userhost-in-names cap-notify batch labeled-response extended-join setname draft/chathistory draft/read-marker",
                 ":msnbnc CAP alice ACK :sasl",
                 "AUTHENTICATE +"
             ]

@@ -28,6 +28,53 @@ pub fn timestamp(t: SystemTime) -> String {
     )
 }
 
+/// The inverse of [`timestamp`]: ms since the epoch, from
+/// `YYYY-MM-DDThh:mm:ss(.sss)Z`.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || *b.last()? != b'Z'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let millis = match &s[19..s.len() - 1] {
+        "" => 0,
+        frac => {
+            let digits = frac.strip_prefix('.')?;
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let padded = format!("{digits:0<3}");
+            padded[..3].parse::<i64>().ok()?
+        }
+    };
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000) + millis)
+}
+
 pub fn escape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
@@ -157,6 +204,27 @@ mod tests {
             timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn timestamps_parse_back() {
+        for ms in [0i64, 951_782_400_000, 1_795_310_096_789] {
+            let t = UNIX_EPOCH + Duration::from_millis(ms as u64);
+            assert_eq!(parse_timestamp(&timestamp(t)), Some(ms));
+        }
+        assert_eq!(parse_timestamp("2026-11-22T01:14:56Z"), Some(1_795_310_096_000));
+        assert_eq!(parse_timestamp("2026-11-22T01:14:56.7Z"), Some(1_795_310_096_700));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00.000Z",
+            "2026-11-22 01:14:56.000Z",
+            "2026-11-22T01:14:56.000",
+            "2026-11-22T01:14:56.Z",
+            "+026-11-22T01:14:56.000Z",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
     }
 
     #[test]

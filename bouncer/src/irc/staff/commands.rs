@@ -201,6 +201,8 @@ impl Staff {
                 ),
                 None => self.numeric(id, "431", &["No nickname given"]),
             },
+            "CHATHISTORY" => self.chathistory(id, &p),
+            "MARKREAD" => self.markread(id, &nick, &p),
             "PASS" | "USER" => self.numeric(id, "462", &["You may not reregister"]),
             "" => {}
             other => self.numeric(id, "421", &[other, "Unknown command"]),

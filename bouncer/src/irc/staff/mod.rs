@@ -9,6 +9,7 @@ use ipc::{Command, CommandResult, ConversationTarget, Delivery, Event, Status, T
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
+mod chathistory;
 mod commands;
 mod history;
 mod locals;
@@ -367,6 +368,8 @@ impl Staff {
             "NICKLEN=30".to_owned(),
             "CHANNELLEN=64".to_owned(),
             format!("NAMELEN={}", commands::MAX_REALNAME),
+            format!("CHATHISTORY={}", super::chathistory::MAX_LIMIT),
+            "MSGREFTYPES=msgid,timestamp".to_owned(),
         ];
         let mut params: Vec<&str> = isupport.iter().map(String::as_str).collect();
         params.push("are supported by this server");
@@ -509,6 +512,7 @@ impl Staff {
         let topic = self.topic(channel);
         self.numeric(id, "332", &[channel, &topic]);
         self.names(id, channel);
+        self.markread_after_join(id, channel);
     }
 
     fn topic(&self, channel: &str) -> String {
