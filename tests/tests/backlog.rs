@@ -339,3 +339,40 @@ fn a_read_marker_set_on_one_device_reaches_the_others() {
     phone.send("MARKREAD");
     phone.expect("FAIL MARKREAD NEED_MORE_PARAMS", SOON).unwrap();
 }
+
+#[test]
+fn the_service_shows_history_and_searches_every_conversation() {
+    let e = env();
+    let (bob, carol) = (e.s.sim.customer(BOB), e.s.sim.customer(CAROL));
+    bob.sign_in("NLN");
+    carol.sign_in("NLN");
+    let mut alice = attach(e.port, "alice", "");
+    for text in ["my order 1234 is late", "it was due monday", "any news?"] {
+        e.s.rt.block_on(bob.say(ACCOUNT, text)).unwrap();
+        alice.expect(text, SOON).unwrap();
+    }
+    e.s.rt.block_on(carol.say(ACCOUNT, "where is my ORDER?")).unwrap();
+    alice.expect("where is my ORDER?", SOON).unwrap();
+    alice.send("PRIVMSG #bob :Checking order 1234 now.");
+
+    alice.send("PRIVMSG *msn :history #bob 2");
+    let a = alice.expect("NOTICE alice :[", SOON).unwrap();
+    let b = alice.expect("NOTICE alice :[", SOON).unwrap();
+    assert!(a.ends_with("<bob> \x02\x0304any news?"), "{a}");
+    assert!(b.ends_with("<alice> Checking order 1234 now."), "{b}");
+
+    alice.send("PRIVMSG *msn :search order");
+    let hits: Vec<String> = (0..3)
+        .map(|_| alice.expect("NOTICE alice :[", SOON).unwrap())
+        .collect();
+    assert!(hits[0].contains("#bob <alice> Checking order 1234"), "{hits:?}");
+    assert!(hits[1].contains("#carol <carol>"), "{hits:?}");
+    assert!(
+        hits[2].contains("#bob <bob>") && hits[2].contains("my order 1234"),
+        "{hits:?}"
+    );
+    alice.send("PRIVMSG *msn :search zeppelin");
+    alice.expect("nothing found for \"zeppelin\"", SOON).unwrap();
+    alice.send("PRIVMSG *msn :history #nobody");
+    alice.expect("no history for #nobody", SOON).unwrap();
+}

@@ -37,6 +37,8 @@ pub const COMMANDS: &[Spec] = &[
     Spec { name: "users",    usage: "users list|add <name> <password>|del <name>|passwd <name> <password>|role <name> admin|staff", help: "manage staff accounts", admin: true, args: 1, example: "users add zoe s3cret" },
     Spec { name: "signature", usage: "signature [<template>|none|default]", help: "your signature on messages to customers ({nick}, {text}); none, or the default one", admin: false, args: 0, example: "signature {text} (Alice, Example Shop)" },
     Spec { name: "cert",     usage: "cert [list|add [<sha256>]|del <sha256>]", help: "TLS client certificates that log you in (SASL EXTERNAL); add alone takes this connection's", admin: false, args: 0, example: "cert add" },
+    Spec { name: "history",  usage: "history <#conversation> [lines]", help: "the last lines of a conversation (20, at most 500), for clients without chathistory", admin: false, args: 1, example: "history #bob 50" },
+    Spec { name: "search",   usage: "search <words>",          help: "find lines with all these words, in every conversation (newest first)", admin: false, args: 1, example: "search order 1234" },
     Spec { name: "version",  usage: "version",                 help: "msnbnc's version", admin: false, args: 0, example: "version" },
 ];
 
@@ -78,6 +80,8 @@ pub enum Request {
     Claim(String),
     Unclaim(String),
     Signature(SignatureAction),
+    History(String, usize),
+    Search(String),
     Cert(CertAction),
     Version,
     /// A worker command; the text describes it in the answer.
@@ -139,6 +143,17 @@ pub fn parse(line: &str, is_admin: bool) -> Result<Request, String> {
             })
         }
         "version" => Request::Version,
+        "history" => {
+            let mut words = rest.split_whitespace();
+            let channel = words.next().unwrap_or_default().to_owned();
+            let lines = match words.next().map(str::parse::<usize>) {
+                None => 20,
+                Some(Ok(n)) if (1..=500).contains(&n) => n,
+                Some(_) => return Err(format!("usage: {} (1 to 500 lines)", spec.usage)),
+            };
+            Request::History(channel, lines)
+        }
+        "search" => Request::Search(rest.to_owned()),
         "signature" => Request::Signature(match rest.to_ascii_lowercase().as_str() {
             "" => SignatureAction::Show,
             "none" | "off" => SignatureAction::Set(Some(String::new())),

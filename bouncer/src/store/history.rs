@@ -59,6 +59,8 @@ pub struct NewLine<'a> {
     /// The text as shown on IRC (formatting codes included). A note is
     /// stored with the `@` target: [`Line::target`] gives it back.
     pub text: &'a str,
+    /// The text without formatting, for search.
+    pub plain: &'a str,
 }
 
 /// A recorded line.
@@ -197,7 +199,30 @@ impl Store {
             l.command,
             l.text
         ])?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        self.conn
+            .prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?
+            .execute(params![id, l.plain])?;
+        Ok(id)
+    }
+
+    /// Lines containing `words` (each word, in any order), newest first.
+    pub fn search(&self, words: &str, limit: usize) -> Result<Vec<Line>, StoreError> {
+        // Every word quoted: FTS5 operators in the text are just words.
+        let query: Vec<String> = words
+            .split_whitespace()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid
+             JOIN conversations c ON c.id = m.conversation
+             WHERE messages_fts MATCH ?1 ORDER BY m.id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![query.join(" "), limit as i64], line)?;
+        lines(rows)
     }
 
     /// Up to `limit` lines of a conversation after row `after`, oldest first.
@@ -531,6 +556,7 @@ mod tests {
                         source: "bob!bob@example.com",
                         command: "PRIVMSG",
                         text: t,
+                        plain: t,
                     },
                 )
                 .unwrap()
@@ -624,6 +650,25 @@ mod tests {
             texts(&s.lines_after(c, bob[0], 10).unwrap()),
             ["anyone?", "hello?"]
         );
+    }
+
+    #[test]
+    fn search_finds_words_newest_first_and_takes_any_text() {
+        let (_d, mut s) = store();
+        say(&mut s, "#bob", &["my order 1234 is late", "thanks"], 1000);
+        say(&mut s, "#carol", &["where is my ORDER?"], 5000);
+        assert_eq!(
+            texts(&s.search("order", 10).unwrap()),
+            ["where is my ORDER?", "my order 1234 is late"]
+        );
+        assert_eq!(
+            texts(&s.search("late order", 10).unwrap()),
+            ["my order 1234 is late"]
+        );
+        assert!(s.search("nothing-like-it", 10).unwrap().is_empty());
+        // FTS syntax in the words is not an error.
+        assert!(s.search("\"order\" OR NEAR( * ^", 10).is_ok());
+        assert!(s.search("   ", 10).unwrap().is_empty());
     }
 
     #[test]

@@ -78,12 +78,11 @@ const MIGRATIONS: &[&str] = &[
         time_ms      INTEGER NOT NULL,
         PRIMARY KEY (user, conversation)
     ) WITHOUT ROWID;
-    CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id');
-    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
-    END;
+    -- Full-text search over the text without formatting codes (written
+    -- with each line; contentless, so the text is not stored twice).
+    CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='', contentless_delete=1);
     CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        DELETE FROM messages_fts WHERE rowid = old.id;
     END;",
 ];
 

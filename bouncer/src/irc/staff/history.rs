@@ -106,6 +106,7 @@ impl Staff {
                     source: line.source,
                     command: line.command,
                     text: line.text,
+                    plain: &crate::irc::format::from_irc(line.text).0,
                 },
             )?;
             self.last_line.insert(conversation, id);

@@ -5,6 +5,27 @@ use super::{Control, Pending, Staff};
 use crate::irc::conn::ClientId;
 use crate::irc::service::{CertAction, SignatureAction};
 
+/// A stored line as one notice: `[date time] <nick> text`, with the
+/// channel in front for search results; notes and our notices marked.
+fn describe(l: &crate::store::history::Line, with_channel: bool) -> String {
+    use crate::store::history::Kind;
+    let when = crate::irc::tags::timestamp(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(l.time_ms.max(0) as u64),
+    );
+    let when = format!("{} {}", &when[..10], &when[11..16]);
+    let who = l.source.split('!').next().unwrap_or_default();
+    let place = if with_channel {
+        format!("{} ", l.channel)
+    } else {
+        String::new()
+    };
+    match l.kind {
+        Kind::Note => format!("[{when}] {place}(note) <{who}> {}", l.text),
+        Kind::Notice => format!("[{when}] {place}-- {}", l.text),
+        _ => format!("[{when}] {place}<{who}> {}", l.text),
+    }
+}
+
 impl Staff {
     pub(super) fn service_notice(&mut self, id: ClientId, text: &str) {
         let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
@@ -119,10 +140,40 @@ impl Staff {
                     self.service_notice(id, &line);
                 }
             }
+            Ok(Request::History(channel, n)) => {
+                let lines = self.history_lines(&channel, n);
+                for line in lines {
+                    self.service_notice(id, &line);
+                }
+            }
+            Ok(Request::Search(words)) => {
+                let lines = match self.store.search(&words, 20) {
+                    Ok(found) if found.is_empty() => vec![format!("nothing found for {words:?}")],
+                    Ok(found) => found.iter().map(|l| describe(l, true)).collect(),
+                    Err(e) => vec![format!("failed: {e}")],
+                };
+                for line in lines {
+                    self.service_notice(id, &line);
+                }
+            }
             Ok(Request::Version) => self.service_notice(id, &format!("msnbnc {}", env!("CARGO_PKG_VERSION"))),
             Ok(Request::Msn(command, what)) => {
                 self.command(command, Some(Pending::Service { client: id, what }))
             }
+        }
+    }
+
+    /// `*msn history`: the last lines of a conversation, oldest first.
+    fn history_lines(&mut self, channel: &str, n: usize) -> Vec<String> {
+        let conversation = match self.store.find_conversation(channel) {
+            Ok(Some(c)) => c,
+            Ok(None) => return vec![format!("no history for {channel}")],
+            Err(e) => return vec![format!("failed: {e}")],
+        };
+        match self.store.latest(conversation, None, n) {
+            Ok(lines) if lines.is_empty() => vec![format!("no history for {channel}")],
+            Ok(lines) => lines.iter().map(|l| describe(l, false)).collect(),
+            Err(e) => vec![format!("failed: {e}")],
         }
     }
 
