@@ -6,7 +6,8 @@ use std::time::Duration;
 use msnbnc_tests::irc::IrcClient;
 use msnbnc_tests::msn_env::{config, sim, Sim};
 use msnbnc_tests::worker::{ACCOUNT, PASSWORD};
-use msnbnc_tests::{add_staff, Bouncer, TestDir};
+use msnbnc_tests::{add_staff, signal_pid, Bouncer, TestDir};
+use nix::sys::signal::Signal;
 
 const SOON: Duration = Duration::from_secs(15);
 const BOB: &str = "bob@example.com";
@@ -375,4 +376,79 @@ fn the_service_shows_history_and_searches_every_conversation() {
     alice.expect("nothing found for \"zeppelin\"", SOON).unwrap();
     alice.send("PRIVMSG *msn :history #nobody");
     alice.expect("no history for #nobody", SOON).unwrap();
+}
+
+/// The bouncer's IRC port, once it listens and the worker has signed in.
+fn started(bouncer: &Bouncer, s: &Sim) -> u16 {
+    let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
+    bouncer
+        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
+        .unwrap();
+    assert!(s.rt.block_on(s.sim.wait_until(SOON, |x| x.is_online(ACCOUNT))));
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn killing_msnbnc_mid_stream_loses_nothing_it_showed_and_duplicates_nothing() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    add_staff(&cfg, "alice", "pw", false);
+    let bouncer = Bouncer::run(&cfg);
+    let port = started(&bouncer, &s);
+    let bob = s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let mut alice = attach(port, "alice", "");
+
+    // Bob writes m0, m1, … without pause; msnbnc dies in the middle.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (bob, stop) = (s.sim.customer(BOB), stop.clone());
+        s.rt.spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // While msnbnc is down the account is offline: those fail.
+                if bob.say(ACCOUNT, &format!("m{i}")).await.is_ok() {
+                    i += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            i
+        })
+    };
+    alice.expect("PRIVMSG #bob :\x02\x0304m40", SOON).unwrap();
+    signal_pid(bouncer.pid(), Signal::SIGKILL);
+    assert!(alice.closed(SOON));
+    let seen: Vec<usize> = alice
+        .received
+        .iter()
+        .filter_map(|l| l.rsplit("PRIVMSG #bob :\x02\x0304m").next()?.parse().ok())
+        .collect();
+    drop(bouncer);
+
+    let bouncer = Bouncer::run(&cfg);
+    let port = started(&bouncer, &s);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = s.rt.block_on(writer).unwrap();
+    let mut alice = attach(port, "alice", "batch server-time message-tags draft/chathistory");
+    let history: Vec<usize> = batch(&mut alice, "CHATHISTORY LATEST #bob * 1000")
+        .iter()
+        .filter_map(|l| l.rsplit(" :\x02\x0304m").next()?.parse().ok())
+        .collect();
+    // Everything alice saw before the kill is there, once, in order.
+    assert!(seen.len() >= 40, "{seen:?}");
+    for m in &seen {
+        assert_eq!(
+            history.iter().filter(|h| *h == m).count(),
+            1,
+            "m{m} in {history:?}"
+        );
+    }
+    assert!(
+        history.windows(2).all(|w| w[0] < w[1]),
+        "out of order or repeated: {history:?}"
+    );
+    assert!(history.iter().all(|h| *h < sent), "{history:?} vs {sent} sent");
+    let _ = bouncer;
 }
