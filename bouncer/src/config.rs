@@ -112,6 +112,9 @@ pub struct IrcSettings {
     /// Lines replayed per conversation on attach; older ones are fetched
     /// with CHATHISTORY or `*msn history`.
     pub replay_max: usize,
+    /// Staff messages MSN never got (the worker was down) are sent when it
+    /// is back, if they are younger than this; older ones are reported failed.
+    pub outbox_retry: Duration,
     /// How staff messages reach customers, e.g. `[{nick}] {text}`; empty:
     /// the text alone.
     pub signature: String,
@@ -121,12 +124,14 @@ pub struct IrcSettings {
 #[serde(deny_unknown_fields, default)]
 struct RawStore {
     path: PathBuf,
+    outbox_retry_secs: u64,
 }
 
 impl Default for RawStore {
     fn default() -> Self {
         RawStore {
             path: PathBuf::from("/var/lib/msnbnc/msnbnc.db"),
+            outbox_retry_secs: 600,
         }
     }
 }
@@ -736,6 +741,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             unattended_reply: raw.irc.unattended_reply,
             idle_close: Duration::from_secs(raw.irc.idle_close_secs),
             replay_max: raw.irc.replay_max,
+            outbox_retry: Duration::from_secs(raw.store.outbox_retry_secs),
             signature: raw.irc.signature,
         },
     })

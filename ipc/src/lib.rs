@@ -30,7 +30,7 @@ pub use secret::Secret;
 
 /// Version of the message set. Bump it on every change to [`message`]: the
 /// two binaries refuse to talk when their versions differ.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Every way the other end can break the protocol. Each is distinct so the
 /// supervisor can log exactly what happened before it replaces a worker.

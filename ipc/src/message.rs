@@ -452,4 +452,10 @@ pub enum Event {
         /// The server asked us to stay away this long (`OUT RCT`, maintenance).
         retry_after_secs: Option<u64>,
     },
+    /// A [`Command::SendMessage`] was written to a switchboard (its first
+    /// piece): from here on it may reach the customer even if no
+    /// [`Event::Delivery`] follows, so it must not be sent again.
+    Sent {
+        command_id: u64,
+    },
 }

@@ -57,6 +57,10 @@ pub struct SimConfig {
     /// Act on a switchboard client's `OUT` only after this long, so that a
     /// customer's message can cross it (as over a slow link).
     pub out_delay: Duration,
+    /// Acknowledge a client's messages only after this long (they are
+    /// delivered at once), so that some are still unacknowledged when a
+    /// test kills the client.
+    pub ack_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -69,6 +73,7 @@ impl Default for SimConfig {
             qng_interval: 60,
             dalogin_without_scheme: false,
             out_delay: Duration::ZERO,
+            ack_delay: Duration::ZERO,
         }
     }
 }
@@ -140,6 +145,7 @@ impl Simulator {
         st.quirks.keep_socket_after_oth = config.keep_socket_after_oth;
         st.quirks.qng_interval = config.qng_interval;
         st.quirks.out_delay = config.out_delay;
+        st.quirks.ack_delay = config.ack_delay;
         for a in &config.accounts {
             st.accounts.insert(
                 a.email.to_ascii_lowercase(),

@@ -315,7 +315,17 @@ fn handle(s: &mut State, id: ConnId, line: &Line, joined: &mut Option<Joined>) -
             }
             deliver(s, room, &me, &line.payload);
             if matches!(ack, "A" | "D") {
-                send_line(s, id, &format!("ACK {t}"));
+                let delay = s.quirks.ack_delay;
+                if delay.is_zero() {
+                    send_line(s, id, &format!("ACK {t}"));
+                } else if let Some(tx) = s.sb_conns.get(&id).cloned() {
+                    // A slow link: delivered at once, acknowledged later.
+                    let ack = format!("ACK {t}\r\n").into_bytes();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(ack);
+                    });
+                }
             }
             false
         }

@@ -125,6 +125,9 @@ pub struct Quirks {
     /// How long a switchboard takes to act on a client's `OUT`; meanwhile
     /// the room lives on and messages still reach that client.
     pub out_delay: std::time::Duration,
+    /// How long a switchboard waits before acknowledging a client's `MSG`
+    /// (delivering it at once).
+    pub ack_delay: std::time::Duration,
 }
 
 #[derive(Debug, Default)]

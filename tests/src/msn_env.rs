@@ -14,13 +14,18 @@ pub struct Sim {
 }
 
 pub fn sim() -> Sim {
+    sim_with(|c| c)
+}
+
+/// [`sim`] with settings changed, e.g. a slow switchboard.
+pub fn sim_with(adjust: impl FnOnce(SimConfig) -> SimConfig) -> Sim {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     let sim = rt
-        .block_on(Simulator::start(
+        .block_on(Simulator::start(adjust(
             SimConfig::default()
                 .account(ACCOUNT, PASSWORD, "Support Desk")
                 .customer("bob@example.com", "Bob")
@@ -29,7 +34,7 @@ pub fn sim() -> Sim {
                 .customer("dave@example.com", "Dave")
                 .friends(ACCOUNT, "bob@example.com")
                 .friends(ACCOUNT, "carol@example.com"),
-        ))
+        )))
         .expect("simulator");
     Sim { rt, sim }
 }

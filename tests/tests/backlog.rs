@@ -452,3 +452,97 @@ fn killing_msnbnc_mid_stream_loses_nothing_it_showed_and_duplicates_nothing() {
     assert!(history.iter().all(|h| *h < sent), "{history:?} vs {sent} sent");
     let _ = bouncer;
 }
+
+#[test]
+fn staff_messages_survive_a_worker_crash_exactly_once_or_are_reported() {
+    // The switchboard acknowledges only after 3 s: a message can be on the
+    // wire, unacknowledged, when the worker dies.
+    let s = msnbnc_tests::msn_env::sim_with(|c| msn_sim::SimConfig {
+        ack_delay: Duration::from_secs(3),
+        ..c
+    });
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    add_staff(&cfg, "alice", "pw", false);
+    let bouncer = Bouncer::run(&cfg);
+    let port = started(&bouncer, &s);
+    let bob = s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let mut alice = attach(port, "alice", "");
+    s.rt.block_on(bob.say(ACCOUNT, "hello?")).unwrap();
+    alice.expect("PRIVMSG #bob :", SOON).unwrap();
+    let got = |text: &str| bob.texts().iter().filter(|t| *t == text).count();
+
+    // On the wire, unacknowledged, when the worker dies: reported, and
+    // never sent again.
+    alice.send("PRIVMSG #bob :on the wire");
+    assert!(s
+        .rt
+        .block_on(bob.wait_for(
+            SOON,
+            |r| matches!(r, msn_sim::Received::Text { text, .. } if text == "on the wire")
+        ))
+        .is_some());
+    let (_, line) = bouncer.wait_for("worker ready worker_pid=", SOON).unwrap();
+    let pid = msnbnc_tests::worker_pid(&line).unwrap();
+    signal_pid(pid, Signal::SIGKILL);
+    alice.expect("NOTICE #bob :delivery unknown", SOON).unwrap();
+    alice
+        .expect("NOTICE &msn :MSN worker: restarting in", SOON)
+        .unwrap();
+
+    // Written while the worker is down: held, then sent once it is back.
+    alice.send("PRIVMSG #bob :while you were away");
+    alice
+        .expect("NOTICE #bob :queued: MSN is not signed in", SOON)
+        .unwrap();
+    alice
+        .expect(
+            "NOTICE #bob :delivered now that MSN is back: <alice> while you were away",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert_eq!(got("while you were away"), 1, "{:?}", bob.texts());
+    // Whatever happens next, the first one is not sent again.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(got("on the wire"), 1, "{:?}", bob.texts());
+
+    // Both outcomes are in history, at their place.
+    alice.send("PRIVMSG *msn :history #bob 10");
+    alice.expect("-- delivery unknown", SOON).unwrap();
+    alice.expect("-- delivered now that MSN is back", SOON).unwrap();
+}
+
+#[test]
+fn held_messages_older_than_the_retry_window_are_reported_not_sent() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[store]\n", "[store]\noutbox_retry_secs = 0\n");
+    std::fs::write(&cfg, text).unwrap();
+    add_staff(&cfg, "alice", "pw", false);
+    let bouncer = Bouncer::run(&cfg);
+    let port = started(&bouncer, &s);
+    let bob = s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let mut alice = attach(port, "alice", "");
+    s.rt.block_on(bob.say(ACCOUNT, "hello?")).unwrap();
+    alice.expect("PRIVMSG #bob :", SOON).unwrap();
+    let (_, line) = bouncer.wait_for("worker ready worker_pid=", SOON).unwrap();
+    signal_pid(msnbnc_tests::worker_pid(&line).unwrap(), Signal::SIGKILL);
+    alice
+        .expect("NOTICE &msn :MSN worker: restarting in", SOON)
+        .unwrap();
+    alice.send("PRIVMSG #bob :too late");
+    alice.expect("NOTICE #bob :queued", SOON).unwrap();
+    alice
+        .expect(
+            "NOTICE #bob :not sent (MSN was unavailable for too long): <alice> too late",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!bob.texts().iter().any(|t| t == "too late"), "{:?}", bob.texts());
+}

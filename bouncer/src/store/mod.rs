@@ -7,6 +7,7 @@
 pub mod certs;
 pub mod contacts;
 pub mod history;
+pub mod outbox;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -84,6 +85,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
         DELETE FROM messages_fts WHERE rowid = old.id;
     END;",
+    // 5: the outbox: staff messages to customers until MSN has them.
+    // pending: not yet written to a switchboard (may be sent, or re-sent);
+    // sent: written, not acknowledged (never re-sent); then delivered,
+    // failed, or unknown (the worker stopped before the answer).
+    "CREATE TABLE outbox (
+        message    INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        handle     TEXT    NOT NULL,
+        body       TEXT    NOT NULL,
+        font       TEXT,
+        effects    INTEGER NOT NULL,
+        color      INTEGER,
+        state      TEXT    NOT NULL CHECK (state IN ('pending', 'sent', 'delivered', 'failed', 'unknown')),
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_open ON outbox(state) WHERE state IN ('pending', 'sent');",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -59,6 +59,10 @@ pub enum SbOutput {
         command_id: u64,
         outcome: Delivery,
     },
+    /// The first piece of a command's message went onto the wire.
+    Sent {
+        command_id: u64,
+    },
     /// Close the connection. `unsent` are messages never written to this
     /// switchboard, which the caller may send through a new one.
     Closed {
@@ -102,6 +106,8 @@ pub struct SbSession {
     awaiting_ack: HashMap<u32, (u64, Instant)>,
     /// Command id → pieces not yet acknowledged.
     pieces_left: HashMap<u64, usize>,
+    /// Commands whose first piece this switchboard has written.
+    announced_sent: std::collections::HashSet<u64>,
     reassembler: Reassembler,
     started: Instant,
     ever_joined: bool,
@@ -126,6 +132,7 @@ impl SbSession {
             queue: VecDeque::new(),
             awaiting_ack: HashMap::new(),
             pieces_left: HashMap::new(),
+            announced_sent: std::collections::HashSet::new(),
             reassembler: Reassembler::default(),
             started: now,
             ever_joined: false,
@@ -258,6 +265,11 @@ impl SbSession {
             }
             let ack = o.ack.to_string();
             out.push(SbOutput::Send(encode("MSG", Some(t), &[&ack], Some(&o.payload))));
+            if let Some(id) = o.command_id {
+                if self.announced_sent.insert(id) {
+                    out.push(SbOutput::Sent { command_id: id });
+                }
+            }
         }
         out
     }
@@ -271,6 +283,7 @@ impl SbSession {
                 *left = left.saturating_sub(1);
                 if *left == 0 {
                     self.pieces_left.remove(&command_id);
+                    self.announced_sent.remove(&command_id);
                     out.push(SbOutput::Delivery {
                         command_id,
                         outcome: Delivery::Delivered,

@@ -678,6 +678,7 @@ impl<'a> Session<'a> {
                 SbOutput::Delivery { command_id, outcome } => {
                     self.event(Event::Delivery { command_id, outcome }).await?;
                 }
+                SbOutput::Sent { command_id } => self.event(Event::Sent { command_id }).await?,
                 SbOutput::Closed { reason, unsent } => {
                     tracing::debug!(sb = id, conversation, "switchboard closed: {reason}");
                     self.sbs.remove(&id);

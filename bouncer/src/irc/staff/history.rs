@@ -39,19 +39,22 @@ fn short_time(ms: i64) -> String {
 }
 
 impl Staff {
-    /// Records (in a conversation channel) and shows a line; returns its msgid.
-    pub(super) fn show(&mut self, line: Shown<'_>, except: Option<ClientId>) -> String {
+    /// Records (in a conversation channel) and shows a line; returns its
+    /// row in history, if it was recorded.
+    pub(super) fn show(&mut self, line: Shown<'_>, except: Option<ClientId>) -> Option<i64> {
         let msgid = self.msgids.fresh();
         let channel = line.target.trim_start_matches('@');
-        if self.view.channel(channel).is_some() {
-            self.record(channel, &line, &msgid);
-        }
+        let row = if self.view.channel(channel).is_some() {
+            self.record(channel, &line, &msgid)
+        } else {
+            None
+        };
         let text = format!(":{} {} {} :{}", line.source, line.command, line.target, line.text);
         match line.account {
             Some(a) => self.broadcast_tagged(&[("account", a), ("msgid", &msgid)], &text, except),
             None => self.broadcast_tagged(&[("msgid", &msgid)], &text, except),
         }
-        msgid
+        row
     }
 
     /// Before exiting: every attached device's position is saved.
@@ -78,9 +81,9 @@ impl Staff {
         );
     }
 
-    fn record(&mut self, channel: &str, line: &Shown<'_>, msgid: &str) {
+    fn record(&mut self, channel: &str, line: &Shown<'_>, msgid: &str) -> Option<i64> {
         if self.history_broken.is_some() {
-            return;
+            return None;
         }
         let result = (|| {
             let conversation = match self.conversation_ids.get(&key(channel)) {
@@ -111,10 +114,14 @@ impl Staff {
             )?;
             self.last_line.insert(conversation, id);
             self.newest_line = self.newest_line.max(id);
-            Ok::<(), crate::store::StoreError>(())
+            Ok::<i64, crate::store::StoreError>(id)
         })();
-        if let Err(e) = result {
-            self.history_failed(&e.to_string());
+        match result {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.history_failed(&e.to_string());
+                None
+            }
         }
     }
 
@@ -132,10 +139,14 @@ impl Staff {
                 self.deliver(id, line);
             }
         }
+        // The outbox has them now: the worker may.
+        for (command, pending) in std::mem::take(&mut self.deferred_commands) {
+            self.command(command, pending);
+        }
     }
 
     /// The store refused a write: stop recording (loudly), keep relaying.
-    fn history_failed(&mut self, error: &str) {
+    pub(super) fn history_failed(&mut self, error: &str) {
         if self.in_transaction {
             self.store.rollback();
             self.in_transaction = false;

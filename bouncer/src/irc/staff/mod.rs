@@ -14,6 +14,7 @@ mod commands;
 mod history;
 mod locals;
 mod msn;
+mod outbox;
 mod privmsg;
 mod service;
 
@@ -45,6 +46,12 @@ struct Outgoing {
     conversation_hint: Option<String>,
     /// The contact whose conversation is opening for it (lower-cased).
     opening_for: Option<String>,
+    /// Its row in the outbox (its line in history).
+    outbox: Option<i64>,
+    /// The worker wrote it to a switchboard: never send it again.
+    sent: bool,
+    /// Sent again after an outage: its success is announced too.
+    retried: bool,
     from: String,
     text: String,
 }
@@ -96,6 +103,10 @@ pub struct Staff {
     /// `deferred` until it commits.
     in_transaction: bool,
     deferred: Option<Vec<(ClientId, OutLine)>>,
+    /// Worker commands that wait for the batch's commit (outbox first).
+    deferred_commands: Vec<(Command, Option<Pending>)>,
+    /// The worker is signed in (the outbox is sent, not held).
+    signed_in: bool,
     /// Set when the store failed: lines are shown but no longer recorded.
     history_broken: Option<String>,
 }
@@ -150,6 +161,8 @@ impl Staff {
             newest_line,
             in_transaction: false,
             deferred: None,
+            deferred_commands: Vec::new(),
+            signed_in: false,
             history_broken: None,
         }
     }
@@ -424,6 +437,7 @@ impl Staff {
         // Positions reach the store even if msnbnc is killed later.
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
         self.save_positions(&ids);
+        self.expire_outbox();
         let limit = self.settings.idle_close;
         if limit.is_zero() {
             return;

@@ -23,22 +23,9 @@ impl Staff {
             state,
             WorkerState::Restarting { .. } | WorkerState::Held { .. } | WorkerState::Stopped
         ) {
-            let unconfirmed: Vec<u64> = self
-                .pending
-                .iter()
-                .filter(|(_, p)| matches!(p, Pending::Message(_)))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in unconfirmed {
-                if let Some(Pending::Message(sent)) = self.pending.remove(&id) {
-                    self.announce_failure(
-                        sent,
-                        "delivery unknown",
-                        "the MSN worker stopped before confirming it",
-                    );
-                }
-            }
+            self.worker_lost_messages();
         }
+        self.signed_in = matches!(state, WorkerState::SignedIn { .. });
         self.worker_state = untrusted(&state.to_string());
         let text = format!("MSN worker: {}", self.worker_state);
         self.roster_notice(&text);
@@ -68,6 +55,7 @@ impl Staff {
                         );
                     }
                 }
+                self.resend_outbox();
             }
             WorkerState::Starting | WorkerState::LoggingIn { .. } => {}
         }
@@ -372,13 +360,15 @@ impl Staff {
             }
             Event::Delivery { command_id, outcome } => {
                 let sent = match self.pending.remove(command_id) {
-                    Some(Pending::Message(o)) => Some(o),
-                    _ => None,
+                    Some(Pending::Message(o)) => o,
+                    _ => return,
                 };
-                if let (Delivery::Failed(f), Some(sent)) = (outcome, sent) {
-                    self.announce_failure(sent, "not delivered", &f.detail);
+                match outcome {
+                    Delivery::Delivered => self.message_delivered(sent),
+                    Delivery::Failed(f) => self.message_failed(sent, "not delivered", f.kind, &f.detail),
                 }
             }
+            Event::Sent { command_id } => self.message_sent(*command_id),
             Event::AddRequest { handle, .. } => {
                 self.roster_notice(&format!(
                     "{handle} wants to add the account; accept with /msg *msn accept {handle}"
@@ -424,7 +414,7 @@ impl Staff {
         }
         if let CommandResult::Failed(f) = result {
             if let Some(Pending::Message(sent)) = self.pending.remove(&id) {
-                self.announce_failure(sent, "not sent", &f.detail);
+                self.message_failed(sent, "not sent", f.kind, &f.detail);
             }
         }
     }

@@ -1,10 +1,10 @@
 //! PRIVMSG and NOTICE from staff: to a conversation (and so the customer),
 //! as a staff-only note (`@#bob`), to a colleague, or to a contact's nick.
 
-use ipc::{Command, ConversationTarget, TextFormat};
+use ipc::{ConversationTarget, TextFormat};
 
 use super::history::Shown;
-use super::{Outgoing, Pending, Staff};
+use super::{Outgoing, Staff};
 use crate::irc::conn::ClientId;
 use crate::irc::view::{key, ROSTER};
 use crate::store::history::Kind;
@@ -131,7 +131,7 @@ impl Staff {
             };
             let except = if echo_to_self { None } else { Some(id) };
             let source = self.user_prefix(nick);
-            self.show(
+            let row = self.show(
                 Shown {
                     kind: Kind::Staff,
                     sender: nick,
@@ -144,19 +144,16 @@ impl Staff {
                 except,
             );
             if cmd == "PRIVMSG" {
-                self.command(
-                    Command::SendMessage {
-                        to,
-                        text: msn_text.clone(),
-                        format: msn_format.clone(),
-                    },
-                    Some(Pending::Message(Outgoing {
-                        conversation_hint: Some(channel),
-                        opening_for: None,
-                        from: nick.to_owned(),
-                        text: text.to_owned(),
-                    })),
-                );
+                // Whom a retry goes to: the conversation's (first) customer.
+                let handle = self
+                    .view
+                    .channel(&channel)
+                    .and_then(|c| c.members.iter().next())
+                    .and_then(|k| self.view.contacts.get(k))
+                    .map(|c| c.handle.clone())
+                    .unwrap_or_default();
+                let outgoing = Outgoing::new(Some(channel), None, nick, text);
+                self.send_to_customer(row, to, &handle, msn_text, msn_format, outgoing);
             }
             return;
         }
@@ -195,10 +192,11 @@ impl Staff {
                     .find(|c| c.members.len() == 1 && c.members.contains(&key(&contact.handle)))
                     .map(|c| c.name.clone()),
             };
+            let mut row = None;
             match &channel {
                 Some(channel) => {
                     let source = self.user_prefix(nick);
-                    self.show(
+                    row = self.show(
                         Shown {
                             kind: Kind::Staff,
                             sender: nick,
@@ -222,19 +220,9 @@ impl Staff {
                 Some(c) => ConversationTarget::Existing(c),
                 None => ConversationTarget::Contact(contact.handle.clone()),
             };
-            self.command(
-                Command::SendMessage {
-                    to,
-                    text: msn_text.clone(),
-                    format: msn_format.clone(),
-                },
-                Some(Pending::Message(Outgoing {
-                    opening_for: channel.is_none().then(|| key(&contact.handle)),
-                    conversation_hint: channel,
-                    from: nick.to_owned(),
-                    text: text.to_owned(),
-                })),
-            );
+            let opening_for = channel.is_none().then(|| key(&contact.handle));
+            let outgoing = Outgoing::new(channel, opening_for, nick, text);
+            self.send_to_customer(row, to, &contact.handle, msn_text, msn_format, outgoing);
             return;
         }
         self.numeric(id, "401", &[target, "No such nick/channel"]);
