@@ -115,6 +115,8 @@ pub struct IrcSettings {
     /// Staff messages MSN never got (the worker was down) are sent when it
     /// is back, if they are younger than this; older ones are reported failed.
     pub outbox_retry: Duration,
+    /// What history keeps (pruned in the background).
+    pub retention: crate::store::retention::Retention,
     /// How staff messages reach customers, e.g. `[{nick}] {text}`; empty:
     /// the text alone.
     pub signature: String,
@@ -125,6 +127,8 @@ pub struct IrcSettings {
 struct RawStore {
     path: PathBuf,
     outbox_retry_secs: u64,
+    retention_days: u64,
+    retention_lines: u64,
 }
 
 impl Default for RawStore {
@@ -132,6 +136,8 @@ impl Default for RawStore {
         RawStore {
             path: PathBuf::from("/var/lib/msnbnc/msnbnc.db"),
             outbox_retry_secs: 600,
+            retention_days: 0,
+            retention_lines: 0,
         }
     }
 }
@@ -742,6 +748,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             idle_close: Duration::from_secs(raw.irc.idle_close_secs),
             replay_max: raw.irc.replay_max,
             outbox_retry: Duration::from_secs(raw.store.outbox_retry_secs),
+            retention: crate::store::retention::Retention {
+                max_age_ms: (raw.store.retention_days > 0).then(|| {
+                    i64::try_from(raw.store.retention_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX)
+                }),
+                max_lines: (raw.store.retention_lines > 0).then_some(raw.store.retention_lines),
+            },
             signature: raw.irc.signature,
         },
     })

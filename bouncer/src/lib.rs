@@ -11,6 +11,7 @@ pub mod hub;
 pub mod irc;
 pub mod malloc_tuning;
 pub mod store;
+pub mod store_cli;
 pub mod supervisor;
 pub mod systemd;
 pub mod users_cli;

@@ -32,10 +32,17 @@ enum Cmd {
     /// Manage staff accounts (passwords are read from the terminal or stdin,
     /// never from the command line).
     User {
-        #[arg(long, short)]
+        #[arg(long, short, global = true, default_value = "/etc/msnbnc/msnbnc.toml")]
         config: PathBuf,
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// The history store: its size, and pruning by the retention policy.
+    Store {
+        #[arg(long, short, global = true, default_value = "/etc/msnbnc/msnbnc.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: msnbnc::store_cli::StoreAction,
     },
     /// Validate a configuration file and exit.
     CheckConfig {
@@ -143,6 +150,19 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             match users_cli::run(&cfg, action) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("msnbnc: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Store { config, action } => {
+            let cfg = match load_config(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match msnbnc::store_cli::run(&cfg, action) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("msnbnc: {e:#}");

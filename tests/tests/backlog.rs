@@ -546,3 +546,59 @@ fn held_messages_older_than_the_retry_window_are_reported_not_sent() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(!bob.texts().iter().any(|t| t == "too late"), "{:?}", bob.texts());
 }
+
+#[test]
+fn retention_prunes_what_it_should_and_nothing_else() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[store]\n", "[store]\nretention_lines = 2\n");
+    std::fs::write(&cfg, text).unwrap();
+    add_staff(&cfg, "alice", "pw", true);
+    let bouncer = Bouncer::run(&cfg);
+    let port = started(&bouncer, &s);
+    let (bob, carol) = (s.sim.customer(BOB), s.sim.customer(CAROL));
+    bob.sign_in("NLN");
+    carol.sign_in("NLN");
+    let mut alice = attach(port, "alice", "");
+    for text in ["b1", "b2", "b3", "b4"] {
+        s.rt.block_on(bob.say(ACCOUNT, text)).unwrap();
+        alice.expect(&format!("\x0304{text}"), SOON).unwrap();
+    }
+    s.rt.block_on(carol.say(ACCOUNT, "c1")).unwrap();
+    alice.expect("\x0304c1", SOON).unwrap();
+
+    alice.send("PRIVMSG *msn :store prune");
+    alice.expect("NOTICE alice :pruned 2 lines. ", SOON).unwrap();
+    alice.send("PRIVMSG *msn :history #bob 10");
+    let kept: Vec<String> = (0..2)
+        .map(|_| alice.expect("NOTICE alice :[", SOON).unwrap())
+        .collect();
+    assert!(kept[0].ends_with("b3") && kept[1].ends_with("b4"), "{kept:?}");
+    alice.send("PRIVMSG *msn :history #carol 10");
+    alice.expect("<carol> \x02\x0304c1", SOON).unwrap();
+
+    // The command line sees the same store (while msnbnc runs).
+    let out = std::process::Command::new(&msnbnc_tests::binaries().msnbnc)
+        .args(["store", "stats", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("3 lines in 2 conversations"),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new(&msnbnc_tests::binaries().msnbnc)
+        .args(["store", "prune", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("pruned 0 lines"),
+        "{out:?}"
+    );
+}

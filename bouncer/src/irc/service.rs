@@ -39,6 +39,7 @@ pub const COMMANDS: &[Spec] = &[
     Spec { name: "cert",     usage: "cert [list|add [<sha256>]|del <sha256>]", help: "TLS client certificates that log you in (SASL EXTERNAL); add alone takes this connection's", admin: false, args: 0, example: "cert add" },
     Spec { name: "history",  usage: "history <#conversation> [lines]", help: "the last lines of a conversation (20, at most 500), for clients without chathistory", admin: false, args: 1, example: "history #bob 50" },
     Spec { name: "search",   usage: "search <words>",          help: "find lines with all these words, in every conversation (newest first)", admin: false, args: 1, example: "search order 1234" },
+    Spec { name: "store",    usage: "store [prune]",           help: "history store size; prune it now by the retention policy", admin: true, args: 0, example: "store prune" },
     Spec { name: "version",  usage: "version",                 help: "msnbnc's version", admin: false, args: 0, example: "version" },
 ];
 
@@ -81,6 +82,9 @@ pub enum Request {
     Unclaim(String),
     Signature(SignatureAction),
     History(String, usize),
+    Store {
+        prune: bool,
+    },
     Search(String),
     Cert(CertAction),
     Version,
@@ -154,6 +158,11 @@ pub fn parse(line: &str, is_admin: bool) -> Result<Request, String> {
             Request::History(channel, lines)
         }
         "search" => Request::Search(rest.to_owned()),
+        "store" => match rest.to_ascii_lowercase().as_str() {
+            "" => Request::Store { prune: false },
+            "prune" => Request::Store { prune: true },
+            _ => return Err(format!("usage: {}", spec.usage)),
+        },
         "signature" => Request::Signature(match rest.to_ascii_lowercase().as_str() {
             "" => SignatureAction::Show,
             "none" | "off" => SignatureAction::Set(Some(String::new())),

@@ -8,6 +8,7 @@ pub mod certs;
 pub mod contacts;
 pub mod history;
 pub mod outbox;
+pub mod retention;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -196,7 +197,7 @@ impl Store {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

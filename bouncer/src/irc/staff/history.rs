@@ -57,6 +57,20 @@ impl Staff {
         row
     }
 
+    /// Background retention: a bounded batch per housekeeping tick.
+    pub(super) fn prune_some(&mut self) {
+        const BATCH: usize = 2_000;
+        let policy = self.settings.retention;
+        if policy.is_forever() || self.history_broken.is_some() || self.in_transaction {
+            return;
+        }
+        match self.store.prune(&policy, crate::store::now_ms(), BATCH) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("retention: pruned {n} lines"),
+            Err(e) => tracing::warn!("retention: pruning failed: {e}"),
+        }
+    }
+
     /// Before exiting: every attached device's position is saved.
     pub fn shutdown(&mut self) {
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();

@@ -438,6 +438,7 @@ impl Staff {
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
         self.save_positions(&ids);
         self.expire_outbox();
+        self.prune_some();
         let limit = self.settings.idle_close;
         if limit.is_zero() {
             return;

@@ -146,6 +146,22 @@ impl Staff {
                     self.service_notice(id, &line);
                 }
             }
+            Ok(Request::Store { prune }) => {
+                let policy = self.settings.retention;
+                let store = &mut self.store;
+                let answer = tokio::task::block_in_place(|| -> Result<String, crate::store::StoreError> {
+                    let pruned = match (prune, policy.is_forever()) {
+                        (false, _) => String::new(),
+                        (true, true) => "retention keeps everything; nothing pruned. ".to_owned(),
+                        (true, false) => {
+                            format!("pruned {} lines. ", crate::store_cli::prune_all(store, &policy)?)
+                        }
+                    };
+                    Ok(format!("{pruned}{}", crate::store_cli::describe(&store.stats()?)))
+                });
+                let answer = answer.unwrap_or_else(|e| format!("failed: {e}"));
+                self.service_notice(id, &answer);
+            }
             Ok(Request::Search(words)) => {
                 let lines = match self.store.search(&words, 20) {
                     Ok(found) if found.is_empty() => vec![format!("nothing found for {words:?}")],
