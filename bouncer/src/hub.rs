@@ -69,7 +69,12 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let (updates_tx, mut updates) = mpsc::channel(256);
     let (control_tx, control_rx) = mpsc::channel(1024);
     let shutdown = CancellationToken::new();
-    let mut staff = crate::irc::staff::Staff::new(config.irc.clone(), store, control_tx.clone());
+    let mut staff = crate::irc::staff::Staff::new(
+        config.irc.clone(),
+        store,
+        config.store_path.clone(),
+        control_tx.clone(),
+    );
     // Often enough to close idle conversations on time.
     let housekeeping_every =
         (config.irc.idle_close / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));

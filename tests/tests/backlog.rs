@@ -105,6 +105,8 @@ fn each_device_gets_what_it_missed_once_in_order_with_times() {
 
     // The laptop gets exactly those, as chathistory batches with times.
     let mut laptop = attach(e.port, "alice@laptop", "batch server-time message-tags");
+    // The replay runs beside the session: wait for its last batch to close.
+    laptop.expect(":msnbnc BATCH -r1", SOON).unwrap();
     let got = settle(&mut laptop);
     assert_eq!(
         privmsgs(&got),
@@ -128,6 +130,9 @@ fn each_device_gets_what_it_missed_once_in_order_with_times() {
     // The other device has its own position: it gets the same, as plain
     // lines with a short time in front (no batch, no server-time).
     let mut phone = attach(e.port, "alice@phone", "");
+    // (the last replayed line: put back where it came from, at the end)
+    let last = phone.expect("hello from carol", SOON).unwrap();
+    phone.received.push(last);
     let got = settle(&mut phone);
     let texts: Vec<String> = got
         .iter()
@@ -142,6 +147,7 @@ fn each_device_gets_what_it_missed_once_in_order_with_times() {
 
     // A third attach of the laptop: nothing new.
     let mut again = attach(e.port, "alice@laptop", "batch server-time");
+    std::thread::sleep(Duration::from_millis(500));
     let got = settle(&mut again);
     assert!(privmsgs(&got).is_empty(), "{got:#?}");
 }
@@ -600,5 +606,45 @@ fn retention_prunes_what_it_should_and_nothing_else() {
     assert!(
         String::from_utf8_lossy(&out.stdout).starts_with("pruned 0 lines"),
         "{out:?}"
+    );
+}
+
+#[test]
+fn a_long_absence_replays_more_than_a_client_queue_and_caps_with_a_notice() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "listen = [\"127.0.0.1:0\"]",
+        "listen = [\"127.0.0.1:0\"]\nreplay_max = 9500",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    add_staff(&cfg, "alice", "pw", false);
+    let bouncer = Bouncer::run(&cfg);
+    let port = started(&bouncer, &s);
+    let bob = s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let mut alice = attach(port, "alice", "");
+    alice.send("QUIT");
+    assert!(alice.closed(SOON));
+    // 10,000 lines while alice is away: more than a client's queue (8,192).
+    s.rt.block_on(async {
+        for i in 0..10_000 {
+            bob.say(ACCOUNT, &format!("n{i}")).await.unwrap();
+        }
+    });
+    let mut alice = attach(port, "alice", "");
+    alice
+        .expect("NOTICE #bob :500 older missed line(s) not replayed here", SOON)
+        .unwrap();
+    let last = alice.expect("\x0304n9999", Duration::from_secs(60)).unwrap();
+    alice.received.push(last);
+    let got = settle(&mut alice);
+    let replayed = privmsgs(&got);
+    assert_eq!(replayed.len(), 9500);
+    assert!(
+        replayed[0].ends_with("\x0304n500") && replayed[9499].ends_with("\x0304n9999"),
+        "{:?}",
+        (&replayed[0], &replayed[9499])
     );
 }

@@ -8,6 +8,7 @@ pub mod flood;
 pub mod format;
 pub mod line;
 pub mod registration;
+pub mod replay;
 pub mod server;
 pub mod service;
 pub mod split;

@@ -4,12 +4,13 @@
 //! commits and then sends — so a line is never shown before it is stored.
 //! Also: each device's position, and the replay of what it missed.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Channel, Staff};
 use crate::irc::conn::ClientId;
+use crate::irc::replay::{format_line, Job, Replay, Style};
 use crate::irc::view::{key, ROSTER};
-use crate::store::history::{Anchor, Kind, Line, NewLine};
+use crate::store::history::{Kind, Line, NewLine};
 
 /// A line for a conversation channel.
 pub(super) struct Shown<'a> {
@@ -30,12 +31,6 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// `[HH:MM]` (UTC) for clients without server-time.
-fn short_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("[{:02}:{:02}]", secs / 3600, secs % 3600 / 60)
 }
 
 impl Staff {
@@ -233,41 +228,32 @@ impl Staff {
                 return;
             }
         };
+        let mut jobs = Vec::new();
         for u in unseen {
-            let name = self.reopen_for_history(&u.channel, u.conversation);
-            if fetches {
-                continue;
-            }
-            let cap = self.settings.replay_max.max(1);
-            let lines = if u.count as usize > cap {
-                self.store
-                    .latest(u.conversation, Some(Anchor::Message(u.after)), cap)
-            } else {
-                self.store.lines_after(u.conversation, u.after, cap)
-            };
-            let lines = match lines {
-                Ok(l) => l,
-                Err(e) => {
-                    self.history_failed(&e.to_string());
-                    return;
-                }
-            };
-            if u.count as usize > cap {
-                let older = u.count as usize - cap;
-                let text = format!(
-                    "{older} older missed line(s) not replayed here: /msg *msn history {name} {} (or your client's history)",
-                    u.count
-                );
-                let notice = format!(":{} NOTICE {name} :{text}", self.server());
-                self.send(id, notice);
-            }
-            self.send_history(id, &name, &lines);
-            if let Some(last) = lines.last() {
-                if let Err(e) = self.store.set_position(&user, &device, u.conversation, last.id) {
-                    self.history_failed(&e.to_string());
-                }
-            }
+            let channel = self.reopen_for_history(&u.channel, u.conversation);
+            jobs.push(Job {
+                conversation: u.conversation,
+                channel,
+                after: u.after,
+                count: u.count,
+            });
         }
+        if fetches || jobs.is_empty() {
+            return;
+        }
+        let Some(c) = self.clients.get(&id) else { return };
+        Replay {
+            store: self.store_path.clone(),
+            server: self.server().to_owned(),
+            user,
+            device,
+            style: Style::of(&c.caps),
+            cap: self.settings.replay_max,
+            upto: self.newest_line,
+            jobs,
+            tx: c.tx.clone(),
+        }
+        .spawn();
     }
 
     /// A conversation with history but no channel gets a dormant one, joined
@@ -303,19 +289,10 @@ impl Staff {
     /// else plain lines with a short time in front.
     pub(super) fn send_history(&mut self, id: ClientId, target: &str, lines: &[Line]) {
         let Some(c) = self.clients.get(&id) else { return };
-        let batched = c.caps.contains("batch") && c.caps.contains("server-time");
-        let (tags, accounts) = (c.caps.contains("message-tags"), c.caps.contains("account-tag"));
-        if !batched {
+        let style = Style::of(&c.caps);
+        if !style.batched {
             for l in lines {
-                let line = format!(
-                    ":{} {} {} :{} {}",
-                    l.source,
-                    l.command,
-                    l.target(),
-                    short_time(l.time_ms),
-                    l.text
-                );
-                self.send(id, line);
+                self.push(id, format_line(l, style, None).into());
             }
             return;
         }
@@ -323,24 +300,7 @@ impl Staff {
         let open = format!(":{} BATCH +{reference} chathistory {target}", self.server());
         self.push(id, open.into());
         for l in lines {
-            let time =
-                crate::irc::tags::timestamp(UNIX_EPOCH + Duration::from_millis(l.time_ms.max(0) as u64));
-            let mut t = vec![format!("batch={reference}"), format!("time={time}")];
-            if tags {
-                t.push(format!("msgid={}", crate::irc::tags::escape(&l.msgid)));
-            }
-            if accounts && matches!(l.kind, Kind::Staff | Kind::Note) {
-                t.push(format!("account={}", crate::irc::tags::escape(&l.sender)));
-            }
-            let line = format!(
-                "@{} :{} {} {} :{}",
-                t.join(";"),
-                l.source,
-                l.command,
-                l.target(),
-                l.text
-            );
-            self.push(id, line.into());
+            self.push(id, format_line(l, style, Some(&reference)).into());
         }
         let close = format!(":{} BATCH -{reference}", self.server());
         self.push(id, close.into());

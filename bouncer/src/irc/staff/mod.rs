@@ -103,6 +103,8 @@ pub struct Staff {
     /// `deferred` until it commits.
     in_transaction: bool,
     deferred: Option<Vec<(ClientId, OutLine)>>,
+    /// The database, for replays that read it on their own connection.
+    store_path: std::path::PathBuf,
     /// Worker commands that wait for the batch's commit (outbox first).
     deferred_commands: Vec<(Command, Option<Pending>)>,
     /// The worker is signed in (the outbox is sent, not held).
@@ -132,7 +134,12 @@ fn untrusted_line(s: &str) -> String {
 }
 
 impl Staff {
-    pub fn new(settings: IrcSettings, store: Store, worker: mpsc::Sender<Control>) -> Staff {
+    pub fn new(
+        settings: IrcSettings,
+        store: Store,
+        store_path: std::path::PathBuf,
+        worker: mpsc::Sender<Control>,
+    ) -> Staff {
         let newest_line = store.newest_line().unwrap_or_else(|e| {
             tracing::error!("cannot read the history: {e}");
             0
@@ -162,6 +169,7 @@ impl Staff {
             in_transaction: false,
             deferred: None,
             deferred_commands: Vec::new(),
+            store_path,
             signed_in: false,
             history_broken: None,
         }
