@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::conn::OutLine;
 use super::tags::{escape, timestamp};
-use crate::store::history::{Anchor, Kind, Line};
+use crate::store::history::{Kind, Line};
 use crate::store::Store;
 
 /// How a client wants history lines.
@@ -42,27 +42,88 @@ fn short_time(ms: i64) -> String {
 
 /// One stored line; `batch` is the reference it belongs to, if batched.
 pub fn format_line(l: &Line, style: Style, batch: Option<&str>) -> String {
-    let Some(reference) = batch.filter(|_| style.batched) else {
-        return format!(
-            ":{} {} {} :{} {}",
-            l.source,
-            l.command,
-            l.target(),
-            short_time(l.time_ms),
-            l.text
+    let mut out = String::with_capacity(l.text.len() + 128);
+    format_line_into(&mut out, &mut Stamps::default(), l, style, batch);
+    out
+}
+
+/// `server-time` stamps for many lines: the date part is made once a day.
+#[derive(Default)]
+pub struct Stamps {
+    day: Option<i64>,
+    date: String,
+}
+
+impl Stamps {
+    fn push(&mut self, out: &mut String, ms: i64) {
+        use std::fmt::Write;
+        let ms = ms.max(0);
+        let day = ms / 86_400_000;
+        if self.day != Some(day) {
+            let full = timestamp(UNIX_EPOCH + Duration::from_millis(ms as u64));
+            self.date = full[..11].to_owned(); // YYYY-MM-DDT
+            self.day = Some(day);
+        }
+        let rem = ms % 86_400_000;
+        out.push_str(&self.date);
+        let _ = write!(
+            out,
+            "{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3_600_000,
+            rem / 60_000 % 60,
+            rem / 1000 % 60,
+            rem % 1000
         );
+    }
+}
+
+/// A tag value, escaped only where it needs to be.
+fn push_escaped(out: &mut String, v: &str) {
+    if v.contains([';', ' ', '\\', '\r', '\n']) {
+        out.push_str(&escape(v));
+    } else {
+        out.push_str(v);
+    }
+}
+
+/// [`format_line`] into a buffer, without allocating per line.
+pub fn format_line_into(out: &mut String, stamps: &mut Stamps, l: &Line, style: Style, batch: Option<&str>) {
+    let Some(reference) = batch.filter(|_| style.batched) else {
+        out.push(':');
+        out.push_str(&l.source);
+        out.push(' ');
+        out.push_str(&l.command);
+        out.push(' ');
+        out.push_str(&l.target());
+        out.push_str(" :");
+        out.push_str(&short_time(l.time_ms));
+        out.push(' ');
+        out.push_str(&l.text);
+        return;
     };
-    let time = timestamp(UNIX_EPOCH + Duration::from_millis(l.time_ms.max(0) as u64));
-    let mut tags = format!("@batch={reference};time={time}");
+    out.push_str("@batch=");
+    out.push_str(reference);
+    out.push_str(";time=");
+    stamps.push(out, l.time_ms);
     if style.msgid {
-        tags.push_str(";msgid=");
-        tags.push_str(&escape(&l.msgid));
+        out.push_str(";msgid=");
+        push_escaped(out, &l.msgid);
     }
     if style.account && matches!(l.kind, Kind::Staff | Kind::Note) {
-        tags.push_str(";account=");
-        tags.push_str(&escape(&l.sender));
+        out.push_str(";account=");
+        push_escaped(out, &l.sender);
     }
-    format!("{tags} :{} {} {} :{}", l.source, l.command, l.target(), l.text)
+    out.push_str(" :");
+    out.push_str(&l.source);
+    out.push(' ');
+    out.push_str(&l.command);
+    out.push(' ');
+    if l.kind == Kind::Note {
+        out.push('@');
+    }
+    out.push_str(&l.channel);
+    out.push_str(" :");
+    out.push_str(&l.text);
 }
 
 /// What one conversation owes a device.
@@ -105,27 +166,28 @@ impl Replay {
 
     fn run(self) -> anyhow::Result<()> {
         let mut store = Store::open(&self.store)?;
+        let mut out = Out {
+            tx: &self.tx,
+            buf: String::with_capacity(OUT_CHUNK + 1024),
+            stamps: Stamps::default(),
+        };
         for (n, job) in self.jobs.iter().enumerate() {
-            let send = |line: String| {
-                self.tx
-                    .blocking_send(line.into())
-                    .map_err(|_| anyhow::anyhow!("the client left"))
-            };
             let cap = self.cap.max(1);
             // Too much missed: the newest `cap`, and a word about the rest.
             let mut after = job.after;
             if job.count as usize > cap {
                 let older = job.count as usize - cap;
-                send(format!(
+                out.line(format!(
                     ":{} NOTICE {} :{older} older missed line(s) not replayed here: /msg *msn history {} {} (or your client's history)",
                     self.server, job.channel, job.channel, job.count
                 ))?;
-                let first = store.before(job.conversation, Some(Anchor::Message(self.upto + 1)), cap)?;
-                after = first.first().map_or(job.after, |l| l.id - 1);
+                if let Some(first) = store.nth_newest(job.conversation, self.upto, cap)? {
+                    after = first - 1;
+                }
             }
             let reference = format!("r{n}");
             if self.style.batched {
-                send(format!(
+                out.line(format!(
                     ":{} BATCH +{reference} chathistory {}",
                     self.server, job.channel
                 ))?;
@@ -136,7 +198,9 @@ impl Replay {
                 let complete = lines.len() < CHUNK || lines.last().is_some_and(|l| l.id >= self.upto);
                 lines.retain(|l| l.id <= self.upto);
                 for l in &lines {
-                    send(format_line(l, self.style, Some(&reference)))?;
+                    out.start_line();
+                    format_line_into(&mut out.buf, &mut out.stamps, l, self.style, Some(&reference));
+                    out.end_line()?;
                 }
                 match lines.last() {
                     Some(l) => {
@@ -150,13 +214,57 @@ impl Replay {
                 }
             }
             if self.style.batched {
-                send(format!(":{} BATCH -{reference}", self.server))?;
+                out.line(format!(":{} BATCH -{reference}", self.server))?;
             }
+            out.flush()?;
             if let Some(last) = last {
                 store.set_position(&self.user, &self.device, job.conversation, last)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Replayed lines go to the writer many at a time (one queue entry holds
+/// lines joined by CRLF; the writer ends it with one more): one hand-over
+/// per 32 KiB instead of one per line.
+struct Out<'a> {
+    tx: &'a mpsc::Sender<OutLine>,
+    buf: String,
+    stamps: Stamps,
+}
+
+const OUT_CHUNK: usize = 32 * 1024;
+
+impl Out<'_> {
+    fn line(&mut self, line: String) -> anyhow::Result<()> {
+        self.start_line();
+        self.buf.push_str(&line);
+        self.end_line()
+    }
+
+    /// Before writing a line straight into `buf`.
+    fn start_line(&mut self) {
+        if !self.buf.is_empty() {
+            self.buf.push_str("\r\n");
+        }
+    }
+
+    fn end_line(&mut self) -> anyhow::Result<()> {
+        if self.buf.len() >= OUT_CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk: OutLine = std::mem::take(&mut self.buf).into();
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| anyhow::anyhow!("the client left"))
     }
 }
 
@@ -175,6 +283,27 @@ mod tests {
             source: "alice!alice@msnbnc".into(),
             command: "PRIVMSG".into(),
             text: "hi there".into(),
+        }
+    }
+
+    #[test]
+    fn cached_stamps_match_server_time() {
+        let mut stamps = Stamps::default();
+        for ms in [
+            0i64,
+            86_399_999,
+            86_400_000,
+            1_795_310_096_789,
+            1_795_310_096_790,
+            951_782_400_000,
+        ] {
+            let mut out = String::new();
+            stamps.push(&mut out, ms);
+            assert_eq!(
+                out,
+                timestamp(UNIX_EPOCH + Duration::from_millis(ms as u64)),
+                "{ms}"
+            );
         }
     }
 

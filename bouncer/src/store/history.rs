@@ -235,6 +235,18 @@ impl Store {
         lines(rows)
     }
 
+    /// The row of the `n`-th newest line at or before row `upto`.
+    pub fn nth_newest(&self, conversation: i64, upto: i64, n: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM messages WHERE conversation = ?1 AND id <= ?2 ORDER BY id DESC LIMIT 1 OFFSET ?3",
+                params![conversation, upto, n.saturating_sub(1) as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The last row of a conversation (0 if it has none).
     pub fn last_line(&self, conversation: i64) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(

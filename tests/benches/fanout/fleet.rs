@@ -16,7 +16,7 @@ pub fn text(seq: u64) -> String {
     format!("bench#{seq}# lorem ipsum dolor sit amet, consectetur")
 }
 
-fn seq_of(line: &str) -> Option<u64> {
+pub fn seq_of(line: &str) -> Option<u64> {
     let rest = &line[line.find("bench#")? + 6..];
     rest[..rest.find('#')?].parse().ok()
 }
@@ -87,6 +87,11 @@ impl Fleet {
             arrivals,
             next_seq: 1,
         })
+    }
+
+    /// The sequence number of the last message sent through this fleet.
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
     }
 
     fn fresh(&mut self) -> u64 {

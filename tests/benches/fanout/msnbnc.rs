@@ -22,6 +22,17 @@ pub struct Msnbnc {
 
 impl Msnbnc {
     pub async fn start() -> anyhow::Result<Msnbnc> {
+        Msnbnc::start_with("").await
+    }
+
+    /// With extra `[irc]` settings (e.g. `replay_max = 100000`), and a
+    /// second staff user, `zoe`.
+    pub async fn start_with(irc: &str) -> anyhow::Result<Msnbnc> {
+        Msnbnc::start_on(irc, None).await
+    }
+
+    /// [`Msnbnc::start_with`] on an existing database.
+    pub async fn start_on(irc: &str, store: Option<&std::path::Path>) -> anyhow::Result<Msnbnc> {
         let sim = Simulator::start(
             SimConfig::default()
                 .account(ACCOUNT, PASSWORD, "Support Desk")
@@ -31,7 +42,26 @@ impl Msnbnc {
         .await?;
         let dir = TestDir::new();
         let config = msn_env::config(&dir, &sim, PASSWORD, true);
-        add_staff(&config, "staff", "pw", false);
+        let text = std::fs::read_to_string(&config)?.replace(
+            "listen = [\"127.0.0.1:0\"]",
+            &format!("listen = [\"127.0.0.1:0\"]\n{irc}"),
+        );
+        let text = match store {
+            Some(path) => {
+                let fresh = text
+                    .lines()
+                    .find(|l| l.starts_with("path = ") && l.contains(".db"))
+                    .unwrap_or_default()
+                    .to_owned();
+                text.replace(&fresh, &format!("path = \"{}\"", path.display()))
+            }
+            None => text,
+        };
+        std::fs::write(&config, text)?;
+        if store.is_none() {
+            add_staff(&config, "staff", "pw", false);
+            add_staff(&config, "zoe", "pw", false);
+        }
         let bouncer = tokio::task::block_in_place(|| Bouncer::run(&config));
         let (port, worker_pid) = tokio::task::block_in_place(|| -> anyhow::Result<(u16, u32)> {
             let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON)?;

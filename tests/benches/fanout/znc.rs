@@ -81,6 +81,12 @@ fn chown_tree(path: &Path) -> anyhow::Result<()> {
 impl Znc {
     /// Starts ngircd and ZNC; `None` if either is not installed.
     pub async fn start() -> anyhow::Result<Option<Znc>> {
+        Znc::start_with(0).await
+    }
+
+    /// With a query buffer of `buffer` lines, replayed to the next client
+    /// that attaches (0: live traffic only).
+    pub async fn start_with(buffer: usize) -> anyhow::Result<Option<Znc>> {
         if !installed("znc") || !installed("ngircd") {
             return Ok(None);
         }
@@ -89,6 +95,7 @@ impl Znc {
         std::fs::create_dir_all(dir.join("ngircd.conf.d"))?;
         std::fs::create_dir_all(dir.join("znc/configs"))?;
         let (ngircd_port, znc_port) = (free_port()?, free_port()?);
+        let max_buffer = buffer.max(500);
         let ngircd_conf = dir.join("ngircd.conf");
         std::fs::write(
             &ngircd_conf,
@@ -102,10 +109,10 @@ impl Znc {
         std::fs::write(
             dir.join("znc/configs/znc.conf"),
             format!(
-                "Version = 1.8.2\nAnonIPLimit = 1000\nServerThrottle = 1\nConnectDelay = 0\nMaxBufferSize = 500\n\n\
+                "Version = 1.8.2\nAnonIPLimit = 1000\nServerThrottle = 1\nConnectDelay = 0\nMaxBufferSize = {max_buffer}\n\n\
                  <Listener l>\n\tHost = 127.0.0.1\n\tPort = {znc_port}\n\tIPv4 = true\n\tIPv6 = false\n\tSSL = false\n\tAllowIRC = true\n\tAllowWeb = false\n</Listener>\n\n\
                  <User bench>\n\tPass = plain#benchpw\n\tNick = support\n\tAltNick = support_\n\tIdent = support\n\tRealName = support\n\tMultiClients = true\n\
-                 \tAutoClearChanBuffer = true\n\tAutoClearQueryBuffer = true\n\tChanBufferSize = 0\n\tQueryBufferSize = 0\n\tPrependTimestamp = false\n\tAppendTimestamp = false\n\n\
+                 \tAutoClearChanBuffer = true\n\tAutoClearQueryBuffer = true\n\tChanBufferSize = 0\n\tQueryBufferSize = {buffer}\n\tPrependTimestamp = false\n\tAppendTimestamp = false\n\n\
                  \t<Network local>\n\t\tServer = 127.0.0.1 {ngircd_port}\n\t\tIRCConnectEnabled = true\n\t\tFloodRate = 1000.00\n\t\tFloodBurst = 10000\n\t</Network>\n</User>\n"
             ),
         )?;
@@ -157,6 +164,10 @@ impl Znc {
 
     pub fn versions(&self) -> String {
         format!("{}; {}", version("znc"), version("ngircd"))
+    }
+
+    pub fn znc_port(&self) -> u16 {
+        self.znc_port
     }
 
     pub fn znc_pid(&self) -> u32 {
