@@ -27,27 +27,26 @@ pub(super) struct Shown<'a> {
     pub account: Option<&'a str>,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 impl Staff {
     /// Records (in a conversation channel) and shows a line; returns its
     /// row in history, if it was recorded.
     pub(super) fn show(&mut self, line: Shown<'_>, except: Option<ClientId>) -> Option<i64> {
         let msgid = self.msgids.fresh();
+        // One time for the store and the live line: history repeats it exactly.
+        let now = SystemTime::now();
+        let ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let channel = line.target.trim_start_matches('@');
         let row = if self.view.channel(channel).is_some() {
-            self.record(channel, &line, &msgid)
+            self.record(channel, &line, &msgid, ms)
         } else {
             None
         };
         let text = format!(":{} {} {} :{}", line.source, line.command, line.target, line.text);
         match line.account {
-            Some(a) => self.broadcast_tagged(&[("account", a), ("msgid", &msgid)], &text, except),
-            None => self.broadcast_tagged(&[("msgid", &msgid)], &text, except),
+            Some(a) => self.broadcast_at(now, &[("account", a), ("msgid", &msgid)], &text, except),
+            None => self.broadcast_at(now, &[("msgid", &msgid)], &text, except),
         }
         row
     }
@@ -90,7 +89,7 @@ impl Staff {
         );
     }
 
-    fn record(&mut self, channel: &str, line: &Shown<'_>, msgid: &str) -> Option<i64> {
+    fn record(&mut self, channel: &str, line: &Shown<'_>, msgid: &str, time_ms: i64) -> Option<i64> {
         if self.history_broken.is_some() {
             return None;
         }
@@ -111,7 +110,7 @@ impl Staff {
             let id = self.store.record(
                 conversation,
                 &NewLine {
-                    time_ms: now_ms(),
+                    time_ms,
                     msgid,
                     kind: line.kind,
                     sender: line.sender,

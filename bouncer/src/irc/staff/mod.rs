@@ -231,8 +231,18 @@ impl Staff {
     /// One line to every client (but `except`): each tag variant is
     /// formatted once and shared.
     fn broadcast_tagged(&mut self, tags: &[(&str, &str)], line: &str, except: Option<ClientId>) {
+        self.broadcast_at(std::time::SystemTime::now(), tags, line, except);
+    }
+
+    /// [`Staff::broadcast_tagged`] with the line's time (its server-time).
+    fn broadcast_at(
+        &mut self,
+        now: std::time::SystemTime,
+        tags: &[(&str, &str)],
+        line: &str,
+        except: Option<ClientId>,
+    ) {
         // The server-time stamp is made only if some client wants it.
-        let now = std::time::SystemTime::now();
         let mut stamp: Option<String> = None;
         let mut formatted: [Option<OutLine>; Variant::COUNT] = Default::default();
         let targets: Vec<(ClientId, Variant)> = self
