@@ -25,6 +25,8 @@ fn env() -> Env {
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
     add_staff(&cfg, "alice", "pw", false);
+    // A colleague who stays attached: what she has seen is stored.
+    add_staff(&cfg, "zoe", "pw", false);
     let bouncer = Bouncer::run(&cfg);
     let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
     let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();
@@ -85,6 +87,7 @@ fn each_device_gets_what_it_missed_once_in_order_with_times() {
     bob.sign_in("NLN");
     carol.sign_in("NLN");
 
+    let mut zoe = attach(e.port, "zoe", "");
     let (mut laptop, mut phone) = (
         attach(e.port, "alice@laptop", ""),
         attach(e.port, "alice@phone", ""),
@@ -101,7 +104,7 @@ fn each_device_gets_what_it_missed_once_in_order_with_times() {
         e.s.rt.block_on(bob.say(ACCOUNT, text)).unwrap();
     }
     e.s.rt.block_on(carol.say(ACCOUNT, "hello from carol")).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    zoe.expect("hello from carol", SOON).unwrap();
 
     // The laptop gets exactly those, as chathistory batches with times.
     let mut laptop = attach(e.port, "alice@laptop", "batch server-time message-tags");
@@ -620,6 +623,7 @@ fn a_long_absence_replays_more_than_a_client_queue_and_caps_with_a_notice() {
     );
     std::fs::write(&cfg, text).unwrap();
     add_staff(&cfg, "alice", "pw", false);
+    add_staff(&cfg, "zoe", "pw", false);
     let bouncer = Bouncer::run(&cfg);
     let port = started(&bouncer, &s);
     let bob = s.sim.customer(BOB);
@@ -628,11 +632,14 @@ fn a_long_absence_replays_more_than_a_client_queue_and_caps_with_a_notice() {
     alice.send("QUIT");
     assert!(alice.closed(SOON));
     // 10,000 lines while alice is away: more than a client's queue (8,192).
+    // zoe stays: when she has the last one, all are stored.
+    let mut zoe = attach(port, "zoe", "");
     s.rt.block_on(async {
         for i in 0..10_000 {
             bob.say(ACCOUNT, &format!("n{i}")).await.unwrap();
         }
     });
+    zoe.expect("\x0304n9999", Duration::from_secs(60)).unwrap();
     let mut alice = attach(port, "alice", "");
     alice
         .expect("NOTICE #bob :500 older missed line(s) not replayed here", SOON)
