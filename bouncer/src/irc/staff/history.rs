@@ -305,3 +305,84 @@ impl Staff {
         self.push(id, close.into());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use ipc::{Event, TextFormat};
+    use tokio::sync::mpsc;
+
+    use super::super::Staff;
+    use crate::irc::conn::{Attached, ClientEvent};
+    use crate::irc::registration::Login;
+    use crate::store::Store;
+
+    /// A hub-side Staff over a store that refuses writes, with one client.
+    fn staff_over_a_failing_store() -> (
+        tempfile::TempDir,
+        Staff,
+        mpsc::Receiver<crate::irc::conn::OutLine>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("msnbnc.db");
+        let store = Store::open(&path).unwrap();
+        // As if the disk failed under it: every write is refused.
+        store.conn.pragma_update(None, "query_only", true).unwrap();
+        let minimal = "[account]\nhandle = \"a@example.com\"\npassword = \"x\"\n[msn]\nservers = [\"127.0.0.1:1863\"]\npassport_nexus = \"https://127.0.0.1/\"\n";
+        let config = crate::config::parse(std::path::Path::new("x.toml"), minimal).unwrap();
+        let (worker, _commands) = mpsc::channel(16);
+        let mut staff = Staff::new(config.irc, store, path, worker);
+        let (tx, rx) = mpsc::channel(1024);
+        staff.on_event(ClientEvent::Attached(Attached {
+            id: 1,
+            login: Login {
+                user: "alice".into(),
+                device: None,
+            },
+            role: crate::store::users::Role::Staff,
+            requested_nick: "alice".into(),
+            realname: "Alice".into(),
+            caps: BTreeSet::new(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            cert: None,
+            tx,
+        }));
+        staff.finish_batch();
+        (dir, staff, rx)
+    }
+
+    #[test]
+    fn a_store_that_fails_is_announced_and_lines_are_still_shown() {
+        let (_dir, mut staff, mut rx) = staff_over_a_failing_store();
+        staff.on_worker_event(&Event::ConversationJoined {
+            conversation: 1,
+            handle: "bob@example.com".into(),
+            friendly_name: "Bob".into(),
+        });
+        staff.on_worker_event(&Event::Message {
+            conversation: 1,
+            from: "bob@example.com".into(),
+            text: "is anyone there?".into(),
+            format: TextFormat::default(),
+        });
+        staff.finish_batch();
+        let mut lines = Vec::new();
+        while let Ok(l) = rx.try_recv() {
+            lines.push(l.to_string());
+        }
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("NOTICE &msn :history is NOT being recorded")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.ends_with("PRIVMSG #bob :is anyone there?")),
+            "the line still reaches staff: {lines:#?}"
+        );
+        assert!(staff.history_broken.is_some());
+    }
+}
