@@ -655,3 +655,29 @@ fn a_long_absence_replays_more_than_a_client_queue_and_caps_with_a_notice() {
         (&replayed[0], &replayed[9499])
     );
 }
+
+#[test]
+fn clients_that_fetch_history_themselves_are_not_replayed_to() {
+    let e = env();
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let mut zoe = attach(e.port, "zoe", "");
+    let mut pc = attach(e.port, "alice@pc", MODERN);
+    e.s.rt.block_on(bob.say(ACCOUNT, "seen")).unwrap();
+    pc.expect("seen", SOON).unwrap();
+    pc.send("QUIT");
+    assert!(pc.closed(SOON));
+    e.s.rt.block_on(bob.say(ACCOUNT, "missed")).unwrap();
+    zoe.expect("missed", SOON).unwrap();
+    // Back with draft/chathistory: the channel, but no flood of lines …
+    let mut pc = attach(e.port, "alice@pc", MODERN);
+    pc.expect(" JOIN #bob", SOON).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let got = settle(&mut pc);
+    assert!(privmsgs(&got).is_empty(), "{got:#?}");
+    // … it asks for what it needs.
+    assert_eq!(
+        texts_of(&batch(&mut pc, "CHATHISTORY LATEST #bob * 1")),
+        ["missed"]
+    );
+}
