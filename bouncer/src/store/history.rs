@@ -227,12 +227,29 @@ impl Store {
 
     /// Up to `limit` lines of a conversation after row `after`, oldest first.
     pub fn lines_after(&self, conversation: i64, after: i64, limit: usize) -> Result<Vec<Line>, StoreError> {
+        self.after(conversation, Anchor::Message(after), limit)
+    }
+
+    /// One page of a conversation: up to `limit` lines matching `cond`
+    /// (bound to `value`), the oldest or the newest of them, oldest first.
+    fn page(
+        &self,
+        conversation: i64,
+        (cond, value): (&str, i64),
+        newest: bool,
+        limit: usize,
+    ) -> Result<Vec<Line>, StoreError> {
+        let order = if newest { "DESC" } else { "ASC" };
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation
-             WHERE m.conversation = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3"
+             WHERE m.conversation = ? AND {cond} ORDER BY m.id {order} LIMIT ?"
         ))?;
-        let rows = stmt.query_map(params![conversation, after, limit as i64], line)?;
-        lines(rows)
+        let rows = stmt.query_map(params![conversation, value, limit as i64], line)?;
+        let mut out = lines(rows)?;
+        if newest {
+            out.reverse();
+        }
+        Ok(out)
     }
 
     /// The row of the `n`-th newest line at or before row `upto`.
@@ -411,26 +428,13 @@ impl Store {
         anchor: Option<Anchor>,
         limit: usize,
     ) -> Result<Vec<Line>, StoreError> {
-        let (cond, value) = anchor.map_or(("1 = ?", 1), |a| bound(a, false));
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation
-             WHERE m.conversation = ? AND {cond} ORDER BY m.id DESC LIMIT ?"
-        ))?;
-        let rows = stmt.query_map(params![conversation, value, limit as i64], line)?;
-        let mut out = lines(rows)?;
-        out.reverse();
-        Ok(out)
+        let cond = anchor.map_or(("1 = ?", 1), |a| bound(a, false));
+        self.page(conversation, cond, true, limit)
     }
 
     /// The `limit` lines just after `anchor`, oldest first.
     pub fn after(&self, conversation: i64, anchor: Anchor, limit: usize) -> Result<Vec<Line>, StoreError> {
-        let (cond, value) = bound(anchor, true);
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation
-             WHERE m.conversation = ? AND {cond} ORDER BY m.id LIMIT ?"
-        ))?;
-        let rows = stmt.query_map(params![conversation, value, limit as i64], line)?;
-        lines(rows)
+        self.page(conversation, bound(anchor, true), false, limit)
     }
 
     /// The newest `limit` lines after `anchor` (all lines with `None`),
@@ -441,15 +445,8 @@ impl Store {
         since: Option<Anchor>,
         limit: usize,
     ) -> Result<Vec<Line>, StoreError> {
-        let (cond, value) = since.map_or(("1 = ?", 1), |a| bound(a, true));
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation
-             WHERE m.conversation = ? AND {cond} ORDER BY m.id DESC LIMIT ?"
-        ))?;
-        let rows = stmt.query_map(params![conversation, value, limit as i64], line)?;
-        let mut out = lines(rows)?;
-        out.reverse();
-        Ok(out)
+        let cond = since.map_or(("1 = ?", 1), |a| bound(a, true));
+        self.page(conversation, cond, true, limit)
     }
 
     /// Lines strictly between two anchors, at most `limit`, oldest first:
