@@ -16,11 +16,9 @@ pub enum StoreAction {
 
 /// One line of figures, for the CLI and `*msn store`.
 pub fn describe(stats: &crate::store::retention::Stats) -> String {
-    let oldest = stats.oldest_ms.map_or("none".to_owned(), |ms| {
-        crate::irc::tags::timestamp(
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
-        )
-    });
+    let oldest = stats
+        .oldest_ms
+        .map_or("none".to_owned(), crate::irc::tags::timestamp_ms);
     format!(
         "{:.1} MiB, {} lines in {} conversations, oldest {oldest}",
         stats.bytes as f64 / 1_048_576.0,

@@ -6,12 +6,10 @@
 //! hub never stalls.
 
 use std::path::PathBuf;
-use std::time::{Duration, UNIX_EPOCH};
-
 use tokio::sync::mpsc;
 
 use super::conn::OutLine;
-use super::tags::{escape, timestamp};
+use super::tags::{escape, timestamp_ms};
 use crate::store::history::{Kind, Line};
 use crate::store::Store;
 
@@ -60,7 +58,7 @@ impl Stamps {
         let ms = ms.max(0);
         let day = ms / 86_400_000;
         if self.day != Some(day) {
-            let full = timestamp(UNIX_EPOCH + Duration::from_millis(ms as u64));
+            let full = timestamp_ms(ms);
             self.date = full[..11].to_owned(); // YYYY-MM-DDT
             self.day = Some(day);
         }
@@ -299,11 +297,7 @@ mod tests {
         ] {
             let mut out = String::new();
             stamps.push(&mut out, ms);
-            assert_eq!(
-                out,
-                timestamp(UNIX_EPOCH + Duration::from_millis(ms as u64)),
-                "{ms}"
-            );
+            assert_eq!(out, timestamp_ms(ms), "{ms}");
         }
     }
 

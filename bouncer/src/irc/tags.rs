@@ -28,6 +28,11 @@ pub fn timestamp(t: SystemTime) -> String {
     )
 }
 
+/// [`timestamp`] of a time stored as ms since the epoch.
+pub fn timestamp_ms(ms: i64) -> String {
+    timestamp(UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0).unsigned_abs()))
+}
+
 /// The inverse of [`timestamp`]: ms since the epoch, from
 /// `YYYY-MM-DDThh:mm:ss(.sss)Z`.
 pub fn parse_timestamp(s: &str) -> Option<i64> {

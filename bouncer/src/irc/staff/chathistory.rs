@@ -1,18 +1,12 @@
 //! History on request: `CHATHISTORY` (draft/chathistory) and read markers
 //! (`MARKREAD`, draft/read-marker), answered from the store.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use super::Staff;
 use crate::irc::chathistory::{self, Fail, Query, Ref};
 use crate::irc::conn::ClientId;
-use crate::irc::tags::{parse_timestamp, timestamp};
+use crate::irc::tags::{parse_timestamp, timestamp_ms as stamp};
 use crate::store::history::{Anchor, Line};
 use crate::store::StoreError;
-
-fn stamp(ms: i64) -> String {
-    timestamp(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
-}
 
 impl Staff {
     /// The stored conversation behind a channel name, if any.

@@ -4,18 +4,10 @@
 //! old), never sent twice once written to a switchboard. Every outcome but
 //! a plain success is said in the conversation's channel.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use ipc::{Command, ConversationTarget, FailureKind, TextFormat};
 
 use super::{Outgoing, Pending, Staff};
 use crate::store::outbox::State;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 impl Staff {
     /// Queues a staff message for a customer: in the outbox (beside its
@@ -73,7 +65,7 @@ impl Staff {
     pub(super) fn message_delivered(&mut self, sent: Outgoing) {
         self.outbox_set(sent.outbox, State::Delivered);
         if sent.retried {
-            self.announce(&sent, "delivered now that MSN is back", None);
+            self.announce(&sent, "delivered now that MSN is back");
         }
     }
 
@@ -85,7 +77,6 @@ impl Staff {
             self.announce(
                 &sent,
                 &format!("queued: MSN is not signed in; it goes out when it is (if within {wait} min)"),
-                None,
             );
             return;
         }
@@ -117,7 +108,6 @@ impl Staff {
                 self.announce(
                     &sent,
                     "held: the MSN worker stopped before sending it; it goes out when MSN is back",
-                    None,
                 );
             }
         }
@@ -147,7 +137,7 @@ impl Staff {
             self.outbox_set(Some(q.message), State::Unknown);
             self.announce_failure(o, "delivery unknown", "msnbnc stopped before MSN confirmed it");
         }
-        let oldest = now_ms() - i64::try_from(self.settings.outbox_retry.as_millis()).unwrap_or(i64::MAX);
+        let oldest = self.retry_cutoff();
         for q in pending.into_iter().filter(|q| !in_flight.contains(&q.message)) {
             let mut o = Outgoing::from_queued(&q);
             if q.created_ms < oldest {
@@ -170,7 +160,7 @@ impl Staff {
         if self.signed_in {
             return;
         }
-        let oldest = now_ms() - i64::try_from(self.settings.outbox_retry.as_millis()).unwrap_or(i64::MAX);
+        let oldest = self.retry_cutoff();
         let pending = match self.store.outbox(State::Pending) {
             Ok(p) => p,
             Err(e) => return self.history_failed(&e.to_string()),
@@ -182,8 +172,14 @@ impl Staff {
         }
     }
 
+    /// Held messages created before this (ms) are too old to send.
+    fn retry_cutoff(&self) -> i64 {
+        let window = i64::try_from(self.settings.outbox_retry.as_millis()).unwrap_or(i64::MAX);
+        crate::store::now_ms().saturating_sub(window)
+    }
+
     /// A notice about a staff message, in its conversation (kept in history).
-    fn announce(&mut self, sent: &Outgoing, what: &str, _detail: Option<&str>) {
+    fn announce(&mut self, sent: &Outgoing, what: &str) {
         let target = sent
             .conversation_hint
             .clone()

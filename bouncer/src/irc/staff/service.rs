@@ -9,9 +9,7 @@ use crate::irc::service::{CertAction, SignatureAction};
 /// channel in front for search results; notes and our notices marked.
 fn describe(l: &crate::store::history::Line, with_channel: bool) -> String {
     use crate::store::history::Kind;
-    let when = crate::irc::tags::timestamp(
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis(l.time_ms.max(0) as u64),
-    );
+    let when = crate::irc::tags::timestamp_ms(l.time_ms);
     let when = format!("{} {}", &when[..10], &when[11..16]);
     let who = l.source.split('!').next().unwrap_or_default();
     let place = if with_channel {
