@@ -95,3 +95,29 @@ connect_ports = [{}]
         ),
     )
 }
+
+/// Adds `lines` to a configuration file just after the line `after`
+/// (`[store]`, `listen = ["127.0.0.1:0"]` …).
+pub fn add_to_config(config: &std::path::Path, after: &str, lines: &str) {
+    let text = std::fs::read_to_string(config).expect("reading the configuration");
+    assert!(text.contains(after), "no {after:?} in the configuration");
+    let text = text.replacen(&format!("{after}\n"), &format!("{after}\n{lines}\n"), 1);
+    std::fs::write(config, text).expect("writing the configuration");
+}
+
+/// Waits until msnbnc listens for IRC and its worker has signed in to the
+/// simulator; returns the IRC port.
+pub fn signed_in_port(bouncer: &crate::Bouncer, s: &Sim) -> u16 {
+    const SOON: std::time::Duration = std::time::Duration::from_secs(15);
+    let (_, line) = bouncer
+        .wait_for("IRC listening on 127.0.0.1:", SOON)
+        .expect("msnbnc listens for IRC");
+    bouncer
+        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
+        .expect("the worker signs in");
+    assert!(s.rt.block_on(s.sim.wait_until(SOON, |x| x.is_online(ACCOUNT))));
+    line.rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .expect("a port in the log line")
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use msnbnc_tests::irc::IrcClient;
-use msnbnc_tests::msn_env::{config, sim, Sim};
+use msnbnc_tests::msn_env::{add_to_config, config, signed_in_port, sim, Sim};
 use msnbnc_tests::worker::{ACCOUNT, PASSWORD};
 use msnbnc_tests::{add_staff, signal_pid, Bouncer, TestDir};
 use nix::sys::signal::Signal;
@@ -28,12 +28,7 @@ fn env() -> Env {
     // A colleague who stays attached: what she has seen is stored.
     add_staff(&cfg, "zoe", "pw", false);
     let bouncer = Bouncer::run(&cfg);
-    let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
-    let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();
-    bouncer
-        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
-        .unwrap();
-    assert!(s.rt.block_on(s.sim.wait_until(SOON, |x| x.is_online(ACCOUNT))));
+    let port = signed_in_port(&bouncer, &s);
     Env {
         s,
         _dir: dir,
@@ -387,16 +382,6 @@ fn the_service_shows_history_and_searches_every_conversation() {
     alice.expect("no history for #nobody", SOON).unwrap();
 }
 
-/// The bouncer's IRC port, once it listens and the worker has signed in.
-fn started(bouncer: &Bouncer, s: &Sim) -> u16 {
-    let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
-    bouncer
-        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
-        .unwrap();
-    assert!(s.rt.block_on(s.sim.wait_until(SOON, |x| x.is_online(ACCOUNT))));
-    line.rsplit(':').next().unwrap().trim().parse().unwrap()
-}
-
 #[test]
 fn killing_msnbnc_mid_stream_loses_nothing_it_showed_and_duplicates_nothing() {
     let s = sim();
@@ -404,7 +389,7 @@ fn killing_msnbnc_mid_stream_loses_nothing_it_showed_and_duplicates_nothing() {
     let cfg = config(&dir, &s.sim, PASSWORD, true);
     add_staff(&cfg, "alice", "pw", false);
     let bouncer = Bouncer::run(&cfg);
-    let port = started(&bouncer, &s);
+    let port = signed_in_port(&bouncer, &s);
     let bob = s.sim.customer(BOB);
     bob.sign_in("NLN");
     let mut alice = attach(port, "alice", "");
@@ -436,7 +421,7 @@ fn killing_msnbnc_mid_stream_loses_nothing_it_showed_and_duplicates_nothing() {
     drop(bouncer);
 
     let bouncer = Bouncer::run(&cfg);
-    let port = started(&bouncer, &s);
+    let port = signed_in_port(&bouncer, &s);
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let sent = s.rt.block_on(writer).unwrap();
@@ -474,7 +459,7 @@ fn staff_messages_survive_a_worker_crash_exactly_once_or_are_reported() {
     let cfg = config(&dir, &s.sim, PASSWORD, true);
     add_staff(&cfg, "alice", "pw", false);
     let bouncer = Bouncer::run(&cfg);
-    let port = started(&bouncer, &s);
+    let port = signed_in_port(&bouncer, &s);
     let bob = s.sim.customer(BOB);
     bob.sign_in("NLN");
     let mut alice = attach(port, "alice", "");
@@ -527,13 +512,10 @@ fn held_messages_older_than_the_retry_window_are_reported_not_sent() {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("[store]\n", "[store]\noutbox_retry_secs = 0\n");
-    std::fs::write(&cfg, text).unwrap();
+    add_to_config(&cfg, "[store]", "outbox_retry_secs = 0");
     add_staff(&cfg, "alice", "pw", false);
     let bouncer = Bouncer::run(&cfg);
-    let port = started(&bouncer, &s);
+    let port = signed_in_port(&bouncer, &s);
     let bob = s.sim.customer(BOB);
     bob.sign_in("NLN");
     let mut alice = attach(port, "alice", "");
@@ -561,13 +543,10 @@ fn retention_prunes_what_it_should_and_nothing_else() {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("[store]\n", "[store]\nretention_lines = 2\n");
-    std::fs::write(&cfg, text).unwrap();
+    add_to_config(&cfg, "[store]", "retention_lines = 2");
     add_staff(&cfg, "alice", "pw", true);
     let bouncer = Bouncer::run(&cfg);
-    let port = started(&bouncer, &s);
+    let port = signed_in_port(&bouncer, &s);
     let (bob, carol) = (s.sim.customer(BOB), s.sim.customer(CAROL));
     bob.sign_in("NLN");
     carol.sign_in("NLN");
@@ -617,15 +596,11 @@ fn a_long_absence_replays_more_than_a_client_queue_and_caps_with_a_notice() {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "listen = [\"127.0.0.1:0\"]",
-        "listen = [\"127.0.0.1:0\"]\nreplay_max = 9500",
-    );
-    std::fs::write(&cfg, text).unwrap();
+    add_to_config(&cfg, "listen = [\"127.0.0.1:0\"]", "replay_max = 9500");
     add_staff(&cfg, "alice", "pw", false);
     add_staff(&cfg, "zoe", "pw", false);
     let bouncer = Bouncer::run(&cfg);
-    let port = started(&bouncer, &s);
+    let port = signed_in_port(&bouncer, &s);
     let bob = s.sim.customer(BOB);
     bob.sign_in("NLN");
     let mut alice = attach(port, "alice", "");

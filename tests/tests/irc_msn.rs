@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use msn_sim::Received;
 use msnbnc_tests::irc::IrcClient;
-use msnbnc_tests::msn_env::{config, sim, Sim};
+use msnbnc_tests::msn_env::{add_to_config, config, signed_in_port, sim, Sim};
 use msnbnc_tests::worker::{ACCOUNT, PASSWORD};
 use msnbnc_tests::{add_staff, signal_pid, Bouncer, TestDir};
 use nix::sys::signal::Signal;
@@ -34,23 +34,12 @@ fn env_with_sections(irc: &str, msn: &str) -> Env {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace(
-            "listen = [\"127.0.0.1:0\"]",
-            &format!("listen = [\"127.0.0.1:0\"]\n{irc}"),
-        )
-        .replace("[msn]\n", &format!("[msn]\n{msn}\n"));
-    std::fs::write(&cfg, text).unwrap();
+    add_to_config(&cfg, "listen = [\"127.0.0.1:0\"]", irc);
+    add_to_config(&cfg, "[msn]", msn);
     add_staff(&cfg, "alice", "pw", true);
     add_staff(&cfg, "zoe", "pw", false);
     let bouncer = Bouncer::run(&cfg);
-    let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
-    let port = line.rsplit(':').next().unwrap().trim().parse().unwrap();
-    bouncer
-        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
-        .unwrap();
-    assert!(s.rt.block_on(s.sim.wait_until(SOON, |x| x.is_online(ACCOUNT))));
+    let port = signed_in_port(&bouncer, &s);
     Env {
         s,
         _dir: dir,
