@@ -52,16 +52,31 @@ impl Staff {
     }
 
     /// Background retention: a bounded batch per housekeeping tick.
-    pub(super) fn prune_some(&mut self) {
+    /// Each pass scans the whole store, so it runs every few minutes —
+    /// on every tick only while a pass still finds a full batch.
+    pub(super) fn prune_some(&mut self, now: std::time::Instant) {
         const BATCH: usize = 2_000;
+        const PAUSE: std::time::Duration = std::time::Duration::from_secs(600);
         let policy = self.settings.retention;
-        if policy.is_forever() || self.history_broken.is_some() || self.in_transaction {
+        if policy.is_forever()
+            || self.history_broken.is_some()
+            || self.in_transaction
+            || now < self.next_prune
+        {
             return;
         }
         match self.store.prune(&policy, crate::store::now_ms(), BATCH) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("retention: pruned {n} lines"),
-            Err(e) => tracing::warn!("retention: pruning failed: {e}"),
+            Ok(n) if n >= BATCH => tracing::info!("retention: pruned {n} lines; more to do"),
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!("retention: pruned {n} lines");
+                }
+                self.next_prune = now + PAUSE;
+            }
+            Err(e) => {
+                tracing::warn!("retention: pruning failed: {e}");
+                self.next_prune = now + PAUSE;
+            }
         }
     }
 

@@ -107,6 +107,8 @@ pub struct Staff {
     store_path: std::path::PathBuf,
     /// Worker commands that wait for the batch's commit (outbox first).
     deferred_commands: Vec<(Command, Option<Pending>)>,
+    /// When the next retention pass may run.
+    next_prune: std::time::Instant,
     /// The worker is signed in (the outbox is sent, not held).
     signed_in: bool,
     /// Set when the store failed: lines are shown but no longer recorded.
@@ -171,6 +173,7 @@ impl Staff {
             deferred_commands: Vec::new(),
             store_path,
             signed_in: false,
+            next_prune: std::time::Instant::now(),
             history_broken: None,
         }
     }
@@ -456,7 +459,7 @@ impl Staff {
         let ids: Vec<ClientId> = self.clients.keys().copied().collect();
         self.save_positions(&ids);
         self.expire_outbox();
-        self.prune_some();
+        self.prune_some(now);
         let limit = self.settings.idle_close;
         if limit.is_zero() {
             return;
