@@ -18,6 +18,25 @@ impl IrcClient {
         IrcClient::connect_to(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
+    /// Connects and logs in with `PASS user[@device]:password`, asking for
+    /// `caps` (space-separated, may be empty); returns after the MOTD.
+    pub fn log_in(port: u16, pass: &str, caps: &str) -> anyhow::Result<IrcClient> {
+        const SOON: Duration = Duration::from_secs(15);
+        let mut c = IrcClient::connect(port)?;
+        if !caps.is_empty() {
+            c.send(&format!("CAP REQ :{caps}"));
+        }
+        c.send(&format!("PASS :{pass}"));
+        c.send("NICK x");
+        c.send("USER x 0 * :x");
+        if !caps.is_empty() {
+            c.expect(" ACK ", SOON)?;
+            c.send("CAP END");
+        }
+        c.expect(" 376 ", SOON)?;
+        Ok(c)
+    }
+
     pub fn connect_to(addr: std::net::SocketAddr) -> anyhow::Result<IrcClient> {
         let stream = TcpStream::connect(addr).with_context(|| format!("connecting to msnbnc at {addr}"))?;
         stream.set_read_timeout(Some(Duration::from_millis(100)))?;

@@ -39,19 +39,7 @@ fn env() -> Env {
 
 /// Logs `login` in, requesting `caps`, and waits for the end of the MOTD.
 fn attach(port: u16, login: &str, caps: &str) -> IrcClient {
-    let mut c = IrcClient::connect(port).unwrap();
-    if !caps.is_empty() {
-        c.send(&format!("CAP REQ :{caps}"));
-    }
-    c.send(&format!("PASS {login}:pw"));
-    c.send("NICK x");
-    c.send("USER x 0 * :x");
-    if !caps.is_empty() {
-        c.expect(" ACK ", SOON).unwrap();
-        c.send("CAP END");
-    }
-    c.expect(" 376 ", SOON).unwrap();
-    c
+    IrcClient::log_in(port, &format!("{login}:pw"), caps).unwrap()
 }
 
 /// Everything received until a PING answers: nothing else is on its way.

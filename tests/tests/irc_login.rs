@@ -119,12 +119,7 @@ fn bad_input_gets_numerics_not_a_disconnect() {
 
 /// Logs `login` in (password "open sesame") and waits for the welcome.
 fn attach(port: u16, login: &str) -> IrcClient {
-    let mut c = IrcClient::connect(port).unwrap();
-    c.send(&format!("PASS :{login}:open sesame"));
-    c.send("NICK x");
-    c.send("USER x 0 * :x");
-    c.expect(" 376 ", SOON).unwrap();
-    c
+    IrcClient::log_in(port, &format!("{login}:open sesame"), "").unwrap()
 }
 
 #[test]

@@ -49,11 +49,7 @@ fn env_with_sections(irc: &str, msn: &str) -> Env {
 }
 
 fn login(port: u16, login: &str) -> IrcClient {
-    let mut c = IrcClient::connect(port).unwrap();
-    c.send(&format!("PASS {login}:pw"));
-    c.send("NICK x");
-    c.send("USER x 0 * :x");
-    c.expect(" 376 ", SOON).unwrap();
+    let mut c = IrcClient::log_in(port, &format!("{login}:pw"), "").unwrap();
     c.expect(" JOIN &msn", SOON).unwrap();
     c
 }
