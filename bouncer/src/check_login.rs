@@ -42,10 +42,10 @@ pub async fn run(config: &Config) -> anyhow::Result<bool> {
 
 async fn login(config: &Config, channel: &mut ipc::BouncerChannel, pid: u32) -> anyhow::Result<bool> {
     let mut gaps = Vec::new();
-    worker::bring_up(channel, config, pid, &mut gaps)
+    worker::bring_up(channel, config, pid, &mut gaps, 1)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let clean = worker::untrusted;
+    let clean = crate::untrusted::short;
     let mut protocol = None;
     let mut name = None;
     loop {

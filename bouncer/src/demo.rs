@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use msn_sim::{Customer, SimConfig, Simulator};
 
-use crate::{config, hub, supervisor};
+use crate::{config, daemon, supervisor};
 
 const ACCOUNT: &str = "support@example.com";
 const PASSWORD: &str = "demo password";
@@ -123,7 +123,7 @@ pub async fn run() -> anyhow::Result<()> {
     std::fs::write(&path, demo_config(dir.path(), &sim, &worker))?;
     let cfg = config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
     supervisor::spawn::preflight(&cfg.worker)?;
-    crate::store::Store::open(&cfg.store_path)?.add_user(
+    crate::store::Store::open(&cfg.store.path)?.add_user(
         DEMO_USER,
         DEMO_PASSWORD,
         crate::store::users::Role::Admin,
@@ -144,7 +144,7 @@ pub async fn run() -> anyhow::Result<()> {
         sim.customer("carol@example.com"),
     );
     tokio::select! {
-        result = hub::run(path.clone(), cfg) => result,
+        result = daemon::run(path.clone(), cfg, daemon::Mode::Demo) => result,
         () = customers => Ok(()),
     }
 }

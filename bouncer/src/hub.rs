@@ -1,253 +1,480 @@
-//! The bouncer's main loop: the single owner of shared state. It drains
-//! typed events — signals, the supervisor's updates, the watchdog tick —
-//! one at a time; nothing else changes state.
+//! The hub: the one owner of shared state, as in soju. It is made of
+//! parts that each own their state — attached clients, the roster, the
+//! conversations, staff channels, the outbox, the worker link, history —
+//! and it is changed only by its entry points, called one at a time by
+//! the daemon's loop: a client event, a worker update, a store event, a
+//! tick. Each call is a turn; [`Hub::end_turn`] hands what the turn wrote
+//! to the store writer and holds what it shows until that is committed.
+//! The hub never touches SQLite itself.
 
-use std::path::PathBuf;
-use std::time::Duration;
+mod clients;
+mod conversation;
+mod conversations;
+mod history;
+pub mod irc_commands;
+mod msn_events;
+mod outbox;
+mod output;
+mod replay_plan;
+mod roster;
+mod sending;
+pub mod service;
+mod staff_channels;
+mod welcome;
+mod worker_link;
 
-use tokio::signal::unix::{signal, SignalKind};
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+mod hub_tests;
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config};
-use crate::supervisor::{Control, Supervisor, Update, WorkerState};
-use crate::systemd;
+use crate::config::{IrcSettings, StoreSettings};
+use crate::irc::cap::Cap;
+use crate::irc::conn::{ClientEvent, ClientId, OutLine};
+use crate::irc::wire::reply;
+use crate::store::contacts::KnownContact;
+use crate::store::lines::{Kind, LineRow};
+use crate::store::outbox_rows::Queued;
+use crate::store::threads::StoreThreads;
+use crate::store::writer::StoreEvent;
+use crate::store::{Store, StoreError};
+use crate::supervisor::{Control, Update};
+use crate::untrusted::short;
 
-/// SIGTERM must end the process within 5 s; the supervisor gets this long
-/// to see the worker out before it is aborted (which kills the worker).
-const SHUTDOWN_BUDGET: Duration = Duration::from_secs(4);
+use clients::Clients;
+use conversations::Conversations;
+use history::History;
+use outbox::Outbox;
+use output::{Item, Output};
+use roster::{Roster, ROSTER};
+use staff_channels::StaffChannels;
+use worker_link::WorkerLink;
 
-pub struct Hub {
-    config_path: PathBuf,
-    worker_state: WorkerState,
-    control: mpsc::Sender<Control>,
-    /// The current TLS certificate for new IRC connections.
-    tls: Option<tokio::sync::watch::Sender<tokio_rustls::TlsAcceptor>>,
+/// What the store threads hand back: work for the hub to finish, on its
+/// own thread, with their answer.
+pub type Continuation = Box<dyn FnOnce(&mut Hub) + Send>;
+
+/// The settings the hub works with; all of them may change on SIGHUP.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub irc: IrcSettings,
+    pub store: StoreSettings,
 }
 
-/// At most this many worker updates share one store transaction.
-const GROUP_COMMIT: usize = 256;
+/// What the hub learns from the store before it starts.
+pub struct Preload {
+    /// The next free line and conversation ids.
+    pub next_line: i64,
+    pub next_conversation: i64,
+    pub contacts: Vec<KnownContact>,
+    pub staff: Vec<String>,
+    /// Staff messages MSN does not have for sure.
+    pub outbox: Vec<Queued>,
+}
 
-pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
-    // The store is up before we say READY (a broken database stops us here).
-    let store = crate::store::Store::open(&config.store_path)?;
-    tracing::info!(
-        "store {} (schema version {})",
-        config.store_path.display(),
-        store.schema_version()?
-    );
-    // Listeners are up before READY too (a taken port stops us here).
-    let listeners = crate::irc::server::listen(&config.irc.listen, "IRC").await?;
-    let auth = crate::irc::auth::Auth::start(config.store_path.clone());
-    let (irc_tx, mut irc_rx) = mpsc::channel(1024);
-    for l in listeners {
-        crate::irc::server::spawn_accept(l, config.irc.server_name.clone(), auth.clone(), irc_tx.clone());
+impl Preload {
+    /// Reads it (at start, before the hub runs).
+    pub fn read(store: &Store) -> Result<Preload, StoreError> {
+        let (next_line, next_conversation) = store.high_water()?;
+        Ok(Preload {
+            next_line,
+            next_conversation,
+            contacts: store.known_contacts()?,
+            staff: store.users()?.into_iter().map(|u| u.name).collect(),
+            outbox: store.outbox_open()?,
+        })
     }
-    let mut tls = None;
-    if let (false, Some(cert), Some(key)) = (
-        config.irc.tls_listen.is_empty(),
-        &config.irc.tls_cert,
-        &config.irc.tls_key,
-    ) {
-        let acceptor = crate::irc::tls::acceptor(cert, key).map_err(|e| anyhow::anyhow!(e))?;
-        let (tx, rx) = tokio::sync::watch::channel(acceptor);
-        for l in crate::irc::server::listen(&config.irc.tls_listen, "IRC (TLS)").await? {
-            crate::irc::server::spawn_accept_tls(
-                l,
-                rx.clone(),
-                config.irc.server_name.clone(),
-                auth.clone(),
-                irc_tx.clone(),
-            );
-        }
-        tls = Some(tx);
-    }
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
+}
 
-    let (updates_tx, mut updates) = mpsc::channel(256);
-    let (control_tx, control_rx) = mpsc::channel(1024);
-    let shutdown = CancellationToken::new();
-    let mut staff = crate::irc::staff::Staff::new(
-        config.irc.clone(),
-        store,
-        config.store_path.clone(),
-        control_tx.clone(),
-    );
-    // Often enough to close idle conversations on time.
-    let housekeeping_every =
-        (config.irc.idle_close / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
-    let mut supervisor =
-        tokio::spawn(Supervisor::new(config, updates_tx, control_rx, shutdown.clone()).run());
-    let mut hub = Hub {
-        config_path,
-        worker_state: WorkerState::Starting,
-        control: control_tx,
-        tls,
-    };
+/// A line for a conversation channel (`target`), recorded before shown.
+pub(crate) struct Shown<'a> {
+    pub kind: Kind,
+    /// The customer's handle or the staff member's user name ('' for us).
+    pub sender: &'a str,
+    /// The IRC source (`bob!bob@example.com`, or the server's name).
+    pub source: &'a str,
+    pub command: &'static str,
+    /// The channel, or `@channel` for a staff-only note.
+    pub target: &'a str,
+    pub text: &'a str,
+    /// The staff account, for account-tag.
+    pub account: Option<&'a str>,
+}
 
-    let watchdog_period = systemd::watchdog_period();
-    let mut housekeeping = tokio::time::interval(housekeeping_every);
-    let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
-    tracing::info!("msnbnc {} running", env!("CARGO_PKG_VERSION"));
-    systemd::ready();
-
-    loop {
-        tokio::select! {
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-            _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => hub.reload(),
-            Some(update) = updates.recv() => {
-                staff.on_update(&update);
-                hub.on_update(update);
-                // Group commit: whatever else the worker already sent goes
-                // into the same transaction, then it is all shown.
-                for _ in 0..GROUP_COMMIT {
-                    let Ok(update) = updates.try_recv() else { break };
-                    staff.on_update(&update);
-                    hub.on_update(update);
-                }
-                staff.finish_batch();
-            }
-            Some(event) = irc_rx.recv() => {
-                staff.on_event(event);
-                staff.finish_batch();
-            }
-            _ = housekeeping.tick() => {
-                staff.tick(std::time::Instant::now());
-                staff.finish_batch();
-            }
-            _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
-            _ = &mut supervisor => {
-                anyhow::bail!("the worker supervisor stopped unexpectedly");
-            }
-        }
-    }
-
-    systemd::stopping();
-    staff.shutdown();
-    shutdown.cancel();
-    let finished = tokio::time::timeout(SHUTDOWN_BUDGET, async {
-        // Keep draining so the supervisor never blocks on a full channel.
-        loop {
-            tokio::select! {
-                biased;
-                Some(update) = updates.recv() => hub.on_update(update),
-                _ = &mut supervisor => break,
-            }
-        }
-    })
-    .await;
-    if finished.is_err() {
-        tracing::warn!("worker supervisor did not stop in time; killing the worker");
-        supervisor.abort();
-    }
-    // Whatever it said last (its final state) is still worth reporting.
-    while let Ok(update) = updates.try_recv() {
-        hub.on_update(update);
-    }
-    tracing::info!("stopped");
-    Ok(())
+pub struct Hub {
+    settings: Settings,
+    clients: Clients,
+    out: Output,
+    roster: Roster,
+    conversations: Conversations,
+    staff_channels: StaffChannels,
+    outbox: Outbox,
+    worker: WorkerLink,
+    history: History,
+    store: StoreThreads<Continuation>,
 }
 
 impl Hub {
-    fn on_update(&mut self, update: Update) {
-        match update {
-            Update::State(state) => {
-                if state != self.worker_state {
-                    tracing::info!("worker state: {state}");
-                    systemd::status(&state.to_string());
-                    self.worker_state = state;
-                }
-            }
-            Update::Event(event) => match describe(&event) {
-                Some(text) => tracing::info!("msn: {text}"),
-                None => tracing::debug!(?event, "worker event"),
-            },
-            Update::CommandResult { id, result } => tracing::debug!(id, ?result, "command result"),
+    pub fn new(
+        settings: Settings,
+        preload: Preload,
+        store: StoreThreads<Continuation>,
+        worker: mpsc::Sender<Control>,
+    ) -> Hub {
+        Hub {
+            roster: Roster::new(preload.contacts, &preload.staff),
+            conversations: Conversations::new(preload.next_conversation),
+            history: History::new(preload.next_line),
+            outbox: Outbox::new(preload.outbox),
+            settings,
+            clients: Clients::default(),
+            out: Output::default(),
+            staff_channels: StaffChannels::default(),
+            worker: WorkerLink::new(worker),
+            store,
         }
     }
 
-    /// SIGHUP: re-read the configuration. A broken file keeps the old one.
-    fn reload(&mut self) {
-        systemd::reloading();
-        match config::load(&self.config_path) {
-            Ok(new) => {
-                tracing::info!("configuration reloaded from {}", self.config_path.display());
-                // A renewed certificate applies to new connections at once.
-                if let (Some(tx), Some(cert), Some(key)) = (&self.tls, &new.irc.tls_cert, &new.irc.tls_key) {
-                    match crate::irc::tls::acceptor(cert, key) {
-                        Ok(a) => {
-                            let _ = tx.send(a);
-                            tracing::info!("TLS certificate reloaded from {}", cert.display());
-                        }
-                        Err(e) => tracing::error!("keeping the old TLS certificate: {e}"),
-                    }
+    // ---- entry points ------------------------------------------------------
+
+    /// Something an IRC connection reported.
+    pub fn on_client(&mut self, event: ClientEvent) {
+        match event {
+            ClientEvent::Attached(a) => welcome::attach(self, a),
+            ClientEvent::Line(id, m) => irc_commands::on_line(self, id, &m),
+            ClientEvent::TooLong(id) => self.numeric(id, "417", &["Input line was too long"]),
+            ClientEvent::Detached(id, reason) => self.detach(id, &reason),
+        }
+    }
+
+    /// Something the supervisor reported.
+    pub fn on_worker(&mut self, update: &Update) {
+        match update {
+            Update::State(s) => msn_events::worker_state(self, s),
+            Update::Event(e) => msn_events::event(self, e),
+            Update::CommandResult { id, result } => msn_events::command_result(self, *id, result),
+        }
+    }
+
+    /// Something the store threads reported.
+    pub fn on_store(&mut self, event: StoreEvent<Continuation>) {
+        match event {
+            StoreEvent::Committed { seq } => {
+                if self.history.stored() {
+                    tracing::info!("the history store works again; lines are recorded");
+                    crate::systemd::status("history is recorded again");
+                    self.roster_notice("history is being recorded again");
                 }
-                // Never block the hub on the supervisor.
-                if self
-                    .control
-                    .try_send(Control::Reconfigure(Box::new(new)))
-                    .is_err()
-                {
-                    tracing::error!("the supervisor is busy; reload again in a moment");
-                }
+                self.release(seq);
             }
-            Err(errors) => {
-                tracing::error!("configuration reload failed; keeping the running configuration:\n{errors}");
-                systemd::status(&format!(
-                    "reload failed: {}",
-                    errors.0.first().map(ToString::to_string).unwrap_or_default()
-                ));
+            StoreEvent::Failed { seq, error } => {
+                self.history_failed(&error);
+                self.release(seq);
+            }
+            StoreEvent::Done(then) => then(self),
+        }
+    }
+
+    /// Periodic housekeeping: positions reach the store even if msnbnc is
+    /// killed later; held messages expire; retention; idle conversations
+    /// close.
+    pub fn tick(&mut self, now: Instant) {
+        self.save_positions();
+        outbox::expire(self);
+        replay_plan::prune_now_and_then(self, now);
+        let limit = self.settings.irc.idle_close;
+        if !limit.is_zero() {
+            for conversation in self.conversations.idle(now, limit) {
+                self.command(ipc::Command::CloseConversation(conversation), None);
             }
         }
-        systemd::ready();
+    }
+
+    /// SIGHUP's new settings (the daemon says which need a restart).
+    pub fn reconfigure(&mut self, settings: Settings) {
+        self.settings = settings;
+    }
+
+    /// Before exiting: every attached device's position is saved, the
+    /// writer finishes, and what waited for it is sent.
+    pub fn shut_down(&mut self, budget: std::time::Duration) {
+        self.save_positions();
+        self.end_turn();
+        self.store.stop(budget);
+        let held = self.out.release_all();
+        self.dispatch(held);
+    }
+
+    /// The end of a turn: clients found gone leave, and what the turn
+    /// wrote goes to the writer; what it showed waits for the commit.
+    pub fn end_turn(&mut self) {
+        for (id, why) in self.clients.take_gone() {
+            self.detach(id, why);
+        }
+        let batch = self.history.take_batch();
+        if batch.is_empty() {
+            return;
+        }
+        let holds = batch.holds_output();
+        match self.store.commit(batch) {
+            Some(seq) if holds => self.out.seal(seq),
+            Some(_) => {}
+            None => {
+                self.history_failed("the store writer stopped");
+                let held = self.out.release_all();
+                self.dispatch(held);
+            }
+        }
+    }
+
+    // ---- output ----------------------------------------------------------
+
+    fn server(&self) -> &str {
+        &self.settings.irc.server_name
+    }
+
+    fn user_prefix(&self, nick: &str) -> String {
+        format!("{nick}!{nick}@{}", self.server())
+    }
+
+    /// Sends what waited for batches up to `seq`.
+    fn release(&mut self, seq: u64) {
+        let items = self.out.release(seq);
+        self.dispatch(items);
+    }
+
+    fn dispatch(&mut self, items: Vec<Item>) {
+        for item in items {
+            match item {
+                Item::Line(id, line) => self.clients.deliver(id, line),
+                Item::Command(id, command) => {
+                    if !self.worker.send(id, command) {
+                        let busy = ipc::CommandResult::Failed(ipc::Failure {
+                            kind: ipc::FailureKind::ServerError,
+                            detail: "the MSN worker is busy; try again".into(),
+                        });
+                        msn_events::command_result(self, id, &busy);
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, item: Item) {
+        if let Some(item) = self.out.pass(item) {
+            self.dispatch(vec![item]);
+        }
+    }
+
+    /// A finished line for a client (part of a labelled reply, if one is
+    /// being collected for it).
+    fn push(&mut self, id: ClientId, line: OutLine) {
+        if let Some(line) = self.out.collect(id, line) {
+            self.emit(Item::Line(id, line));
+        }
+    }
+
+    fn send(&mut self, id: ClientId, line: String) {
+        self.send_tagged(id, &[], line);
+    }
+
+    /// A line with the tags this client negotiated.
+    fn send_tagged(&mut self, id: ClientId, tags: &[(&str, &str)], line: String) {
+        let Some(c) = self.clients.get(id) else { return };
+        let prefix = crate::irc::tags::prefix(c.caps, SystemTime::now(), tags);
+        self.push(id, format!("{prefix}{line}").into());
+    }
+
+    fn numeric(&mut self, id: ClientId, code: &str, params: &[&str]) {
+        let Some(nick) = self.clients.get(id).map(|c| c.nick.clone()) else {
+            return;
+        };
+        let line = reply(self.server(), code, &nick, params);
+        self.send(id, line);
+    }
+
+    fn broadcast(&mut self, line: &str, except: Option<ClientId>) {
+        self.broadcast_at(SystemTime::now(), &[], line, except);
+    }
+
+    /// One line to every client (but `except`) with `tags`, stamped `now`.
+    fn broadcast_at(&mut self, now: SystemTime, tags: &[(&str, &str)], line: &str, except: Option<ClientId>) {
+        for (id, line) in output::broadcast(&self.clients, now, tags, line, except) {
+            self.push(id, line);
+        }
+    }
+
+    /// To the clients that negotiated `cap`.
+    fn broadcast_to_cap(&mut self, cap: Cap, tags: &[(&str, &str)], line: &str) {
+        for id in self.clients.with(cap) {
+            self.send_tagged(id, tags, line.to_owned());
+        }
+    }
+
+    fn roster_notice(&mut self, text: &str) {
+        let line = format!(":{} NOTICE {ROSTER} :{}", self.server(), short(text));
+        self.broadcast(&line, None);
+    }
+
+    /// A worker command; `waiting` says who waits for its result. It goes
+    /// out in order with the output (after the commit of a held batch).
+    fn command(&mut self, command: ipc::Command, waiting: Option<Waiting>) -> u64 {
+        let id = self.worker.next_id();
+        match waiting {
+            Some(Waiting::Message(m)) => self.outbox.in_flight(id, m),
+            Some(Waiting::Service { client, what }) => self.worker.await_for_service(id, client, what),
+            None => {}
+        }
+        self.emit(Item::Command(id, command));
+        id
+    }
+
+    // ---- history ---------------------------------------------------------
+
+    /// Records a line (in a conversation channel) and shows it; returns its
+    /// line id if it was recorded.
+    fn show(&mut self, line: Shown<'_>, except: Option<ClientId>) -> Option<i64> {
+        let msgid = self.history.msgid();
+        // One time for the store and the live line: history repeats it exactly.
+        let now = SystemTime::now();
+        let ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let conversation = self.conversations.by_channel(line.target.trim_start_matches('@'));
+        let row = conversation.map(|conversation| {
+            self.out.hold();
+            self.history.record(LineRow {
+                id: 0,
+                conversation,
+                time_ms: ms,
+                msgid: msgid.clone(),
+                kind: line.kind,
+                sender: line.sender.to_owned(),
+                source: line.source.to_owned(),
+                command: line.command,
+                text: line.text.to_owned(),
+                plain: crate::irc::format::from_irc(line.text).0,
+            })
+        });
+        let text = format!(":{} {} {} :{}", line.source, line.command, line.target, line.text);
+        match line.account {
+            Some(a) => self.broadcast_at(now, &[("account", a), ("msgid", &msgid)], &text, except),
+            None => self.broadcast_at(now, &[("msgid", &msgid)], &text, except),
+        }
+        row
+    }
+
+    /// A notice from us in a conversation channel (kept in its history).
+    fn server_notice_in(&mut self, channel: &str, text: &str) {
+        let server = self.server().to_owned();
+        self.show(
+            Shown {
+                kind: Kind::Notice,
+                sender: "",
+                source: &server,
+                command: "NOTICE",
+                target: channel,
+                text,
+                account: None,
+            },
+            None,
+        );
+    }
+
+    /// The store refused a batch: said loudly, once; lines are still shown.
+    fn history_failed(&mut self, error: &str) {
+        if !self.history.failed(error) {
+            return;
+        }
+        tracing::error!("the history store failed; new lines are NOT being recorded: {error}");
+        crate::systemd::status(&format!("history not recorded: {error}"));
+        self.roster_notice(&format!(
+            "history is NOT being recorded (the store failed: {error}); lines are still shown live, and recording resumes by itself when the store works again"
+        ));
+    }
+
+    /// Every attached device has seen everything up to now.
+    fn save_positions(&mut self) {
+        let newest = self.history.newest();
+        for id in self.clients.ids() {
+            if let Some(c) = self.clients.get_mut(id) {
+                let seen = c.seen_up_to;
+                c.seen_up_to = newest.max(seen);
+                let (user, device) = (c.login.user.clone(), c.device().to_owned());
+                self.history.device_saw(&user, &device, seen);
+            }
+        }
+        let oldest = self.clients.iter().map(|(_, c)| c.seen_up_to).min();
+        self.history.forget_moves(oldest);
+    }
+
+    /// A client is gone (detached, quit, or too slow).
+    fn detach(&mut self, id: ClientId, reason: &str) {
+        let Some((c, _last_of_user)) = self.clients.detach(id) else {
+            return;
+        };
+        tracing::info!(client = id, user = %c.login.user, device = c.device(), "IRC client detached: {reason}");
+        self.history.device_saw(&c.login.user, c.device(), c.seen_up_to);
+        if self.clients.is_empty() {
+            welcome::sync_status(self);
+        }
+    }
+
+    // ---- store work ------------------------------------------------------
+
+    /// A query on a reader thread; `then` gets its answer on the hub.
+    fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Store) -> T + Send + 'static,
+        then: impl FnOnce(&mut Hub, T) + Send + 'static,
+    ) {
+        let sent = self.store.read(Box::new(move |s| {
+            let answer = query(s);
+            Box::new(move |hub: &mut Hub| then(hub, answer)) as Continuation
+        }));
+        if !sent {
+            tracing::error!("the store readers are gone");
+        }
+    }
+
+    /// A write (or a read that must see every earlier batch) on the
+    /// writer, in order; `then` gets its answer on the hub.
+    fn write<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Store) -> T + Send + 'static,
+        then: impl FnOnce(&mut Hub, T) + Send + 'static,
+    ) {
+        let sent = self.store.write(Box::new(move |s| {
+            let answer = job(s);
+            Box::new(move |hub: &mut Hub| then(hub, answer)) as Continuation
+        }));
+        if !sent {
+            tracing::error!("the store writer is gone");
+        }
+    }
+
+    /// Slow upkeep on the maintenance thread; `then` gets its answer.
+    fn maintain<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Store) -> T + Send + 'static,
+        then: impl FnOnce(&mut Hub, T) + Send + 'static,
+    ) {
+        let sent = self.store.maintain(Box::new(move |s| {
+            let answer = job(s);
+            Box::new(move |hub: &mut Hub| then(hub, answer)) as Continuation
+        }));
+        if !sent {
+            tracing::error!("the store maintenance thread is gone");
+        }
     }
 }
 
-/// A one-line account of what happened on MSN, for the log (until staff
-/// see it over IRC). Strings come from the worker: sanitised.
-fn describe(event: &ipc::Event) -> Option<String> {
-    use crate::supervisor::worker::untrusted as u;
-    use ipc::Event as E;
-    Some(match event {
-        E::SignedIn {
-            account,
-            friendly_name,
-            protocol,
-        } => {
-            format!(
-                "signed in as {} ({}) with MSNP{protocol}",
-                u(account),
-                u(friendly_name)
-            )
-        }
-        E::Roster { contacts, groups } => format!("{} contacts in {} groups", contacts.len(), groups.len()),
-        E::Presence {
-            handle,
-            personal_message: Some(psm),
-            ..
-        } => format!("{}'s personal message: {:?}", u(handle), u(psm)),
-        E::Presence { handle, status, .. } => format!("{} is {status:?}", u(handle)),
-        E::ConversationJoined {
-            conversation, handle, ..
-        } => {
-            format!("{} joined conversation {conversation}", u(handle))
-        }
-        E::ConversationLeft { conversation, handle } => {
-            format!("{} left conversation {conversation}", u(handle))
-        }
-        E::Message {
-            conversation,
-            from,
-            text,
-            ..
-        } => format!("<{}> in conversation {conversation}: {}", u(from), u(text)),
-        E::Nudge { from, .. } => format!("{} sent a nudge", u(from)),
-        E::AddRequest { handle, .. } => format!("{} wants to add the account", u(handle)),
-        E::Notice(text) => u(text),
-        E::Delivery { command_id, outcome } => format!("message {command_id}: {outcome:?}"),
-        _ => return None,
-    })
+/// Who waits for a worker command's result.
+enum Waiting {
+    Message(outbox::StaffMessage),
+    Service { client: ClientId, what: String },
 }

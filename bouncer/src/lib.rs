@@ -1,11 +1,14 @@
 //! msnbnc's library half: everything but `main`, so that the protocol
-//! cores can be fuzzed and the pieces unit-tested.
+//! cores can be fuzzed and the pieces unit-tested. ARCHITECTURE.md says
+//! where each behaviour lives.
 // `deny`, not `forbid`: malloc_tuning.rs holds one documented call.
 #![deny(unsafe_code)]
 
 pub mod check_login;
 pub mod check_sandbox;
 pub mod config;
+pub mod daemon;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod hub;
 pub mod irc;
@@ -14,4 +17,6 @@ pub mod store;
 pub mod store_cli;
 pub mod supervisor;
 pub mod systemd;
+pub mod token_bucket;
+pub mod untrusted;
 pub mod users_cli;

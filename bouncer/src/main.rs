@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use msnbnc::users_cli::UserAction;
-use msnbnc::{check_login, check_sandbox, config, demo, hub, supervisor, users_cli};
+use msnbnc::{check_login, check_sandbox, config, daemon, supervisor, users_cli};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,6 +91,24 @@ where
         .unwrap_or_else(|e| Err(anyhow::anyhow!("the main task failed: {e}")))
 }
 
+/// `msnbnc demo`, when this build carries the MSN simulator.
+#[cfg(feature = "demo")]
+fn demo(runtime: &tokio::runtime::Runtime) -> ExitCode {
+    match runtime.block_on(on_the_runtime_thread(msnbnc::demo::run())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("msnbnc: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "demo"))]
+fn demo(_: &tokio::runtime::Runtime) -> ExitCode {
+    eprintln!("msnbnc: this build has no demo (it was built without the `demo` feature)");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -170,13 +188,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Demo => match runtime.block_on(on_the_runtime_thread(demo::run())) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("msnbnc: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Cmd::Demo => demo(&runtime),
         Cmd::CheckLogin { config } => {
             let cfg = match load_config(&config) {
                 Ok(c) => c,
@@ -200,7 +212,11 @@ fn main() -> ExitCode {
                 eprintln!("msnbnc: {e}");
                 return ExitCode::from(2);
             }
-            match runtime.block_on(on_the_runtime_thread(hub::run(config, cfg))) {
+            match runtime.block_on(on_the_runtime_thread(daemon::run(
+                config,
+                cfg,
+                daemon::Mode::Service,
+            ))) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");

@@ -45,11 +45,11 @@ pub fn prune_all(
 }
 
 pub fn run(config: &Config, action: StoreAction) -> anyhow::Result<()> {
-    let mut store = Store::open(&config.store_path)?;
+    let mut store = Store::open(&config.store.path)?;
     match action {
-        StoreAction::Stats => println!("{}: {}", config.store_path.display(), describe(&store.stats()?)),
+        StoreAction::Stats => println!("{}: {}", config.store.path.display(), describe(&store.stats()?)),
         StoreAction::Prune => {
-            let policy = config.irc.retention;
+            let policy = config.store.retention;
             if policy.is_forever() {
                 println!("retention keeps everything ([store] retention_days and retention_lines are 0): nothing to prune");
                 return Ok(());

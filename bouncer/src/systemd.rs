@@ -15,11 +15,7 @@ pub fn ready() {
 
 pub fn status(text: &str) {
     // One line: systemd shows STATUS= verbatim.
-    let line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    send(&[NotifyState::Status(&line)]);
+    send(&[NotifyState::Status(&crate::untrusted::one_line(text))]);
 }
 
 pub fn watchdog() {

@@ -59,7 +59,7 @@ pub enum UserAction {
 }
 
 pub fn run(config: &Config, action: UserAction) -> anyhow::Result<()> {
-    let mut store = Store::open(&config.store_path)?;
+    let mut store = Store::open(&config.store.path)?;
     match action {
         UserAction::Add { name, admin } => {
             let password = read_password(&name)?;

@@ -176,6 +176,7 @@ mod tests {
                 max_open_files: 256,
             },
             heartbeat_interval_ms: 5000,
+            first_conversation: 1,
         }
     }
 

@@ -19,6 +19,7 @@
 pub mod channel;
 pub mod codec;
 pub mod message;
+pub mod passport_url;
 pub mod phase;
 mod secret;
 
@@ -30,7 +31,7 @@ pub use secret::Secret;
 
 /// Version of the message set. Bump it on every change to [`message`]: the
 /// two binaries refuse to talk when their versions differ.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Every way the other end can break the protocol. Each is distinct so the
 /// supervisor can log exactly what happened before it replaces a worker.

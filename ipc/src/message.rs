@@ -77,6 +77,10 @@ pub struct WorkerConfig {
     pub sandbox: SandboxPolicy,
     /// How often the bouncer will send heartbeats (informational for the worker).
     pub heartbeat_interval_ms: u64,
+    /// The first conversation id the worker gives out: ids stay unique
+    /// across the workers of one bouncer run, so a conversation is named
+    /// by the same id in both processes' logs.
+    pub first_conversation: ConversationId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -458,4 +462,19 @@ pub enum Event {
     Sent {
         command_id: u64,
     },
+}
+
+impl Event {
+    /// The conversation the event is about, if any.
+    pub fn conversation(&self) -> Option<ConversationId> {
+        match self {
+            Event::ConversationJoined { conversation, .. }
+            | Event::ConversationLeft { conversation, .. }
+            | Event::ConversationClosed(conversation)
+            | Event::Message { conversation, .. }
+            | Event::Typing { conversation, .. }
+            | Event::Nudge { conversation, .. } => Some(*conversation),
+            _ => None,
+        }
+    }
 }

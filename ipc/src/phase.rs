@@ -239,6 +239,7 @@ mod tests {
                 max_open_files: 64,
             },
             heartbeat_interval_ms: 1000,
+            first_conversation: 1,
         })
     }
 

@@ -103,6 +103,7 @@ impl Worker {
                 max_open_files: 256,
             },
             heartbeat_interval_ms: 1000,
+            first_conversation: 1,
         };
         channel.send(ToWorker::Configure(config)).await?;
         match channel.recv().await? {

@@ -50,6 +50,20 @@ pub enum Query {
     },
 }
 
+impl Query {
+    /// The conversation a query is about (`*` for TARGETS).
+    pub fn target(&self) -> &str {
+        match self {
+            Query::Before { target, .. }
+            | Query::After { target, .. }
+            | Query::Latest { target, .. }
+            | Query::Around { target, .. }
+            | Query::Between { target, .. } => target,
+            Query::Targets { .. } => "*",
+        }
+    }
+}
+
 /// A refusal, as `FAIL CHATHISTORY <code> <subcommand> [<target>] :<text>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fail {

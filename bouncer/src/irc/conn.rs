@@ -1,7 +1,6 @@
 //! One IRC client connection: a reader that registers the client and then
 //! forwards its lines to the hub, and a writer draining a bounded queue.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -88,10 +87,12 @@ pub struct Attached {
     pub id: ClientId,
     pub login: Login,
     pub role: crate::store::users::Role,
+    /// The user's own signature, as stored (`None`: the global one).
+    pub signature: Option<String>,
     /// The nick the client asked for (it gets the user's name).
     pub requested_nick: String,
     pub realname: String,
-    pub caps: BTreeSet<String>,
+    pub caps: super::cap::Caps,
     pub addr: SocketAddr,
     /// The fingerprint of the client's TLS certificate, if it sent one.
     pub cert: Option<String>,
@@ -155,10 +156,11 @@ pub async fn serve<S>(
     )
     .await;
     let attached = match registered {
-        Ok(Some((r, role))) => Attached {
+        Ok(Some((r, user))) => Attached {
             id,
             login: r.login,
-            role,
+            role: user.role,
+            signature: user.signature,
             requested_nick: r.nick,
             realname: r.realname,
             caps: r.caps,
@@ -178,7 +180,6 @@ pub async fn serve<S>(
             return;
         }
     };
-    tracing::info!(client = id, user = %attached.login.user, device = ?attached.login.device, %addr, "IRC client attached");
     if hub.send(ClientEvent::Attached(attached)).await.is_err() {
         return;
     }
@@ -232,9 +233,10 @@ async fn register<R: AsyncRead + Unpin>(
     (server, addr, cert): (&str, SocketAddr, Option<String>),
     auth: &Auth,
     tx: &mpsc::Sender<OutLine>,
-) -> Option<(Registered, crate::store::users::Role)> {
+) -> Option<(Registered, crate::store::users::User)> {
     let mut reg = Registration::new(server).with_cert(cert);
-    let mut role = crate::store::users::Role::Staff;
+    // The user the credentials proved, once they have.
+    let mut proved = None;
     loop {
         while let Some(line) = lines.next(buf) {
             let mut pending = match line {
@@ -257,14 +259,12 @@ async fn register<R: AsyncRead + Unpin>(
                         Output::Verify { login, password, via } => {
                             let user = auth.verify(addr.ip(), &login.user, password).await;
                             let ok = user.is_some();
-                            if let Some(u) = &user {
-                                role = u.role;
-                            }
                             // The stored spelling of the name, whatever case was typed.
                             let login = Login {
-                                user: user.map(|u| u.name).unwrap_or(login.user),
+                                user: user.as_ref().map_or(login.user, |u| u.name.clone()),
                                 device: login.device,
                             };
+                            proved = user.or(proved);
                             next.extend(reg.verified(login, via, ok));
                         }
                         Output::VerifyCert { fingerprint, wanted } => {
@@ -276,16 +276,14 @@ async fn register<R: AsyncRead + Unpin>(
                                     .is_none_or(|w| w.user.eq_ignore_ascii_case(&u.name))
                             });
                             let ok = owner.is_some();
-                            if let Some(u) = &owner {
-                                role = u.role;
-                            }
                             let login = Login {
-                                user: owner.map(|u| u.name).unwrap_or_default(),
+                                user: owner.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
                                 device: wanted.and_then(|w| w.device),
                             };
+                            proved = owner.or(proved);
                             next.extend(reg.verified(login, super::registration::Via::Sasl, ok));
                         }
-                        Output::Registered(r) => return Some((r, role)),
+                        Output::Registered(r) => return proved.map(|u| (r, u)),
                         Output::Close(why) => {
                             let _ = tx.send(format!("ERROR :{why}").into()).await;
                             return None;

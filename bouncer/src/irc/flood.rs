@@ -1,8 +1,10 @@
-//! Flood control per client: a token bucket. Lines beyond the burst are
-//! delayed to the refill rate; a client that stays over it for long is
+//! Flood control per client: a [`TokenBucket`]. Lines beyond the burst
+//! are delayed to the refill rate; a client that stays over it for long is
 //! disconnected. Sans-IO.
 
 use std::time::{Duration, Instant};
+
+use crate::token_bucket::TokenBucket;
 
 /// Lines a client may send at once.
 pub const BURST: f64 = 30.0;
@@ -13,8 +15,7 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub struct Bucket {
-    tokens: f64,
-    last: Instant,
+    tokens: TokenBucket,
     /// Since when the client has been over the limit without a break.
     over_since: Option<Instant>,
 }
@@ -31,29 +32,26 @@ pub enum Verdict {
 impl Bucket {
     pub fn new(now: Instant) -> Bucket {
         Bucket {
-            tokens: BURST,
-            last: now,
+            tokens: TokenBucket::new(BURST, RATE, now),
             over_since: None,
         }
     }
 
     /// Takes a token for one line.
     pub fn take(&mut self, now: Instant) -> Verdict {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * RATE).min(BURST);
-        if self.tokens >= BURST / 2.0 {
+        // Half the burst back: the client has had a break.
+        if self.tokens.level(now) >= 0.5 {
             self.over_since = None;
         }
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 {
+        let wait = self.tokens.take(now);
+        if wait.is_zero() {
             return Verdict::Go;
         }
         let since = *self.over_since.get_or_insert(now);
         if now.saturating_duration_since(since) > PATIENCE {
             return Verdict::Flood;
         }
-        Verdict::Wait(Duration::from_secs_f64(-self.tokens / RATE))
+        Verdict::Wait(wait)
     }
 }
 

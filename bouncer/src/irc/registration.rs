@@ -3,31 +3,28 @@
 //! (a TLS client certificate), NICK and USER, in any order and pipelined.
 //! The caller checks credentials when asked ([`Output::Verify`],
 //! [`Output::VerifyCert`]) and answers with [`Registration::verified`].
-
-use std::collections::BTreeSet;
+//! Commands are dispatched from [`COMMANDS`]; anything else is `451`.
 
 use base64::Engine;
 use irc_proto::Message;
 
+use super::cap::{self, Caps, Stage};
+use super::dispatch::{route, Missing, Route, Row};
 use super::wire::{params, reply};
 
-/// Capabilities offered, and the ones a client may request.
-pub const CAPABILITIES: &[&str] = &[
-    "sasl",
-    "message-tags",
-    "server-time",
-    "echo-message",
-    "away-notify",
-    "account-tag",
-    "multi-prefix",
-    "userhost-in-names",
-    "cap-notify",
-    "batch",
-    "labeled-response",
-    "extended-join",
-    "setname",
-    "draft/chathistory",
-    "draft/read-marker",
+type Handler = fn(&mut Registration, &[String], &mut Vec<Output>);
+
+/// What a registering client may send.
+#[rustfmt::skip]
+pub const COMMANDS: &[Row<Handler>] = &[
+    Row { name: "CAP",          params: 0, missing: Missing::NotEnough, handler: Registration::cap },
+    Row { name: "AUTHENTICATE", params: 0, missing: Missing::NotEnough, handler: Registration::authenticate },
+    Row { name: "PASS",         params: 1, missing: Missing::NotEnough, handler: Registration::pass },
+    Row { name: "NICK",         params: 1, missing: Missing::Reply("431", "No nickname given"), handler: Registration::nick },
+    Row { name: "USER",         params: 4, missing: Missing::NotEnough, handler: Registration::user },
+    Row { name: "PING",         params: 0, missing: Missing::NotEnough, handler: Registration::ping },
+    Row { name: "PONG",         params: 0, missing: Missing::NotEnough, handler: |_, _, _| {} },
+    Row { name: "QUIT",         params: 0, missing: Missing::NotEnough, handler: Registration::quit },
 ];
 /// SASL payloads above this are refused (RFC: 400-byte chunks, a few of them).
 const MAX_SASL: usize = 4096;
@@ -75,7 +72,7 @@ pub struct Registered {
     pub nick: String,
     /// USER's real name, shown in WHOIS and extended-join.
     pub realname: String,
-    pub caps: BTreeSet<String>,
+    pub caps: Caps,
 }
 
 #[derive(Debug, Default)]
@@ -103,7 +100,7 @@ pub struct Registration {
     cert: Option<String>,
     pass: Option<String>,
     negotiating: bool,
-    caps: BTreeSet<String>,
+    caps: Caps,
     sasl: Sasl,
     checking_pass: bool,
     finished: bool,
@@ -178,99 +175,60 @@ impl Registration {
         if self.finished {
             return out;
         }
-        match cmd.as_str() {
-            "CAP" => self.cap(&mut out, &p),
-            "AUTHENTICATE" => self.authenticate(&mut out, &p),
-            "PASS" => match p.first() {
-                Some(pass) => self.pass = Some(pass.clone()),
-                None => out.push(self.numeric("461", &["PASS", "Not enough parameters"])),
-            },
-            "NICK" => match p.first() {
-                Some(n) if valid_nick(n) => self.nick = Some(n.clone()),
-                Some(n) => out.push(self.numeric("432", &[n, "Erroneous nickname"])),
-                None => out.push(self.numeric("431", &["No nickname given"])),
-            },
-            "USER" => {
-                if p.len() < 4 {
-                    out.push(self.numeric("461", &["USER", "Not enough parameters"]));
-                } else {
-                    self.username = p.first().cloned();
-                    self.realname = p.get(3).cloned().unwrap_or_default();
-                }
+        match route(COMMANDS, &cmd, p.len()) {
+            Route::Run(handler) => handler(self, &p, &mut out),
+            Route::Missing(code, params) => {
+                let params: Vec<&str> = params.iter().map(String::as_str).collect();
+                out.push(self.numeric(code, &params));
             }
-            "PING" => {
-                let token = p.first().cloned().unwrap_or_default();
-                out.push(Output::Send(format!(":{0} PONG {0} :{token}", self.server)));
-            }
-            "PONG" => {}
-            "QUIT" => {
-                out.push(Output::Close("Bye".into()));
-                self.finished = true;
-                return out;
-            }
-            _ => out.push(self.numeric("451", &["You have not registered"])),
+            Route::Unknown => out.push(self.numeric("451", &["You have not registered"])),
         }
         self.try_finish(&mut out);
         out
     }
 
-    fn cap(&mut self, out: &mut Vec<Output>, p: &[String]) {
-        let sub = p.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
-        let me = self.target();
-        match sub.as_str() {
-            "LS" => {
-                self.negotiating = true;
-                let version = p.get(1).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
-                let list: Vec<String> = CAPABILITIES
-                    .iter()
-                    .map(|c| {
-                        if *c == "sasl" && version >= 302 {
-                            format!("sasl={}", self.mechanisms())
-                        } else {
-                            (*c).to_owned()
-                        }
-                    })
-                    .collect();
-                out.push(Output::Send(format!(
-                    ":{} CAP {me} LS :{}",
-                    self.server,
-                    list.join(" ")
-                )));
-            }
-            "LIST" => {
-                let list: Vec<&str> = self.caps.iter().map(String::as_str).collect();
-                out.push(Output::Send(format!(
-                    ":{} CAP {me} LIST :{}",
-                    self.server,
-                    list.join(" ")
-                )));
-            }
-            "REQ" => {
-                self.negotiating = true;
-                let wanted = p.get(1).cloned().unwrap_or_default();
-                let all_known = wanted
-                    .split_whitespace()
-                    .all(|c| CAPABILITIES.contains(&c.trim_start_matches('-')));
-                if all_known && !wanted.trim().is_empty() {
-                    for c in wanted.split_whitespace() {
-                        match c.strip_prefix('-') {
-                            Some(off) => self.caps.remove(off),
-                            None => self.caps.insert(c.to_owned()),
-                        };
-                    }
-                    out.push(Output::Send(format!(":{} CAP {me} ACK :{wanted}", self.server)));
-                } else {
-                    out.push(Output::Send(format!(":{} CAP {me} NAK :{wanted}", self.server)));
-                }
-            }
-            "END" => self.negotiating = false,
-            _ => out.push(self.numeric("410", &[&sub, "Invalid CAP command"])),
+    fn pass(&mut self, p: &[String], _: &mut Vec<Output>) {
+        self.pass = p.first().cloned();
+    }
+
+    fn nick(&mut self, p: &[String], out: &mut Vec<Output>) {
+        match p.first() {
+            Some(n) if valid_nick(n) => self.nick = Some(n.clone()),
+            Some(n) => out.push(self.numeric("432", &[n, "Erroneous nickname"])),
+            None => {}
         }
     }
 
-    fn authenticate(&mut self, out: &mut Vec<Output>, p: &[String]) {
+    fn user(&mut self, p: &[String], _: &mut Vec<Output>) {
+        self.username = p.first().cloned();
+        self.realname = p.get(3).cloned().unwrap_or_default();
+    }
+
+    fn ping(&mut self, p: &[String], out: &mut Vec<Output>) {
+        let token = p.first().cloned().unwrap_or_default();
+        out.push(Output::Send(format!(":{0} PONG {0} :{token}", self.server)));
+    }
+
+    fn quit(&mut self, _: &[String], out: &mut Vec<Output>) {
+        out.push(Output::Close("Bye".into()));
+        self.finished = true;
+    }
+
+    fn cap(&mut self, p: &[String], out: &mut Vec<Output>) {
+        let stage = Stage::Registering {
+            mechanisms: self.mechanisms(),
+        };
+        let me = self.target();
+        let reply = cap::cap(&mut self.caps, &self.server, &me, p, stage);
+        out.extend(reply.lines.into_iter().map(Output::Send));
+        if let Some(negotiating) = reply.negotiating {
+            self.negotiating = negotiating;
+        }
+    }
+
+    fn authenticate(&mut self, p: &[String], out: &mut Vec<Output>) {
         let arg = p.first().cloned().unwrap_or_default();
-        if !self.caps.contains("sasl") {
+        if !self.caps.has(cap::Cap::Sasl) {
             out.push(self.numeric("904", &["SASL authentication failed"]));
             return;
         }
@@ -412,7 +370,7 @@ impl Registration {
                     login,
                     nick,
                     realname: self.realname.clone(),
-                    caps: self.caps.clone(),
+                    caps: self.caps,
                 }));
             }
             Sasl::Checking | Sasl::Plain(_) | Sasl::External => {}
@@ -455,277 +413,5 @@ fn decode_plain(b64: &str) -> Option<(Login, String)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn feed(r: &mut Registration, lines: &[&str]) -> Vec<Output> {
-        lines
-            .iter()
-            .flat_map(|l| r.on_message(&l.parse::<Message>().unwrap()))
-            .collect()
-    }
-
-    fn sent(out: &[Output]) -> Vec<String> {
-        out.iter()
-            .filter_map(|o| match o {
-                Output::Send(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn plain(user: &str, pass: &str) -> String {
-        base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"))
-    }
-
-    #[test]
-    fn pass_login_with_a_device() {
-        let mut r = Registration::new("msnbnc");
-        let out = feed(
-            &mut r,
-            &[
-                "PASS :alice@laptop:s3cret: with colon",
-                "NICK alice",
-                "USER alice 0 * :Alice",
-            ],
-        );
-        let login = Login {
-            user: "alice".into(),
-            device: Some("laptop".into()),
-        };
-        assert_eq!(
-            out,
-            vec![Output::Verify {
-                login: login.clone(),
-                password: "s3cret: with colon".into(),
-                via: Via::Pass
-            }]
-        );
-        let out = r.verified(login.clone(), Via::Pass, true);
-        assert!(matches!(&out[0], Output::Registered(r) if r.login == login && r.nick == "alice"));
-    }
-
-    #[test]
-    fn wrong_password_gets_464_and_close() {
-        let mut r = Registration::new("msnbnc");
-        feed(&mut r, &["PASS alice:nope", "NICK alice", "USER alice 0 * :A"]);
-        let out = r.verified(
-            Login {
-                user: "alice".into(),
-                device: None,
-            },
-            Via::Pass,
-            false,
-        );
-        assert_eq!(sent(&out), vec![":msnbnc 464 alice :Password incorrect"]);
-        assert!(matches!(out.last(), Some(Output::Close(_))));
-    }
-
-    #[test]
-    fn no_password_at_all_is_refused() {
-        let mut r = Registration::new("msnbnc");
-        let out = feed(&mut r, &["NICK alice", "USER alice 0 * :A"]);
-        assert!(sent(&out)[0].starts_with(":msnbnc 464 alice :"));
-        assert!(matches!(out.last(), Some(Output::Close(_))));
-    }
-
-    #[test]
-    fn pipelined_cap_sasl_registration() {
-        let mut r = Registration::new("msnbnc");
-        let out = feed(
-            &mut r,
-            &[
-                "CAP LS 302",
-                "NICK alice",
-                "USER alice 0 * :A",
-                "CAP REQ :sasl",
-                "AUTHENTICATE PLAIN",
-            ],
-        );
-        assert_eq!(
-            sent(&out),
-            vec![
-                ":msnbnc CAP * LS :sasl=PLAIN message-tags server-time echo-message away-notify account-tag multi-prefix userhost-in-names cap-notify batch labeled-response extended-join setname draft/chathistory draft/read-marker",
-                ":msnbnc CAP alice ACK :sasl",
-                "AUTHENTICATE +"
-            ]
-        );
-        let out = feed(&mut r, &[&format!("AUTHENTICATE {}", plain("alice@phone", "pw"))]);
-        let login = Login {
-            user: "alice".into(),
-            device: Some("phone".into()),
-        };
-        assert_eq!(
-            out,
-            vec![Output::Verify {
-                login: login.clone(),
-                password: "pw".into(),
-                via: Via::Sasl
-            }]
-        );
-        let out = r.verified(login.clone(), Via::Sasl, true);
-        assert_eq!(sent(&out)[1], ":msnbnc 903 alice :SASL authentication successful");
-        assert!(feed(&mut r, &["CAP END"])
-            .iter()
-            .any(|o| matches!(o, Output::Registered(r) if r.login == login)));
-    }
-
-    #[test]
-    fn sasl_in_400_byte_chunks() {
-        let mut r = Registration::new("s");
-        feed(&mut r, &["CAP REQ :sasl", "AUTHENTICATE PLAIN"]);
-        let long = plain("alice", &"p".repeat(400));
-        assert!(long.len() > 400);
-        let (a, b) = long.split_at(400);
-        assert!(feed(&mut r, &[&format!("AUTHENTICATE {a}")]).is_empty());
-        let out = feed(&mut r, &[&format!("AUTHENTICATE {b}")]);
-        assert!(matches!(&out[0], Output::Verify { password, .. } if password.len() == 400));
-    }
-
-    #[test]
-    fn sasl_failures_and_mechanisms() {
-        let mut r = Registration::new("s");
-        feed(&mut r, &["CAP REQ :sasl"]);
-        let out = feed(&mut r, &["AUTHENTICATE SCRAM-SHA-256"]);
-        assert_eq!(
-            sent(&out),
-            vec![
-                ":s 908 * PLAIN :are available SASL mechanisms",
-                ":s 904 * :SASL authentication failed"
-            ]
-        );
-        // EXTERNAL needs a client certificate.
-        assert_eq!(
-            sent(&feed(&mut r, &["AUTHENTICATE EXTERNAL"])),
-            vec![":s 904 * :SASL authentication failed: no TLS client certificate"]
-        );
-        feed(&mut r, &["AUTHENTICATE PLAIN"]);
-        assert_eq!(
-            sent(&feed(&mut r, &["AUTHENTICATE bm90IHZhbGlk"])),
-            vec![":s 904 * :SASL authentication failed"]
-        );
-        feed(&mut r, &["AUTHENTICATE PLAIN"]);
-        assert_eq!(
-            sent(&feed(&mut r, &["AUTHENTICATE *"])),
-            vec![":s 906 * :SASL authentication aborted"]
-        );
-        let out = r.verified(
-            Login {
-                user: "a".into(),
-                device: None,
-            },
-            Via::Sasl,
-            false,
-        );
-        assert_eq!(sent(&out), vec![":s 904 * :SASL authentication failed"]);
-    }
-
-    #[test]
-    fn sasl_external_asks_for_the_certificates_owner() {
-        let fp = "ab".repeat(32);
-        let mut r = Registration::new("s").with_cert(Some(fp.clone()));
-        let out = feed(&mut r, &["CAP LS 302"]);
-        assert!(sent(&out)[0].contains("sasl=PLAIN,EXTERNAL"), "{out:?}");
-        let out = feed(
-            &mut r,
-            &[
-                "CAP REQ :sasl",
-                "AUTHENTICATE EXTERNAL",
-                "AUTHENTICATE +",
-                "NICK x",
-                "USER alice@laptop 0 * :A",
-            ],
-        );
-        assert!(sent(&out).contains(&"AUTHENTICATE +".to_owned()));
-        assert!(out.contains(&Output::VerifyCert {
-            fingerprint: fp.clone(),
-            wanted: None
-        }));
-        let owner = Login {
-            user: "alice".into(),
-            device: None,
-        };
-        let out = r.verified(owner, Via::Sasl, true);
-        assert_eq!(sent(&out)[1], ":s 903 x :SASL authentication successful");
-        // USER's `alice@laptop` names the device the certificate did not.
-        let out = feed(&mut r, &["CAP END"]);
-        assert!(
-            out.iter().any(|o| matches!(o, Output::Registered(r)
-                if r.login.user == "alice" && r.login.device.as_deref() == Some("laptop") && r.realname == "A")),
-            "{out:?}"
-        );
-
-        // An authzid names user and device; garbage is refused.
-        let mut r = Registration::new("s").with_cert(Some(fp.clone()));
-        let authzid = base64::engine::general_purpose::STANDARD.encode("alice@phone");
-        let out = feed(
-            &mut r,
-            &[
-                "CAP REQ :sasl",
-                "AUTHENTICATE EXTERNAL",
-                &format!("AUTHENTICATE {authzid}"),
-            ],
-        );
-        assert!(out.contains(&Output::VerifyCert {
-            fingerprint: fp.clone(),
-            wanted: Some(Login {
-                user: "alice".into(),
-                device: Some("phone".into())
-            })
-        }));
-        let mut r = Registration::new("s").with_cert(Some(fp));
-        let out = feed(
-            &mut r,
-            &["CAP REQ :sasl", "AUTHENTICATE EXTERNAL", "AUTHENTICATE %%%"],
-        );
-        assert_eq!(sent(&out).last().unwrap(), ":s 904 * :SASL authentication failed");
-    }
-
-    #[test]
-    fn bad_input_gets_standard_numerics() {
-        let mut r = Registration::new("s");
-        assert_eq!(
-            sent(&feed(&mut r, &["NICK 9lives"])),
-            vec![":s 432 * 9lives :Erroneous nickname"]
-        );
-        assert_eq!(
-            sent(&feed(&mut r, &["NICK"])),
-            vec![":s 431 * :No nickname given"]
-        );
-        assert_eq!(
-            sent(&feed(&mut r, &["USER a"])),
-            vec![":s 461 * USER :Not enough parameters"]
-        );
-        assert_eq!(
-            sent(&feed(&mut r, &["JOIN #x"])),
-            vec![":s 451 * :You have not registered"]
-        );
-        assert_eq!(
-            sent(&feed(&mut r, &["CAP REQ :bogus"])),
-            vec![":s CAP * NAK :bogus"]
-        );
-        assert_eq!(sent(&feed(&mut r, &["PING :123"])), vec![":s PONG s :123"]);
-    }
-
-    #[test]
-    fn logins_and_nicks() {
-        assert_eq!(
-            parse_login("alice"),
-            Some(Login {
-                user: "alice".into(),
-                device: None
-            })
-        );
-        assert_eq!(
-            parse_login("alice@work-pc"),
-            Some(Login {
-                user: "alice".into(),
-                device: Some("work-pc".into())
-            })
-        );
-        assert_eq!(parse_login("alice@"), None);
-        assert_eq!(parse_login("a b"), None);
-        assert!(valid_nick("alice") && valid_nick("[away]") && valid_nick("a-1"));
-        assert!(!valid_nick("1a") && !valid_nick("") && !valid_nick("a b") && !valid_nick(&"a".repeat(31)));
-    }
-}
+#[path = "registration_tests.rs"]
+mod tests;

@@ -8,9 +8,10 @@
 use std::path::PathBuf;
 use tokio::sync::mpsc;
 
+use super::cap::{Cap, Caps};
 use super::conn::OutLine;
 use super::tags::{escape, timestamp_ms};
-use crate::store::history::{Kind, Line};
+use crate::store::lines::{Kind, Line};
 use crate::store::Store;
 
 /// How a client wants history lines.
@@ -23,11 +24,11 @@ pub struct Style {
 }
 
 impl Style {
-    pub fn of(caps: &std::collections::BTreeSet<String>) -> Style {
+    pub fn of(caps: Caps) -> Style {
         Style {
-            batched: caps.contains("batch") && caps.contains("server-time"),
-            msgid: caps.contains("message-tags"),
-            account: caps.contains("account-tag"),
+            batched: caps.has(Cap::Batch) && caps.has(Cap::ServerTime),
+            msgid: caps.has(Cap::MessageTags),
+            account: caps.has(Cap::AccountTag),
         }
     }
 }
@@ -38,10 +39,11 @@ fn short_time(ms: i64) -> String {
     format!("[{:02}:{:02}]", secs / 3600, secs % 3600 / 60)
 }
 
-/// One stored line; `batch` is the reference it belongs to, if batched.
-pub fn format_line(l: &Line, style: Style, batch: Option<&str>) -> String {
+/// One stored line of `channel` (its name now); `batch` is the reference
+/// it belongs to, if batched.
+pub fn format_line(l: &Line, channel: &str, style: Style, batch: Option<&str>) -> String {
     let mut out = String::with_capacity(l.text.len() + 128);
-    format_line_into(&mut out, &mut Stamps::default(), l, style, batch);
+    format_line_into(&mut out, &mut Stamps::default(), (l, channel), style, batch);
     out
 }
 
@@ -85,14 +87,23 @@ fn push_escaped(out: &mut String, v: &str) {
 }
 
 /// [`format_line`] into a buffer, without allocating per line.
-pub fn format_line_into(out: &mut String, stamps: &mut Stamps, l: &Line, style: Style, batch: Option<&str>) {
+pub fn format_line_into(
+    out: &mut String,
+    stamps: &mut Stamps,
+    (l, channel): (&Line, &str),
+    style: Style,
+    batch: Option<&str>,
+) {
     let Some(reference) = batch.filter(|_| style.batched) else {
         out.push(':');
         out.push_str(&l.source);
         out.push(' ');
         out.push_str(&l.command);
         out.push(' ');
-        out.push_str(&l.target());
+        if l.kind == Kind::Note {
+            out.push('@');
+        }
+        out.push_str(channel);
         out.push_str(" :");
         out.push_str(&short_time(l.time_ms));
         out.push(' ');
@@ -119,7 +130,7 @@ pub fn format_line_into(out: &mut String, stamps: &mut Stamps, l: &Line, style: 
     if l.kind == Kind::Note {
         out.push('@');
     }
-    out.push_str(&l.channel);
+    out.push_str(channel);
     out.push_str(" :");
     out.push_str(&l.text);
 }
@@ -163,6 +174,7 @@ impl Replay {
     }
 
     fn run(self) -> anyhow::Result<()> {
+        // Its own connection: it moves the device's positions as it goes.
         let mut store = Store::open(&self.store)?;
         let mut out = Out {
             tx: &self.tx,
@@ -197,7 +209,8 @@ impl Replay {
                 lines.retain(|l| l.id <= self.upto);
                 for l in &lines {
                     out.start_line();
-                    format_line_into(&mut out.buf, &mut out.stamps, l, self.style, Some(&reference));
+                    let line = (l, job.channel.as_str());
+                    format_line_into(&mut out.buf, &mut out.stamps, line, self.style, Some(&reference));
                     out.end_line()?;
                 }
                 match lines.last() {
@@ -273,6 +286,7 @@ mod tests {
     fn line(kind: Kind) -> Line {
         Line {
             id: 7,
+            conversation: 1,
             channel: "#bob".into(),
             time_ms: 1_795_310_096_789,
             msgid: "m;7".into(),
@@ -309,11 +323,11 @@ mod tests {
             account: true,
         };
         assert_eq!(
-            format_line(&line(Kind::Staff), all, Some("r0")),
+            format_line(&line(Kind::Staff), "#bob", all, Some("r0")),
             "@batch=r0;time=2026-11-22T01:14:56.789Z;msgid=m\\:7;account=alice :alice!alice@msnbnc PRIVMSG #bob :hi there"
         );
         assert_eq!(
-            format_line(&line(Kind::Note), all, Some("r0")),
+            format_line(&line(Kind::Note), "#bob", all, Some("r0")),
             "@batch=r0;time=2026-11-22T01:14:56.789Z;msgid=m\\:7;account=alice :alice!alice@msnbnc PRIVMSG @#bob :hi there"
         );
         let plain = Style {
@@ -322,7 +336,7 @@ mod tests {
             account: false,
         };
         assert_eq!(
-            format_line(&line(Kind::Customer), plain, Some("r0")),
+            format_line(&line(Kind::Customer), "#bob", plain, Some("r0")),
             ":alice!alice@msnbnc PRIVMSG #bob :[01:14] hi there"
         );
     }

@@ -1,8 +1,9 @@
 //! IRCv3 message tags on outgoing lines: which a client gets depends on
 //! the capabilities it negotiated.
 
-use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::cap::{Cap, Caps};
 
 /// `YYYY-MM-DDThh:mm:ss.sssZ` for `server-time`.
 pub fn timestamp(t: SystemTime) -> String {
@@ -140,15 +141,15 @@ impl Variant {
     /// How many variants there are.
     pub const COUNT: usize = 8;
 
-    pub fn of(caps: &BTreeSet<String>) -> Variant {
+    pub fn of(caps: Caps) -> Variant {
         let mut v = 0;
-        if caps.contains("server-time") {
+        if caps.has(Cap::ServerTime) {
             v |= Self::TIME;
         }
-        if caps.contains("message-tags") {
+        if caps.has(Cap::MessageTags) {
             v |= Self::TAGS;
         }
-        if caps.contains("account-tag") {
+        if caps.has(Cap::AccountTag) {
             v |= Self::ACCOUNT;
         }
         Variant(v)
@@ -165,7 +166,7 @@ impl Variant {
 
 /// The tag prefix (`@a=b;c=d `, or nothing) for a client with `caps`.
 /// `extra`: `account` needs account-tag, `+client` tags need message-tags.
-pub fn prefix(caps: &BTreeSet<String>, time: SystemTime, extra: &[(&str, &str)]) -> String {
+pub fn prefix(caps: Caps, time: SystemTime, extra: &[(&str, &str)]) -> String {
     prefix_for(Variant::of(caps), &timestamp(time), extra)
 }
 
@@ -234,21 +235,21 @@ mod tests {
 
     #[test]
     fn tags_follow_the_clients_capabilities() {
-        let none = BTreeSet::new();
+        let none = Caps::default();
         assert_eq!(
-            prefix(&none, UNIX_EPOCH, &[("account", "alice"), ("+typing", "active")]),
+            prefix(none, UNIX_EPOCH, &[("account", "alice"), ("+typing", "active")]),
             ""
         );
-        let all: BTreeSet<String> = ["server-time", "message-tags", "account-tag"]
-            .map(String::from)
-            .into();
+        let all: Caps = [Cap::ServerTime, Cap::MessageTags, Cap::AccountTag]
+            .into_iter()
+            .collect();
         assert_eq!(
-            prefix(&all, UNIX_EPOCH, &[("account", "alice"), ("+typing", "active")]),
+            prefix(all, UNIX_EPOCH, &[("account", "alice"), ("+typing", "active")]),
             "@time=1970-01-01T00:00:00.000Z;account=alice;+typing=active "
         );
-        let tags_only: BTreeSet<String> = ["message-tags"].map(String::from).into();
+        let tags_only: Caps = [Cap::MessageTags].into_iter().collect();
         assert_eq!(
-            prefix(&tags_only, UNIX_EPOCH, &[("+x", "a b;c")]),
+            prefix(tags_only, UNIX_EPOCH, &[("+x", "a b;c")]),
             "@+x=a\\sb\\:c "
         );
     }

@@ -92,17 +92,18 @@ impl Store {
 
     /// The user a certificate belongs to, if any.
     pub fn user_by_cert(&self, fingerprint: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, String, String)> = self
+        let row = self
             .conn
             .query_row(
-                "SELECT u.id, u.name, u.role FROM user_certs c JOIN users u ON u.id = c.user_id
-                 WHERE c.fingerprint = ?1",
+                &format!(
+                    "SELECT {} FROM user_certs c JOIN users u ON u.id = c.user_id WHERE c.fingerprint = ?1",
+                    super::users::USER_COLUMNS
+                ),
                 params![fingerprint],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                super::users::row_to_user,
             )
             .optional()?;
-        row.map(|(id, name, role)| super::users::row_to_user(id, name, role))
-            .transpose()
+        row.transpose()
     }
 }
 

@@ -27,7 +27,44 @@ pub fn base_name(handle: &str) -> String {
     name
 }
 
+/// A contact msnbnc has named, and its latest conversation with them alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownContact {
+    pub handle: String,
+    pub name: String,
+    /// The id and channel of that conversation.
+    pub conversation: Option<(i64, String)>,
+}
+
 impl Store {
+    /// Every contact ever named (read once, at start).
+    pub fn known_contacts(&self) -> Result<Vec<KnownContact>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT n.handle, n.name, c.id, c.channel FROM contact_names n
+             LEFT JOIN conversations c ON c.id = (SELECT l.id FROM conversations l
+                                                  WHERE l.customers = lower(n.handle) ORDER BY l.id DESC LIMIT 1)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let id: Option<i64> = r.get(2)?;
+            let channel: Option<String> = r.get(3)?;
+            Ok(KnownContact {
+                handle: r.get(0)?,
+                name: r.get(1)?,
+                conversation: id.zip(channel),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps the name the hub gave a contact (a name taken meanwhile, by
+    /// `msnbnc user add` say, keeps the older owner).
+    pub fn put_contact_name(&mut self, handle: &str, name: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO contact_names (handle, name) VALUES (?1, ?2)")?
+            .execute(params![handle, name])?;
+        Ok(())
+    }
+
     /// The contact's IRC name, assigning one on first sight.
     pub fn contact_name(&mut self, handle: &str) -> Result<String, StoreError> {
         if let Some(name) = self
@@ -98,5 +135,11 @@ mod tests {
             "bob2",
             "stable across restarts"
         );
+        s.put_contact_name("carol@example.com", "carol").unwrap();
+        s.put_contact_name("carol@other.org", "carol").unwrap();
+        let mut known = s.known_contacts().unwrap();
+        known.sort_by(|a, b| a.name.cmp(&b.name));
+        let names: Vec<&str> = known.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["alice2", "bob", "bob2", "c123", "carol", "john_doe_shop"]);
     }
 }

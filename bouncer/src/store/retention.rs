@@ -100,52 +100,31 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::history::{Kind, NewLine};
-    use crate::store::outbox::State;
+    use crate::store::lines::tests::{say, store, texts};
+    use crate::store::outbox_rows::State;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("msnbnc.db")).unwrap();
-        (dir, s)
-    }
-
-    fn line(s: &mut Store, channel: &str, time_ms: i64, text: &str) -> i64 {
-        let c = s.conversation(channel).unwrap();
-        let msgid = format!("{channel}{time_ms}{text}");
-        s.record(
-            c,
-            &NewLine {
-                time_ms,
-                msgid: &msgid,
-                kind: Kind::Staff,
-                sender: "alice",
-                source: "alice!alice@msnbnc",
-                command: "PRIVMSG",
-                text,
-                plain: text,
-            },
-        )
-        .unwrap()
-    }
-
-    fn texts(s: &Store, channel: &str) -> Vec<String> {
-        let c = s.find_conversation(channel).unwrap().unwrap();
-        s.latest(c, None, 100)
-            .unwrap()
+    fn all(s: &Store, c: i64) -> Vec<String> {
+        texts(&s.latest(c, None, 100).unwrap())
             .into_iter()
-            .map(|l| l.text)
+            .map(str::to_owned)
             .collect()
     }
 
     #[test]
     fn old_lines_go_and_nothing_else() {
         let (_d, mut s) = store();
-        for (t, text) in [(1_000, "old"), (2_000, "older?"), (50_000, "new")] {
-            line(&mut s, "#bob", t, text);
-        }
-        let keep = line(&mut s, "#bob", 500, "old but unsent");
-        s.outbox_add(keep, "bob@example.com", "old but unsent", &Default::default())
-            .unwrap();
+        say(&mut s, 1, "#bob", &["old"], 1_000);
+        say(&mut s, 1, "#bob", &["older?"], 2_000);
+        say(&mut s, 1, "#bob", &["new"], 50_000);
+        let keep = say(&mut s, 1, "#bob", &["old but unsent"], 500)[0];
+        s.outbox_add(
+            keep,
+            "bob@example.com",
+            "old but unsent",
+            &Default::default(),
+            500,
+        )
+        .unwrap();
         let policy = Retention {
             max_age_ms: Some(10_000),
             max_lines: None,
@@ -155,14 +134,14 @@ mod tests {
         assert_eq!(s.prune(&policy, 60_000, 10).unwrap(), 1);
         assert_eq!(s.prune(&policy, 60_000, 10).unwrap(), 0);
         assert_eq!(
-            texts(&s, "#bob"),
+            all(&s, 1),
             ["new", "old but unsent"],
             "unsent staff messages stay"
         );
         // Once MSN has it, it may go too.
         s.outbox_set(keep, State::Delivered).unwrap();
         assert_eq!(s.prune(&policy, 60_000, 10).unwrap(), 1);
-        assert_eq!(texts(&s, "#bob"), ["new"]);
+        assert_eq!(all(&s, 1), ["new"]);
         assert!(
             s.search("old", 10).unwrap().is_empty(),
             "the search index follows"
@@ -173,16 +152,16 @@ mod tests {
     fn each_conversation_keeps_its_newest_lines() {
         let (_d, mut s) = store();
         for i in 0..5 {
-            line(&mut s, "#bob", i, &format!("b{i}"));
+            say(&mut s, 1, "#bob", &[&format!("b{i}")], i);
         }
-        line(&mut s, "#carol", 0, "c0");
+        say(&mut s, 2, "#carol", &["c0"], 0);
         let policy = Retention {
             max_age_ms: None,
             max_lines: Some(2),
         };
         assert_eq!(s.prune(&policy, 0, 100).unwrap(), 3);
-        assert_eq!(texts(&s, "#bob"), ["b3", "b4"]);
-        assert_eq!(texts(&s, "#carol"), ["c0"]);
+        assert_eq!(all(&s, 1), ["b3", "b4"]);
+        assert_eq!(all(&s, 2), ["c0"]);
         let stats = s.stats().unwrap();
         assert_eq!(
             (stats.messages, stats.conversations, stats.oldest_ms),

@@ -35,6 +35,9 @@ pub struct User {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// Their own signature template: `None` means the global one, an empty
+    /// one means none at all.
+    pub signature: Option<String>,
 }
 
 /// Staff names double as IRC nicks: a letter, then letters, digits, `-`,
@@ -64,10 +67,23 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash("decoy password, never matches").unwrap_or_default())
 }
 
-pub(super) fn row_to_user(id: i64, name: String, role: String) -> Result<User, StoreError> {
-    let role = Role::parse(&role)
-        .ok_or_else(|| StoreError::Invalid(format!("user {name} has unknown role {role:?}")))?;
-    Ok(User { id, name, role })
+/// The columns [`row_to_user`] reads, in order.
+pub(super) const USER_COLUMNS: &str = "u.id, u.name, u.role, u.signature";
+
+pub(super) fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<User, StoreError>> {
+    let (id, name, role, signature): (i64, String, String, Option<String>) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+    Ok(match Role::parse(&role) {
+        Some(role) => Ok(User {
+            id,
+            name,
+            role,
+            signature,
+        }),
+        None => Err(StoreError::Invalid(format!(
+            "user {name} has unknown role {role:?}"
+        ))),
+    })
 }
 
 impl Store {
@@ -101,6 +117,7 @@ impl Store {
             id: self.conn.last_insert_rowid(),
             name: name.to_owned(),
             role,
+            signature: None,
         })
     }
 
@@ -166,31 +183,27 @@ impl Store {
     pub fn users(&self) -> Result<Vec<User>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, name, role FROM users ORDER BY name")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        rows.map(|r| {
-            let (id, name, role) = r?;
-            row_to_user(id, name, role)
-        })
-        .collect()
+            .prepare(&format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"))?;
+        let rows = stmt.query_map([], row_to_user)?;
+        rows.map(|r| r?).collect()
     }
 
     /// The user if `name` and `password` match. Never says which was wrong.
     pub fn verify(&self, name: &str, password: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, String, String, String)> = self
+        let row: Option<(Result<User, StoreError>, String)> = self
             .conn
             .query_row(
-                "SELECT id, name, role, password_hash FROM users WHERE name = ?1",
+                &format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.name = ?1"),
                 params![name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((row_to_user(r)?, r.get(4)?)),
             )
             .optional()?;
-        let stored = row.as_ref().map_or(decoy_hash(), |r| r.3.as_str());
+        let stored = row.as_ref().map_or(decoy_hash(), |r| r.1.as_str());
         let matches = PasswordHash::new(stored)
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
             .unwrap_or(false);
         match row {
-            Some((id, name, role, _)) if matches => Ok(Some(row_to_user(id, name, role)?)),
+            Some((user, _)) if matches => Ok(Some(user?)),
             _ => Ok(None),
         }
     }

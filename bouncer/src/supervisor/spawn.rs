@@ -171,12 +171,11 @@ pub fn spawn(settings: &WorkerSettings) -> Result<Spawned, SpawnError> {
     Ok(Spawned { child, pid, channel })
 }
 
-/// A token bucket for the worker's log lines: a burst, then a steady rate.
-/// Sans-IO: time is passed in.
+/// The worker's log lines: a burst, then a steady rate; what is over is
+/// dropped and counted. Sans-IO: time is passed in.
 #[derive(Debug)]
 pub struct LogBudget {
-    tokens: f64,
-    last: std::time::Instant,
+    tokens: crate::token_bucket::TokenBucket,
     dropped: u64,
 }
 
@@ -186,8 +185,7 @@ const LOG_PER_SECOND: f64 = 50.0;
 impl LogBudget {
     pub fn new(now: std::time::Instant) -> Self {
         LogBudget {
-            tokens: LOG_BURST,
-            last: now,
+            tokens: crate::token_bucket::TokenBucket::new(LOG_BURST, LOG_PER_SECOND, now),
             dropped: 0,
         }
     }
@@ -195,11 +193,7 @@ impl LogBudget {
     /// Whether a line may be logged now; when lines were dropped before
     /// this one, also returns how many.
     pub fn admit(&mut self, now: std::time::Instant) -> (bool, u64) {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * LOG_PER_SECOND).min(LOG_BURST);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens.try_take(now) {
             (true, std::mem::take(&mut self.dropped))
         } else {
             self.dropped += 1;
@@ -249,8 +243,7 @@ async fn relay_stderr(mut stderr: impl AsyncRead + Unpin, pid: u32) {
 }
 
 fn log_worker_line(pid: u32, raw: &[u8], truncated: bool) {
-    let text = String::from_utf8_lossy(raw);
-    let text: String = text.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+    let text = crate::untrusted::one_line(&String::from_utf8_lossy(raw));
     let trimmed = text.trim_start();
     let (level, message) = match trimmed.split_once(' ') {
         Some((l @ ("ERROR" | "WARN" | "INFO" | "DEBUG" | "TRACE"), rest)) => (l, rest.trim_start()),

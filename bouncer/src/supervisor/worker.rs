@@ -2,29 +2,30 @@
 //! credentials), then the running loop with heartbeats. Every frame from the
 //! worker is untrusted; anything out of line ends this worker with a reason.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use ipc::{
-    BouncerChannel, Credentials, Event, FromWorker, LayerReport, LayerState, LoginStage, ProtocolError,
-    SandboxLayer, SandboxReport, SignOutClass, ToWorker, WorkerConfig,
+    BouncerChannel, Credentials, FromWorker, LayerReport, LayerState, ProtocolError, SandboxLayer,
+    SandboxReport, SignOutClass, ToWorker, WorkerConfig,
 };
 use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::running::Running;
 use super::spawn::{self, SpawnError};
 use super::{Control, Update, WorkerState};
 use crate::config::Config;
+use crate::untrusted::short;
 
 pub const BUILD: &str = concat!("msnbnc ", env!("CARGO_PKG_VERSION"));
 
 /// How long a new worker may take from spawn to `Ready`.
 pub const BRING_UP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a worker may take to exit once told to, or after signing out.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
+pub(super) const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Why a worker ended.
 #[derive(Debug)]
@@ -99,32 +100,18 @@ impl From<ProtocolError> for Ended {
     }
 }
 
-/// Makes a string that came from the worker safe to log or show: no
-/// control characters (no forged log lines), bounded length.
-pub fn untrusted(s: &str) -> String {
-    const MAX: usize = 256;
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
-        .collect();
-    if s.chars().count() > MAX {
-        out.push('…');
-    }
-    out
-}
-
-pub fn worker_config(config: &Config) -> WorkerConfig {
+/// What the worker is told; its conversation ids start at `first_conversation`.
+pub fn worker_config(config: &Config, first_conversation: u64) -> WorkerConfig {
     WorkerConfig {
         account: config.account.clone(),
-        servers: config.servers.clone(),
-        protocol: config.protocol,
+        servers: config.msn.servers.clone(),
+        protocol: config.msn.protocol,
         trust: ipc::TrustConfig {
-            webpki_roots: config.webpki_roots,
-            ca_file: config.ca_file.clone(),
+            webpki_roots: config.msn.webpki_roots,
+            ca_file: config.msn.ca_file.clone(),
         },
-        passport: config.passport.clone(),
-        auto_accept_contacts: config.auto_accept_contacts,
+        passport: config.msn.passport.clone(),
+        auto_accept_contacts: config.msn.auto_accept_contacts,
         sandbox: ipc::SandboxPolicy {
             read_paths: config.worker.read_paths.clone(),
             connect_ports: config.worker.connect_ports.clone(),
@@ -132,18 +119,25 @@ pub fn worker_config(config: &Config) -> WorkerConfig {
         },
         heartbeat_interval_ms: u64::try_from(config.worker.heartbeat_interval.as_millis())
             .unwrap_or(u64::MAX),
+        first_conversation,
     }
 }
 
 /// Handshake and configuration: on success the worker is sandboxed and
 /// waiting for credentials (or probes).
-pub async fn configure(channel: &mut BouncerChannel, config: &Config) -> Result<SandboxReport, Ended> {
+pub async fn configure(
+    channel: &mut BouncerChannel,
+    config: &Config,
+    first_conversation: u64,
+) -> Result<SandboxReport, Ended> {
     let peer = channel.handshake(BUILD).await?;
-    tracing::debug!(worker_build = %untrusted(&peer.build), "IPC handshake complete");
-    channel.send(ToWorker::Configure(worker_config(config))).await?;
+    tracing::debug!(worker_build = %short(&peer.build), "IPC handshake complete");
+    channel
+        .send(ToWorker::Configure(worker_config(config, first_conversation)))
+        .await?;
     match channel.recv().await? {
         Some(FromWorker::Configured(report)) => Ok(report),
-        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(untrusted(&format!(
+        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(short(&format!(
             "expected Configured, got {other:?}"
         ))))),
         None => Err(Ended::Exited(None)),
@@ -187,7 +181,7 @@ fn sandbox_acceptable(report: &SandboxReport) -> Result<(), String> {
                 return Err(format!(
                     "the worker's {} sandbox layer failed ({}); not sending it the password",
                     layer.name(),
-                    untrusted(why)
+                    short(why)
                 ))
             }
             Some(_) => {}
@@ -205,7 +199,7 @@ fn log_sandbox(report: &SandboxReport, pid: u32, known_gaps: &mut Vec<SandboxGap
             "worker sandbox layer {} is {}: {}",
             layer.layer.name(),
             layer.state.label(),
-            untrusted(layer.state.detail())
+            short(layer.state.detail())
         );
     }
 }
@@ -215,8 +209,9 @@ pub async fn bring_up(
     config: &Config,
     pid: u32,
     known_gaps: &mut Vec<SandboxGap>,
+    first_conversation: u64,
 ) -> Result<(), Ended> {
-    let report = configure(channel, config).await?;
+    let report = configure(channel, config, first_conversation).await?;
     log_sandbox(&report, pid, known_gaps);
     sandbox_acceptable(&report).map_err(Ended::SandboxFailed)?;
     let password = config.password.load().map_err(Ended::Credentials)?;
@@ -225,7 +220,7 @@ pub async fn bring_up(
         .await?;
     match channel.recv().await? {
         Some(FromWorker::Ready) => Ok(()),
-        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(untrusted(&format!(
+        Some(other) => Err(Ended::Protocol(ProtocolError::Malformed(short(&format!(
             "expected Ready, got {other:?}"
         ))))),
         None => Err(Ended::Exited(None)),
@@ -250,10 +245,12 @@ pub struct Link<'a> {
     pub control: &'a mut mpsc::Receiver<Control>,
     pub shutdown: &'a CancellationToken,
     pub known_sandbox_gaps: &'a mut Vec<SandboxGap>,
+    /// Above every conversation id earlier workers gave out.
+    pub next_conversation: &'a mut u64,
 }
 
 impl Link<'_> {
-    async fn state(&self, state: WorkerState) {
+    pub(super) async fn state(&self, state: WorkerState) {
         let _ = self.updates.send(Update::State(state)).await;
     }
 
@@ -277,7 +274,7 @@ impl Link<'_> {
         // end-of-file on the channel, after every frame it sent before dying.
         let brought_up = tokio::select! {
             biased;
-            r = tokio::time::timeout(BRING_UP_TIMEOUT, bring_up(&mut channel, &config, pid, self.known_sandbox_gaps)) => match r {
+            r = tokio::time::timeout(BRING_UP_TIMEOUT, bring_up(&mut channel, &config, pid, self.known_sandbox_gaps, *self.next_conversation)) => match r {
                 Ok(r) => r,
                 Err(_) => Err(Ended::BringUpTimeout),
             },
@@ -298,6 +295,7 @@ impl Link<'_> {
         let ready_at = Instant::now();
         tracing::info!(worker_pid = pid, "worker ready");
         let first_server = config
+            .msn
             .servers
             .first()
             .map(ToString::to_string)
@@ -308,10 +306,9 @@ impl Link<'_> {
         })
         .await;
 
-        let mut outstanding = HashSet::new();
-        let ended = self.running(&mut channel, pid, &mut outstanding).await;
+        let (ended, unanswered) = Running::new(self, pid).run(&mut channel).await;
         // Commands this worker never answered: say so, nothing is left hanging.
-        for id in outstanding {
+        for id in unanswered {
             let result = ipc::CommandResult::Failed(ipc::Failure {
                 kind: ipc::FailureKind::ServerError,
                 detail: "the MSN worker stopped before answering".into(),
@@ -332,148 +329,6 @@ impl Link<'_> {
             other => other,
         };
         (ended, Some(ready_at))
-    }
-
-    /// The running phase. The worker's death is seen as end-of-file on the
-    /// channel (only the worker holds the other end), and only after every
-    /// frame it sent before dying has been read — so a last `SignedOut`
-    /// event is never lost to a race with the exit status.
-    async fn running(
-        &mut self,
-        channel: &mut BouncerChannel,
-        pid: u32,
-        outstanding: &mut HashSet<u64>,
-    ) -> Ended {
-        let settings = self.config.worker.clone();
-        let mut heartbeat = tokio::time::interval(settings.heartbeat_interval);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        heartbeat.tick().await;
-        let mut nonce_sent = 0u64;
-        let mut nonce_acked = 0u64;
-        let mut last_ack = Instant::now();
-        let mut next_seq = 0u64;
-        let mut signed_out: Option<(SignOutClass, String, Option<Duration>)> = None;
-        let exit_deadline = tokio::time::sleep(Duration::from_secs(86_400));
-        tokio::pin!(exit_deadline);
-
-        loop {
-            tokio::select! {
-                // Read what the worker said before judging its silence.
-                biased;
-                msg = channel.recv() => {
-                    let msg = match msg {
-                        Ok(Some(msg)) => msg,
-                        Ok(None) => {
-                            return match signed_out {
-                                Some((class, reason, retry_after)) => Ended::SignedOut { class, reason, retry_after },
-                                None => Ended::Exited(None),
-                            }
-                        }
-                        Err(e) => return e.into(),
-                    };
-                    match msg {
-                        FromWorker::HeartbeatAck { nonce } => {
-                            if nonce <= nonce_acked || nonce > nonce_sent {
-                                return Ended::Protocol(ProtocolError::Malformed(format!(
-                                    "heartbeat answer for nonce {nonce}, expected one in {}..={nonce_sent}",
-                                    nonce_acked + 1
-                                )));
-                            }
-                            nonce_acked = nonce;
-                            last_ack = Instant::now();
-                        }
-                        FromWorker::Event { seq, event } => {
-                            if seq != next_seq {
-                                return Ended::Protocol(ProtocolError::Malformed(format!(
-                                    "event sequence number {seq}, expected {next_seq}"
-                                )));
-                            }
-                            next_seq += 1;
-                            match &event {
-                                Event::LoginProgress(LoginStage::Connecting(server)) => {
-                                    self.state(WorkerState::LoggingIn { pid, server: untrusted(&server.to_string()) }).await;
-                                }
-                                Event::SignedIn { account, .. } => {
-                                    self.state(WorkerState::SignedIn { pid, account: untrusted(account) }).await;
-                                }
-                                Event::SignedOut { class, reason, retry_after_secs } => {
-                                    // Bounded: a worker cannot park us for years.
-                                    let retry_after = retry_after_secs.map(|s| Duration::from_secs(s.min(86_400)));
-                                    signed_out = Some((*class, untrusted(reason), retry_after));
-                                    exit_deadline.as_mut().reset(tokio::time::Instant::now() + EXIT_GRACE);
-                                }
-                                _ => {}
-                            }
-                            let _ = self.updates.send(Update::Event(event)).await;
-                        }
-                        FromWorker::CommandResult { id, result } => {
-                            if !outstanding.remove(&id) {
-                                return Ended::Protocol(ProtocolError::Malformed(format!(
-                                    "result for command {id}, which is not outstanding"
-                                )));
-                            }
-                            let _ = self.updates.send(Update::CommandResult { id, result }).await;
-                        }
-                        other => {
-                            return Ended::Protocol(ProtocolError::Malformed(untrusted(&format!(
-                                "unexpected {other:?} while running"
-                            ))))
-                        }
-                    }
-                }
-                _ = heartbeat.tick() => {
-                    let silent = last_ack.elapsed();
-                    if silent > settings.heartbeat_timeout {
-                        tracing::error!(worker_pid = pid, "worker missed heartbeats for {} s; killing it", silent.as_secs());
-                        return Ended::Hung(silent);
-                    }
-                    nonce_sent += 1;
-                    if let Err(e) = channel.send(ToWorker::Heartbeat { nonce: nonce_sent }).await {
-                        return e.into();
-                    }
-                }
-                () = &mut exit_deadline, if signed_out.is_some() => {
-                    let (class, reason, retry_after) =
-                        signed_out.take().unwrap_or((SignOutClass::Transient, String::new(), None));
-                    tracing::warn!(worker_pid = pid, "worker did not exit after signing out");
-                    return Ended::SignedOut { class, reason, retry_after };
-                }
-                Some(control) = self.control.recv() => match control {
-                    Control::Reconfigure(new) => {
-                        tracing::info!("new configuration takes effect at the next worker start");
-                        *self.config = *new;
-                    }
-                    Control::Restart => {
-                        let _ = channel.send(ToWorker::Shutdown).await;
-                        return Ended::Restart;
-                    }
-                    Control::Resume => tracing::info!("the worker is running; nothing to resume"),
-                    Control::Command { id, command } => {
-                        if !outstanding.insert(id) {
-                            tracing::error!(command_id = id, "duplicate command id; dropped");
-                            continue;
-                        }
-                        if let Err(e) = channel.send(ToWorker::Command { id, command }).await {
-                            return e.into();
-                        }
-                    }
-                },
-                _ = self.shutdown.cancelled() => {
-                    let _ = channel.send(ToWorker::Shutdown).await;
-                    // Keep reading while it signs out, so it never blocks on a
-                    // full socket and its last events are not lost.
-                    let drain = async {
-                        while let Ok(Some(msg)) = channel.recv().await {
-                            if let FromWorker::Event { event, .. } = msg {
-                                let _ = self.updates.send(Update::Event(event)).await;
-                            }
-                        }
-                    };
-                    let _ = tokio::time::timeout(EXIT_GRACE, drain).await;
-                    return Ended::Shutdown;
-                }
-            }
-        }
     }
 }
 
@@ -537,12 +392,5 @@ mod tests {
         assert!(err.contains("no_new_privs sandbox layer failed"), "{err}");
         let err = sandbox_acceptable(&report(vec![])).unwrap_err();
         assert!(err.contains("did not report"), "{err}");
-    }
-
-    #[test]
-    fn untrusted_strings_lose_control_characters_and_length() {
-        assert_eq!(untrusted("a\nINFO forged\r\x1b[1m"), "a INFO forged  [1m");
-        let long = "x".repeat(1000);
-        assert_eq!(untrusted(&long).chars().count(), 257);
     }
 }

@@ -68,5 +68,6 @@ fn config() -> WorkerConfig {
         auto_accept_contacts: true,
         sandbox: SandboxPolicy { read_paths: vec![], connect_ports: vec![], max_open_files: 64 },
         heartbeat_interval_ms: 1000,
+    first_conversation: 1,
     }
 }

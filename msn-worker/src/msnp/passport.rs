@@ -2,6 +2,8 @@
 //! the nexus and the login server, and what their answers mean. The HTTPS
 //! transport is in `crate::session::https`.
 
+pub use ipc::passport_url::Url;
+
 use super::escape;
 
 /// What a login-server response means.
@@ -14,87 +16,6 @@ pub enum LoginAnswer {
     WrongCredentials(Option<String>),
     /// Anything else: try the whole login again later.
     Transient(String),
-}
-
-/// A parsed `https://host[:port]/path` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
-    pub https: bool,
-    pub host: String,
-    pub port: u16,
-    pub path: String,
-}
-
-impl Url {
-    /// Parses an absolute URL; a URL without scheme is taken as HTTPS
-    /// (Microsoft's DALogin had none).
-    pub fn parse(s: &str) -> Option<Url> {
-        let s = s.trim();
-        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = s.strip_prefix("http://") {
-            (false, r)
-        } else if s.contains("://") {
-            return None;
-        } else {
-            (true, s)
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let default_port = if https { 443 } else { 80 };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']')?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => p.parse().ok()?,
-                None if after.is_empty() => default_port,
-                None => return None,
-            };
-            (h.to_owned(), port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), p.parse().ok()?),
-                None => (authority.to_owned(), default_port),
-            }
-        };
-        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') || port == 0 {
-            return None;
-        }
-        Some(Url {
-            https,
-            host,
-            port,
-            path: path.to_owned(),
-        })
-    }
-
-    /// The `Host:` header value.
-    pub fn authority(&self) -> String {
-        let default = if self.https { 443 } else { 80 };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == default {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-
-    /// Resolves a `Location` header against this URL.
-    pub fn join(&self, location: &str) -> Option<Url> {
-        if location.starts_with('/') {
-            Some(Url {
-                path: location.to_owned(),
-                ..self.clone()
-            })
-        } else {
-            Url::parse(location)
-        }
-    }
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -242,19 +163,5 @@ mod tests {
             LoginAnswer::WrongCredentials(Some("Bad password".into()))
         );
         assert!(matches!(parse_login(503, &[]), LoginAnswer::Transient(_)));
-    }
-
-    #[test]
-    fn urls() {
-        let u = Url::parse("https://[::1]:8443/x?y").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.authority()),
-            ("::1", 8443, "[::1]:8443".to_owned())
-        );
-        assert_eq!(u.join("/other").unwrap().path, "/other");
-        assert_eq!(u.join("https://h/p").unwrap().host, "h");
-        assert!(Url::parse("https://:5/").is_none());
-        assert!(Url::parse("https://h:0/").is_none());
-        assert!(!Url::parse("http://h/").unwrap().https);
     }
 }

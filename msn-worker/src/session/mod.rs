@@ -191,7 +191,7 @@ impl<'a> Session<'a> {
             next_sb: 1,
             pending_sbs: HashMap::new(),
             conversations: BTreeMap::new(),
-            next_conversation: 1,
+            next_conversation: config.first_conversation.max(1),
         }
     }
 

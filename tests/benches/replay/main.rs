@@ -186,33 +186,48 @@ async fn znc_rows() -> anyhow::Result<Option<(Vec<Row>, f64)>> {
 
 /// A store with `STORED` lines in #bob, `staff` last there 100,000 ago.
 fn big_store(path: &std::path::Path) -> anyhow::Result<()> {
-    use ::msnbnc::store::history::{Kind, NewLine};
+    use ::msnbnc::store::batch::Batch;
+    use ::msnbnc::store::lines::{ConversationRow, Kind, LineRow};
     let mut s = ::msnbnc::store::Store::open(path)?;
     s.add_user("staff", "pw", ::msnbnc::store::users::Role::Staff)?;
-    let c = s.conversation("#bob")?;
+    // staff was here before the conversation began.
+    s.device_attached("staff", "")?;
+    let bob = ConversationRow {
+        id: 1,
+        channel: "#bob".into(),
+        customers: vec!["bob@example.com".into()],
+        created_ms: ::msnbnc::store::now_ms(),
+    };
     s.begin()?;
-    let mut last = 0;
-    for i in 0..STORED {
-        let t = text(i as u64 + 1);
-        let msgid = format!("big-{i}");
-        last = s.record(
-            c,
-            &NewLine {
-                time_ms: 1_700_000_000_000 + i,
-                msgid: &msgid,
-                kind: Kind::Customer,
-                sender: "bob@example.com",
-                source: "bob!bob@example.com",
-                command: "PRIVMSG",
-                text: &t,
-                plain: &t,
-            },
-        )?;
+    s.put_conversation(&bob)?;
+    for chunk in 0..STORED / 10_000 {
+        let lines = (0..10_000)
+            .map(|i| {
+                let id = chunk * 10_000 + i + 1;
+                let t = text(id as u64);
+                LineRow {
+                    id,
+                    conversation: 1,
+                    time_ms: 1_700_000_000_000 + id,
+                    msgid: format!("big-{id}"),
+                    kind: Kind::Customer,
+                    sender: "bob@example.com".into(),
+                    source: "bob!bob@example.com".into(),
+                    command: "PRIVMSG",
+                    plain: t.clone(),
+                    text: t,
+                }
+            })
+            .collect();
+        s.apply(&Batch {
+            lines,
+            ..Batch::default()
+        })?;
     }
     s.commit()?;
-    // Positions only move forward: the older one first.
-    s.set_position("staff", "", c, last - 100_000)?;
-    s.device_attached("staff", "")?;
+    // staff saw everything up to 100,000 lines ago.
+    s.set_position("staff", "", 1, STORED - 100_000)?;
+    s.set_seen_through("staff", "", STORED - 100_000)?;
     Ok(())
 }
 

@@ -19,7 +19,18 @@ pub enum State {
 }
 
 impl State {
-    fn as_str(self) -> &'static str {
+    fn parse(s: &str) -> Option<State> {
+        Some(match s {
+            "pending" => State::Pending,
+            "sent" => State::Sent,
+            "delivered" => State::Delivered,
+            "failed" => State::Failed,
+            "unknown" => State::Unknown,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
         match self {
             State::Pending => "pending",
             State::Sent => "sent",
@@ -30,11 +41,14 @@ impl State {
     }
 }
 
-/// A message still to send.
+/// A message MSN does not have for sure yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
     /// Its line in history.
     pub message: i64,
+    pub state: State,
+    /// Its conversation, and the channel that was last shown as.
+    pub conversation: i64,
     pub channel: String,
     pub handle: String,
     pub body: String,
@@ -75,8 +89,8 @@ impl Store {
         handle: &str,
         body: &str,
         format: &TextFormat,
+        created_ms: i64,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
         self.conn
             .prepare_cached(
                 "INSERT INTO outbox (message, handle, body, font, effects, color, state, created_ms, updated_ms)
@@ -89,7 +103,7 @@ impl Store {
                 format.font,
                 effects(format),
                 color(format.color),
-                now
+                created_ms
             ])?;
         Ok(())
     }
@@ -111,32 +125,36 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Messages in a state, oldest first.
-    pub fn outbox(&self, state: State) -> Result<Vec<Queued>, StoreError> {
+    /// Messages MSN does not have for sure (pending or sent), oldest first.
+    pub fn outbox_open(&self) -> Result<Vec<Queued>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT o.message, c.channel, o.handle, o.body, o.font, o.effects, o.color, o.created_ms, m.text, m.sender
+            "SELECT o.message, o.state, m.conversation, c.channel, o.handle, o.body, o.font, o.effects,
+                    o.color, o.created_ms, m.text, m.sender
              FROM outbox o JOIN messages m ON m.id = o.message JOIN conversations c ON c.id = m.conversation
-             WHERE o.state = ?1 ORDER BY o.message",
+             WHERE o.state IN ('pending', 'sent') ORDER BY o.message",
         )?;
-        let rows = stmt.query_map(params![state.as_str()], |r| {
-            let fx: i64 = r.get(5)?;
-            let color: Option<i64> = r.get(6)?;
+        let rows = stmt.query_map([], |r| {
+            let state: String = r.get(1)?;
+            let fx: i64 = r.get(7)?;
+            let color: Option<i64> = r.get(8)?;
             Ok(Queued {
                 message: r.get(0)?,
-                channel: r.get(1)?,
-                handle: r.get(2)?,
-                body: r.get(3)?,
+                state: State::parse(&state).unwrap_or(State::Unknown),
+                conversation: r.get(2)?,
+                channel: r.get(3)?,
+                handle: r.get(4)?,
+                body: r.get(5)?,
                 format: TextFormat {
-                    font: r.get(4)?,
+                    font: r.get(6)?,
                     bold: fx & BOLD != 0,
                     italic: fx & ITALIC != 0,
                     underline: fx & UNDERLINE != 0,
                     strikethrough: fx & STRIKE != 0,
                     color: color.map(|c| [(c >> 16) as u8, (c >> 8) as u8, c as u8]),
                 },
-                created_ms: r.get(7)?,
-                text: r.get(8)?,
-                from: r.get(9)?,
+                created_ms: r.get(9)?,
+                text: r.get(10)?,
+                from: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -146,33 +164,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::history::{Kind, NewLine};
-
-    fn store_with_line() -> (tempfile::TempDir, Store, i64) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("msnbnc.db")).unwrap();
-        let c = s.conversation("#bob").unwrap();
-        let id = s
-            .record(
-                c,
-                &NewLine {
-                    time_ms: 1,
-                    msgid: "m1",
-                    kind: Kind::Staff,
-                    sender: "alice",
-                    source: "alice!alice@msnbnc",
-                    command: "PRIVMSG",
-                    text: "\x02hello",
-                    plain: "hello",
-                },
-            )
-            .unwrap();
-        (dir, s, id)
-    }
+    use crate::store::lines::tests::{say, store};
 
     #[test]
     fn a_message_moves_forward_only_and_keeps_its_format() {
-        let (_d, mut s, id) = store_with_line();
+        let (_d, mut s) = store();
+        let id = say(&mut s, 1, "#bob", &["\x02hello"], 1)[0];
         let format = TextFormat {
             font: Some("Arial".into()),
             bold: true,
@@ -181,23 +178,28 @@ mod tests {
             strikethrough: false,
             color: Some([255, 0, 16]),
         };
-        s.outbox_add(id, "bob@example.com", "[alice] hello", &format)
+        s.outbox_add(id, "bob@example.com", "[alice] hello", &format, 7)
             .unwrap();
-        let q = s.outbox(State::Pending).unwrap();
+        let q = s.outbox_open().unwrap();
         assert_eq!(q.len(), 1);
         assert_eq!(
-            (q[0].channel.as_str(), q[0].handle.as_str()),
-            ("#bob", "bob@example.com")
+            (
+                q[0].state,
+                q[0].conversation,
+                q[0].channel.as_str(),
+                q[0].handle.as_str()
+            ),
+            (State::Pending, 1, "#bob", "bob@example.com")
         );
         assert_eq!((q[0].body.as_str(), &q[0].format), ("[alice] hello", &format));
-        assert_eq!((q[0].text.as_str(), q[0].from.as_str()), ("\x02hello", "alice"));
+        assert_eq!(q[0].text, "\x02hello");
         assert!(s.outbox_set(id, State::Sent).unwrap());
         assert!(!s.outbox_set(id, State::Sent).unwrap(), "already sent");
-        assert!(s.outbox(State::Pending).unwrap().is_empty());
+        assert_eq!(s.outbox_open().unwrap()[0].state, State::Sent);
         assert!(s.outbox_set(id, State::Delivered).unwrap());
         // Finished is final.
         assert!(!s.outbox_set(id, State::Failed).unwrap());
         assert!(!s.outbox_set(id, State::Pending).unwrap());
-        assert!(s.outbox(State::Sent).unwrap().is_empty());
+        assert!(s.outbox_open().unwrap().is_empty());
     }
 }

@@ -6,6 +6,7 @@
 //! it through [`Update`].
 
 mod backoff;
+mod running;
 pub mod spawn;
 pub mod worker;
 
@@ -96,9 +97,11 @@ enum Next {
 fn decide(ended: &Ended, config: &Config) -> Next {
     match ended {
         Ended::SignedOut { class, .. } if *class == ipc::SignOutClass::SignedInElsewhere => {
-            match config.worker.signed_in_elsewhere {
+            match config.worker.restart.signed_in_elsewhere {
                 ElsewherePolicy::Wait => Next::Hold,
-                ElsewherePolicy::Retry => Next::RestartAfter(config.worker.signed_in_elsewhere_cooldown),
+                ElsewherePolicy::Retry => {
+                    Next::RestartAfter(config.worker.restart.signed_in_elsewhere_cooldown)
+                }
             }
         }
         Ended::SignedOut { class, .. } if class.needs_operator() => Next::Hold,
@@ -114,6 +117,8 @@ pub struct Supervisor {
     control: mpsc::Receiver<Control>,
     shutdown: CancellationToken,
     known_sandbox_gaps: Vec<worker::SandboxGap>,
+    /// The first conversation id the next worker may give out.
+    next_conversation: u64,
 }
 
 impl Supervisor {
@@ -129,6 +134,7 @@ impl Supervisor {
             control,
             shutdown,
             known_sandbox_gaps: Vec::new(),
+            next_conversation: 1,
         }
     }
 
@@ -139,6 +145,7 @@ impl Supervisor {
             control: &mut self.control,
             shutdown: &self.shutdown,
             known_sandbox_gaps: &mut self.known_sandbox_gaps,
+            next_conversation: &mut self.next_conversation,
         }
     }
 
@@ -242,6 +249,6 @@ impl Supervisor {
 }
 
 fn new_backoff(config: &Config) -> Backoff {
-    let w = &config.worker;
-    Backoff::new(w.restart_initial, w.restart_max, w.stable_after)
+    let r = &config.worker.restart;
+    Backoff::new(r.initial, r.max, r.stable_after)
 }

@@ -1,0 +1,339 @@
+//! The running msnbnc: opens the store and the listeners, starts the
+//! worker's supervisor and the store threads, then feeds the hub one
+//! event at a time — client events, worker updates, store events,
+//! housekeeping ticks — and looks after the process itself: signals,
+//! systemd (ready, status, watchdog, stopping), SIGHUP reloads, shutdown.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, reload, Config};
+use crate::hub::{Hub, Preload, Settings};
+use crate::irc::{auth::Auth, conn::ClientEvent, server, tls};
+use crate::store::threads::StoreThreads;
+use crate::store::Store;
+use crate::supervisor::{Control, Supervisor, Update, WorkerState};
+use crate::systemd;
+
+/// SIGTERM must end the process within 5 s: the store writer gets this
+/// long to finish, the supervisor this long to see the worker out.
+const STORE_BUDGET: Duration = Duration::from_secs(1);
+const SHUTDOWN_BUDGET: Duration = Duration::from_secs(3);
+
+/// At most this many queued events of one kind share one turn's batch
+/// (group commit).
+const GROUP: usize = 256;
+
+/// How msnbnc runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// For real: customer text never reaches the log above DEBUG.
+    Service,
+    /// `msnbnc demo`: the customers are the simulator's, and what they
+    /// write is logged, so a newcomer sees the whole path work.
+    Demo,
+}
+
+/// What the daemon itself keeps: the configuration in force and the
+/// handles it reloads.
+struct Daemon {
+    mode: Mode,
+    config_path: PathBuf,
+    config: Config,
+    worker_state: WorkerState,
+    control: mpsc::Sender<Control>,
+    /// The current TLS certificate for new IRC connections.
+    tls: Option<watch::Sender<tokio_rustls::TlsAcceptor>>,
+}
+
+/// Opens every listener, plain and TLS, before READY (a taken port stops
+/// us here).
+async fn listen(
+    config: &Config,
+    auth: &Auth,
+    events: &mpsc::Sender<ClientEvent>,
+) -> anyhow::Result<Option<watch::Sender<tokio_rustls::TlsAcceptor>>> {
+    let irc = &config.irc;
+    for l in server::listen(&irc.listen, "IRC").await? {
+        server::spawn_accept(l, irc.server_name.clone(), auth.clone(), events.clone());
+    }
+    let (false, Some(cert), Some(key)) = (irc.tls_listen.is_empty(), &irc.tls_cert, &irc.tls_key) else {
+        return Ok(None);
+    };
+    let acceptor = tls::acceptor(cert, key).map_err(|e| anyhow::anyhow!(e))?;
+    let (tx, rx) = watch::channel(acceptor);
+    for l in server::listen(&irc.tls_listen, "IRC (TLS)").await? {
+        server::spawn_accept_tls(
+            l,
+            rx.clone(),
+            irc.server_name.clone(),
+            auth.clone(),
+            events.clone(),
+        );
+    }
+    Ok(Some(tx))
+}
+
+/// How often the hub does its housekeeping: often enough to close idle
+/// conversations on time.
+fn housekeeping(config: &Config) -> tokio::time::Interval {
+    let every = (config.irc.idle_close / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    tokio::time::interval(every)
+}
+
+pub async fn run(config_path: PathBuf, config: Config, mode: Mode) -> anyhow::Result<()> {
+    // The store is up before we say READY (a broken database stops us here).
+    let store = Store::open(&config.store.path)?;
+    tracing::info!(
+        "store {} (schema version {})",
+        config.store.path.display(),
+        store.schema_version()?
+    );
+    let preload = Preload::read(&store)?;
+    drop(store);
+    let auth = Auth::start(config.store.path.clone());
+    let (irc_tx, mut irc_rx) = mpsc::channel(1024);
+    let tls = listen(&config, &auth, &irc_tx).await?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+
+    let (updates_tx, mut updates) = mpsc::channel(256);
+    let (control_tx, control_rx) = mpsc::channel(1024);
+    let (threads, mut stored) = StoreThreads::start(&config.store.path)?;
+    let settings = Settings {
+        irc: config.irc.clone(),
+        store: config.store.clone(),
+    };
+    let mut hub = Hub::new(settings, preload, threads, control_tx.clone());
+    let shutdown = CancellationToken::new();
+    let mut ticks = housekeeping(&config);
+    let mut supervisor =
+        tokio::spawn(Supervisor::new(config.clone(), updates_tx, control_rx, shutdown.clone()).run());
+    let mut daemon = Daemon {
+        mode,
+        config_path,
+        config,
+        worker_state: WorkerState::Starting,
+        control: control_tx,
+        tls,
+    };
+
+    let watchdog_period = systemd::watchdog_period();
+    let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
+    tracing::info!("msnbnc {} running", env!("CARGO_PKG_VERSION"));
+    systemd::ready();
+
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = sighup.recv() => {
+                if daemon.reload(&mut hub) {
+                    ticks = housekeeping(&daemon.config);
+                }
+            }
+            Some(update) = updates.recv() => {
+                daemon.worker_update(&update);
+                hub.on_worker(&update);
+                // Group commit: whatever else the worker already sent goes
+                // into the same batch, then it is all shown.
+                for _ in 0..GROUP {
+                    let Ok(update) = updates.try_recv() else { break };
+                    daemon.worker_update(&update);
+                    hub.on_worker(&update);
+                }
+                hub.end_turn();
+            }
+            Some(event) = irc_rx.recv() => {
+                hub.on_client(event);
+                hub.end_turn();
+            }
+            Some(event) = stored.recv() => {
+                hub.on_store(event);
+                for _ in 0..GROUP {
+                    let Ok(event) = stored.try_recv() else { break };
+                    hub.on_store(event);
+                }
+                hub.end_turn();
+            }
+            _ = ticks.tick() => {
+                hub.tick(std::time::Instant::now());
+                hub.end_turn();
+            }
+            _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
+            _ = &mut supervisor => anyhow::bail!("the worker supervisor stopped unexpectedly"),
+        }
+    }
+
+    systemd::stopping();
+    hub.shut_down(STORE_BUDGET);
+    shutdown.cancel();
+    let finished = tokio::time::timeout(SHUTDOWN_BUDGET, async {
+        // Keep draining so the supervisor never blocks on a full channel.
+        loop {
+            tokio::select! {
+                biased;
+                Some(update) = updates.recv() => daemon.worker_update(&update),
+                _ = &mut supervisor => break,
+            }
+        }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!("worker supervisor did not stop in time; killing the worker");
+        supervisor.abort();
+    }
+    // Whatever it said last (its final state) is still worth reporting.
+    while let Ok(update) = updates.try_recv() {
+        daemon.worker_update(&update);
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+impl Daemon {
+    /// The worker's state, for the log and systemd's STATUS=.
+    fn worker_update(&mut self, update: &Update) {
+        match update {
+            Update::State(state) if *state != self.worker_state => {
+                tracing::info!("worker state: {state}");
+                systemd::status(&state.to_string());
+                self.worker_state = state.clone();
+            }
+            Update::Event(e) => log_event(e, self.mode),
+            Update::CommandResult { id, result } => tracing::debug!(id, ?result, "command result"),
+            Update::State(_) => {}
+        }
+    }
+
+    /// SIGHUP: re-read the configuration and apply what can change at run
+    /// time; a broken file keeps the old one. Returns whether it applied.
+    fn reload(&mut self, hub: &mut Hub) -> bool {
+        systemd::reloading();
+        let applied = match config::load(&self.config_path) {
+            Ok(new) => {
+                self.apply(new, hub);
+                true
+            }
+            Err(errors) => {
+                tracing::error!("configuration reload failed; keeping the running configuration:\n{errors}");
+                systemd::status(&format!(
+                    "reload failed: {}",
+                    errors.0.first().map(ToString::to_string).unwrap_or_default()
+                ));
+                false
+            }
+        };
+        systemd::ready();
+        applied
+    }
+
+    fn apply(&mut self, mut new: Config, hub: &mut Hub) {
+        tracing::info!("configuration reloaded from {}", self.config_path.display());
+        let changes = reload::changes(&self.config, &new);
+        if !changes.now.is_empty() {
+            tracing::info!("applied now: {}", changes.now.join(", "));
+        }
+        if !changes.next_worker.is_empty() {
+            tracing::info!(
+                "applied at the next worker start: {}",
+                changes.next_worker.join(", ")
+            );
+        }
+        if !changes.restart.is_empty() {
+            tracing::warn!(
+                "take effect only when msnbnc restarts: {}",
+                changes.restart.join(", ")
+            );
+        }
+        // What needs a restart stays as it is until then.
+        let (old, now) = (&self.config, &mut new);
+        now.irc.listen.clone_from(&old.irc.listen);
+        now.irc.tls_listen.clone_from(&old.irc.tls_listen);
+        now.irc.server_name.clone_from(&old.irc.server_name);
+        now.irc.network.clone_from(&old.irc.network);
+        now.store.path.clone_from(&old.store.path);
+        // A renewed certificate applies to new connections at once.
+        if let (Some(tx), Some(cert), Some(key)) = (&self.tls, &new.irc.tls_cert, &new.irc.tls_key) {
+            match tls::acceptor(cert, key) {
+                Ok(a) => {
+                    let _ = tx.send(a);
+                    tracing::info!("TLS certificate reloaded from {}", cert.display());
+                }
+                Err(e) => tracing::error!("keeping the old TLS certificate: {e}"),
+            }
+        }
+        hub.reconfigure(Settings {
+            irc: new.irc.clone(),
+            store: new.store.clone(),
+        });
+        // Never block on the supervisor.
+        if self
+            .control
+            .try_send(Control::Reconfigure(Box::new(new.clone())))
+            .is_err()
+        {
+            tracing::error!("the supervisor is busy; reload again in a moment");
+        }
+        self.config = new;
+    }
+}
+
+/// What happened on MSN, for the log. What concerns the account is said
+/// at INFO; what concerns a customer only at DEBUG, and never what they
+/// wrote (customer text stays out of logs).
+fn log_event(event: &ipc::Event, mode: Mode) {
+    use crate::untrusted::short as u;
+    use ipc::Event as E;
+    match event {
+        E::SignedIn {
+            account,
+            friendly_name,
+            protocol,
+        } => tracing::info!(
+            "msn: signed in as {} ({}) with MSNP{protocol}",
+            u(account),
+            u(friendly_name)
+        ),
+        E::Roster { contacts, groups } => {
+            tracing::info!("msn: {} contacts in {} groups", contacts.len(), groups.len());
+        }
+        E::AddRequest { handle, .. } => tracing::info!("msn: {} wants to add the account", u(handle)),
+        E::Notice(text) => tracing::info!("msn: {}", u(text)),
+        E::SignedOut { class, reason, .. } => tracing::info!("msn: signed out ({class:?}): {}", u(reason)),
+        E::Message {
+            conversation,
+            from,
+            text,
+            ..
+        } => match mode {
+            Mode::Demo => tracing::info!("msn: <{}> in conversation {conversation}: {}", u(from), u(text)),
+            Mode::Service => {
+                tracing::debug!(conv = conversation, bytes = text.len(), "msn: customer message")
+            }
+        },
+        E::Delivery { command_id, outcome } => tracing::debug!(command_id, ?outcome, "msn: delivery"),
+        other => tracing::debug!(conv = other.conversation(), "msn: {}", kind(other)),
+    }
+}
+
+/// An event's name, without its contents.
+fn kind(event: &ipc::Event) -> &'static str {
+    use ipc::Event as E;
+    match event {
+        E::LoginProgress(_) => "login progress",
+        E::Presence { .. } => "presence",
+        E::ConversationJoined { .. } => "conversation joined",
+        E::ConversationLeft { .. } => "conversation left",
+        E::ConversationClosed(_) => "conversation closed",
+        E::Typing { .. } => "typing",
+        E::Nudge { .. } => "nudge",
+        E::Sent { .. } => "sent",
+        _ => "event",
+    }
+}

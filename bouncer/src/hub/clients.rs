@@ -1,0 +1,192 @@
+//! Attached staff clients and the users behind them: each client's login,
+//! device, capabilities and queue to its writer; each user's nick (their
+//! user name, the same on every device), real name and signature.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use crate::irc::cap::{Cap, Caps};
+use crate::irc::conn::{Attached, ClientId, OutLine};
+use crate::irc::registration::Login;
+use crate::store::users::Role;
+use crate::untrusted::short;
+
+pub struct Client {
+    pub login: Login,
+    pub nick: String,
+    pub role: Role,
+    pub caps: Caps,
+    /// The fingerprint of the TLS client certificate, if one was sent.
+    pub cert: Option<String>,
+    /// Every line up to this one was shown to this client (live or replayed).
+    pub seen_up_to: i64,
+    tx: mpsc::Sender<OutLine>,
+}
+
+impl Client {
+    pub fn has(&self, cap: Cap) -> bool {
+        self.caps.has(cap)
+    }
+
+    /// The device's name ('' for logins without one).
+    pub fn device(&self) -> &str {
+        self.login.device.as_deref().unwrap_or_default()
+    }
+
+    /// A sender for work that writes to this client beside the hub (replay).
+    pub fn sender(&self) -> mpsc::Sender<OutLine> {
+        self.tx.clone()
+    }
+}
+
+/// A staff user with at least one device attached.
+#[derive(Debug, Clone)]
+pub struct StaffUser {
+    /// USER's real name, or SETNAME's.
+    pub realname: String,
+    /// Their own signature (`None`: the global one; empty: none).
+    pub signature: Option<String>,
+}
+
+/// What an attach changed.
+pub struct AttachedInfo {
+    pub first_of_user: bool,
+    pub first_of_all: bool,
+}
+
+#[derive(Default)]
+pub struct Clients {
+    by_id: BTreeMap<ClientId, Client>,
+    users: BTreeMap<String, StaffUser>,
+    /// Clients whose queue overflowed or closed: dropped at the end of
+    /// the turn (they get their backlog when they reconnect).
+    gone: Vec<(ClientId, &'static str)>,
+}
+
+impl Clients {
+    /// A client is attached; its nick is its user name. `seen_up_to`: the
+    /// newest line now (older ones reach it by replay).
+    pub fn attach(&mut self, a: Attached, seen_up_to: i64) -> AttachedInfo {
+        let nick = a.login.user.clone();
+        let info = AttachedInfo {
+            first_of_user: !self.users.contains_key(&nick),
+            first_of_all: self.by_id.is_empty(),
+        };
+        if info.first_of_user {
+            let realname = match a.realname.trim() {
+                "" => nick.clone(),
+                r => short(r),
+            };
+            self.users.insert(
+                nick.clone(),
+                StaffUser {
+                    realname,
+                    signature: a.signature,
+                },
+            );
+        }
+        self.by_id.insert(
+            a.id,
+            Client {
+                login: a.login,
+                nick,
+                role: a.role,
+                caps: a.caps,
+                cert: a.cert,
+                seen_up_to,
+                tx: a.tx,
+            },
+        );
+        info
+    }
+
+    /// Removes a client; the second value says it was its user's last.
+    pub fn detach(&mut self, id: ClientId) -> Option<(Client, bool)> {
+        let c = self.by_id.remove(&id)?;
+        let last = !self.by_id.values().any(|o| o.nick == c.nick);
+        if last {
+            self.users.remove(&c.nick);
+        }
+        Some((c, last))
+    }
+
+    pub fn get(&self, id: ClientId) -> Option<&Client> {
+        self.by_id.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: ClientId) -> Option<&mut Client> {
+        self.by_id.get_mut(&id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&ClientId, &Client)> {
+        self.by_id.iter()
+    }
+
+    pub fn ids(&self) -> Vec<ClientId> {
+        self.by_id.keys().copied().collect()
+    }
+
+    /// Clients that negotiated `cap`.
+    pub fn with(&self, cap: Cap) -> Vec<ClientId> {
+        self.by_id
+            .iter()
+            .filter(|(_, c)| c.has(cap))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Every device of user `nick`.
+    pub fn devices_of(&self, nick: &str) -> Vec<ClientId> {
+        self.by_id
+            .iter()
+            .filter(|(_, c)| c.nick == nick)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Attached users, by name.
+    pub fn users(&self) -> &BTreeMap<String, StaffUser> {
+        &self.users
+    }
+
+    /// The attached user whose nick is `nick` (any case).
+    pub fn user_named(&self, nick: &str) -> Option<&str> {
+        self.users
+            .keys()
+            .find(|n| n.eq_ignore_ascii_case(nick))
+            .map(String::as_str)
+    }
+
+    pub fn user_mut(&mut self, nick: &str) -> Option<&mut StaffUser> {
+        self.users.get_mut(nick)
+    }
+
+    /// A staff member's real name (their nick until they give one).
+    pub fn realname(&self, nick: &str) -> String {
+        self.users
+            .get(nick)
+            .map_or_else(|| nick.to_owned(), |u| u.realname.clone())
+    }
+
+    /// Queues a line for a client's writer. A client whose queue is full
+    /// is too slow, one whose writer ended is gone: either is dropped at
+    /// the end of the turn.
+    pub fn deliver(&mut self, id: ClientId, line: OutLine) {
+        let Some(c) = self.by_id.get(&id) else { return };
+        match c.tx.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.gone.push((id, "too slow: its queue is full")),
+            Err(TrySendError::Closed(_)) => self.gone.push((id, "connection closed")),
+        }
+    }
+
+    /// The clients found gone since the last call.
+    pub fn take_gone(&mut self) -> Vec<(ClientId, &'static str)> {
+        std::mem::take(&mut self.gone)
+    }
+}

@@ -1,0 +1,147 @@
+//! One customer conversation: the record every part of the hub refers to
+//! by its stable id. Its channel is how staff see it now; its history,
+//! device positions and read markers are keyed by the id, so a channel
+//! name can change (or be reused by another customer later) without
+//! mixing two histories.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use ipc::ConversationId;
+
+use super::roster::Roster;
+use crate::store::lines::ConversationRow;
+use crate::untrusted::short;
+
+/// How the record stands with MSN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// An MSN conversation of the running worker is shown here.
+    Live(ConversationId),
+    /// No MSN conversation (the worker stopped, msnbnc restarted, or staff
+    /// wrote to a customer who has none yet): staff are still in the
+    /// channel, and writing there — or the customer writing — brings it
+    /// back to life under the same name. `suspended`: it went dormant in
+    /// the current outage (staff are told when MSN is back).
+    Dormant { suspended: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub id: i64,
+    pub channel: String,
+    /// Lower-cased handles of its customers (several: a group conversation).
+    pub customers: BTreeSet<String>,
+    pub link: Link,
+    /// Who answers it (a staff nick).
+    pub claim: Option<String>,
+    /// Last customer or staff activity (idle conversations are closed).
+    pub last_activity: Instant,
+    /// Got the unattended auto-reply since staff were last attached.
+    pub auto_replied: bool,
+    pub created_ms: i64,
+}
+
+impl Conversation {
+    pub fn new(id: i64, channel: String, customers: BTreeSet<String>, link: Link, now: Instant) -> Self {
+        Conversation {
+            id,
+            channel,
+            customers,
+            link,
+            claim: None,
+            last_activity: now,
+            auto_replied: false,
+            created_ms: crate::store::now_ms(),
+        }
+    }
+
+    /// The running worker's id for it, if it is live.
+    pub fn worker_id(&self) -> Option<ConversationId> {
+        match self.link {
+            Link::Live(w) => Some(w),
+            Link::Dormant { .. } => None,
+        }
+    }
+
+    /// The one customer of a conversation with one (a group has several).
+    pub fn only_customer(&self) -> Option<&str> {
+        match self.customers.len() {
+            1 => self.customers.first().map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// The MSN conversation ended with the worker: the channel stays,
+    /// dormant; what belonged to that MSN conversation goes. Returns
+    /// whether it was live.
+    pub fn suspend(&mut self) -> bool {
+        let was_live = matches!(self.link, Link::Live(_));
+        if was_live {
+            self.link = Link::Dormant { suspended: true };
+        }
+        self.auto_replied = false;
+        was_live
+    }
+
+    /// An MSN conversation is shown here (again).
+    pub fn bind(&mut self, worker: ConversationId, now: Instant) {
+        self.link = Link::Live(worker);
+        self.last_activity = now;
+    }
+
+    /// Whether nobody touched it for `limit`.
+    pub fn idle(&self, now: Instant, limit: Duration) -> bool {
+        now.saturating_duration_since(self.last_activity) >= limit
+    }
+
+    /// As stored.
+    pub fn row(&self) -> ConversationRow {
+        ConversationRow {
+            id: self.id,
+            channel: self.channel.clone(),
+            customers: self.customers.iter().cloned().collect(),
+            created_ms: self.created_ms,
+        }
+    }
+
+    /// The channel topic: who the customers are and who answers.
+    pub fn topic(&self, roster: &Roster) -> String {
+        let members: Vec<String> = self
+            .customers
+            .iter()
+            .filter_map(|h| roster.contact(h))
+            .map(|c| format!("{} ({}, {:?})", c.handle, short(&c.friendly_name), c.status))
+            .collect();
+        let claimed = match &self.claim {
+            Some(who) => format!(" | claimed by {who}"),
+            None => " | unclaimed".to_owned(),
+        };
+        format!("Conversation with {}{claimed}", members.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_conversation_suspends_once_and_binds_again() {
+        let now = Instant::now();
+        let customers: BTreeSet<String> = ["bob@example.com".to_owned()].into();
+        let mut c = Conversation::new(7, "#bob".into(), customers, Link::Live(3), now);
+        c.auto_replied = true;
+        assert_eq!(
+            (c.worker_id(), c.only_customer()),
+            (Some(3), Some("bob@example.com"))
+        );
+        assert!(c.suspend());
+        assert_eq!(c.link, Link::Dormant { suspended: true });
+        assert!(!c.auto_replied && c.worker_id().is_none());
+        assert!(!c.suspend(), "already dormant");
+        c.bind(9, now);
+        assert_eq!(c.worker_id(), Some(9));
+        assert!(c.idle(now + Duration::from_secs(5), Duration::from_secs(5)));
+        assert_eq!(c.row().customers, ["bob@example.com"]);
+    }
+}

@@ -1,0 +1,242 @@
+//! History on request: `CHATHISTORY` (draft/chathistory) and read
+//! markers (`MARKREAD`, draft/read-marker). The store answers on its own
+//! threads; the reply (labelled, if the command was) follows when it does.
+
+use super::{finish_label, later_reply, resume_reply, Ctx};
+use crate::hub::Hub;
+use crate::irc::cap::Cap;
+use crate::irc::chathistory::{self, Fail, Query, Ref};
+use crate::irc::conn::ClientId;
+use crate::irc::replay::{format_line, Style};
+use crate::irc::tags::{parse_timestamp, timestamp_ms as stamp};
+use crate::store::lines::{Anchor, Line};
+use crate::store::{Store, StoreError};
+
+pub(crate) fn chathistory(hub: &mut Hub, ctx: &Ctx<'_>) {
+    let server = hub.server().to_owned();
+    let query = match chathistory::parse(&ctx.params) {
+        Ok(q) => q,
+        Err(f) => return hub.send(ctx.id, f.line(&server)),
+    };
+    let sub = ctx.param(0).to_ascii_uppercase();
+    let (id, label) = (ctx.id, later_reply(hub));
+    if let Query::Targets {
+        from_ms,
+        to_ms,
+        limit,
+    } = query
+    {
+        hub.read(
+            move |s| s.targets(from_ms, to_ms, limit),
+            move |hub, found| {
+                resume_reply(hub, label);
+                match found {
+                    Ok(targets) => send_targets(hub, id, &targets),
+                    Err(e) => hub.send(id, Fail::message_error(&sub, "*", &e.to_string()).line(&server)),
+                }
+                finish_label(hub);
+            },
+        );
+        return;
+    }
+    let target = query.target().to_owned();
+    let known = hub.conversations.by_channel(&target);
+    hub.read(
+        move |s| answer(s, known, &query, &sub),
+        move |hub, found| {
+            resume_reply(hub, label);
+            match found {
+                Ok(lines) => send_batch(hub, id, &target, &lines),
+                Err(f) => hub.send(id, f.line(&server)),
+            }
+            finish_label(hub);
+        },
+    );
+}
+
+/// The lines a query asks for, from the store (`known`: the conversation
+/// the hub shows under the target's name, if any).
+pub(crate) fn answer(s: &Store, known: Option<i64>, query: &Query, sub: &str) -> Result<Vec<Line>, Fail> {
+    let target = query.target();
+    let store_err = |e: StoreError| Fail::message_error(sub, target, &e.to_string());
+    let conversation = match known {
+        Some(c) => c,
+        None => s
+            .conversation_named(target)
+            .map_err(store_err)?
+            .map(|c| c.id)
+            .ok_or_else(|| Fail::invalid_target(sub, target, "no history for that target"))?,
+    };
+    // A msgid must belong to this conversation.
+    let anchor = |r: &Ref| -> Result<Anchor, Fail> {
+        match r {
+            Ref::Time(t) => Ok(Anchor::Time(*t)),
+            Ref::MsgId(m) => match s.find_msgid(m).map_err(store_err)? {
+                Some((row, c)) if c == conversation => Ok(Anchor::Message(row)),
+                _ => Err(Fail::invalid_params(
+                    sub,
+                    &format!("unknown msgid {m} in {target}"),
+                )),
+            },
+        }
+    };
+    match query {
+        Query::Before { at, limit, .. } => s.before(conversation, Some(anchor(at)?), *limit),
+        Query::After { at, limit, .. } => s.after(conversation, anchor(at)?, *limit),
+        Query::Latest { since, limit, .. } => {
+            let since = since.as_ref().map(anchor).transpose()?;
+            s.latest(conversation, since, *limit)
+        }
+        Query::Between { from, to, limit, .. } => s.between(conversation, anchor(from)?, anchor(to)?, *limit),
+        Query::Around { at, limit, .. } => s.around(conversation, anchor(at)?, *limit),
+        Query::Targets { .. } => Ok(Vec::new()),
+    }
+    .map_err(store_err)
+}
+
+fn send_targets(hub: &mut Hub, id: ClientId, targets: &[(String, i64)]) {
+    let server = hub.server().to_owned();
+    let reference = hub.out.batch_ids().fresh();
+    hub.push(
+        id,
+        format!(":{server} BATCH +{reference} draft/chathistory-targets").into(),
+    );
+    for (channel, last) in targets {
+        let line = format!(
+            "@batch={reference} :{server} CHATHISTORY TARGETS {channel} {}",
+            stamp(*last)
+        );
+        hub.push(id, line.into());
+    }
+    hub.push(id, format!(":{server} BATCH -{reference}").into());
+}
+
+/// A `chathistory` batch, even when empty (so the client stops waiting).
+fn send_batch(hub: &mut Hub, id: ClientId, target: &str, lines: &[Line]) {
+    let has_batch = hub.clients.get(id).is_some_and(|c| c.has(Cap::Batch));
+    if has_batch && lines.is_empty() {
+        let server = hub.server().to_owned();
+        let reference = hub.out.batch_ids().fresh();
+        hub.push(
+            id,
+            format!(":{server} BATCH +{reference} chathistory {target}").into(),
+        );
+        hub.push(id, format!(":{server} BATCH -{reference}").into());
+        return;
+    }
+    send_history(hub, id, target, lines);
+}
+
+/// Stored lines to one client: a `chathistory` batch with their original
+/// times and msgids where it speaks batch and server-time, else plain
+/// lines with a short time in front.
+fn send_history(hub: &mut Hub, id: ClientId, target: &str, lines: &[Line]) {
+    let Some(c) = hub.clients.get(id) else { return };
+    let style = Style::of(c.caps);
+    if !style.batched {
+        for l in lines {
+            hub.push(id, format_line(l, target, style, None).into());
+        }
+        return;
+    }
+    let server = hub.server().to_owned();
+    let reference = hub.out.batch_ids().fresh();
+    hub.push(
+        id,
+        format!(":{server} BATCH +{reference} chathistory {target}").into(),
+    );
+    for l in lines {
+        hub.push(id, format_line(l, target, style, Some(&reference)).into());
+    }
+    hub.push(id, format!(":{server} BATCH -{reference}").into());
+}
+
+fn markread_line(server: &str, target: &str, marker: Option<i64>) -> String {
+    let value = marker.map_or("*".to_owned(), |ms| format!("timestamp={}", stamp(ms)));
+    format!(":{server} MARKREAD {target} {value}")
+}
+
+/// The conversation behind a name: the one shown under it, else the
+/// newest stored under it.
+fn conversation_of(s: &Store, known: Option<i64>, target: &str) -> Result<Option<i64>, StoreError> {
+    match known {
+        Some(c) => Ok(Some(c)),
+        None => Ok(s.conversation_named(target)?.map(|c| c.id)),
+    }
+}
+
+/// `MARKREAD <target> [timestamp=…]`: set (forward only) or ask.
+pub(crate) fn markread(hub: &mut Hub, ctx: &Ctx<'_>) {
+    let server = hub.server().to_owned();
+    let fail = move |code: &str, text: &str| format!(":{server} FAIL MARKREAD {code} :{text}");
+    let Some(target) = ctx.params.first().cloned() else {
+        return hub.send(
+            ctx.id,
+            fail("NEED_MORE_PARAMS", "MARKREAD <target> [timestamp=…]"),
+        );
+    };
+    let (id, nick, known) = (ctx.id, ctx.nick.clone(), hub.conversations.by_channel(&target));
+    let server = hub.server().to_owned();
+    let set = match ctx.params.get(1) {
+        None => None,
+        Some(t) => match t.strip_prefix("timestamp=").and_then(parse_timestamp) {
+            Some(ms) => Some(ms),
+            None => {
+                let usage = "MARKREAD <target> timestamp=YYYY-MM-DDThh:mm:ss.sssZ";
+                return hub.send(id, fail("INVALID_PARAMS", usage));
+            }
+        },
+    };
+    // Set or read on the writer, in order with the history it refers to.
+    let job = move |s: &mut Store| -> Result<Option<Option<i64>>, StoreError> {
+        let Some(c) = conversation_of(s, known, &target)? else {
+            return Ok(None);
+        };
+        match set {
+            Some(ms) => s.set_read_marker(&nick, c, ms).map(|m| Some(Some(m))),
+            None => s.read_marker(&nick, c).map(Some),
+        }
+    };
+    let target = ctx.param(0).to_owned();
+    let (nick, label) = (ctx.nick.clone(), later_reply(hub));
+    hub.write(job, move |hub, result| {
+        resume_reply(hub, label);
+        match result {
+            Ok(None) => hub.send(id, fail("INVALID_PARAMS", &format!("no history for {target}"))),
+            Err(e) => hub.send(id, fail("INTERNAL_ERROR", &e.to_string())),
+            Ok(Some(marker)) => {
+                let line = markread_line(&server, &target, marker);
+                match set {
+                    // Every device of the user learns the marker in force.
+                    Some(_) => {
+                        for cid in hub.clients.devices_of(&nick) {
+                            if hub.clients.get(cid).is_some_and(|c| c.has(Cap::ReadMarker)) {
+                                hub.send(cid, line.clone());
+                            }
+                        }
+                    }
+                    None => hub.send(id, line),
+                }
+            }
+        }
+        finish_label(hub);
+    });
+}
+
+/// After a JOIN: the user's read marker there, for read-marker clients.
+pub(crate) fn markread_after_join(hub: &mut Hub, id: ClientId, channel: &str) {
+    let Some(c) = hub.clients.get(id).filter(|c| c.has(Cap::ReadMarker)) else {
+        return;
+    };
+    let Some(conversation) = hub.conversations.by_channel(channel) else {
+        return;
+    };
+    let (nick, channel, server) = (c.nick.clone(), channel.to_owned(), hub.server().to_owned());
+    hub.read(
+        move |s| s.read_marker(&nick, conversation),
+        move |hub, marker| {
+            let line = markread_line(&server, &channel, marker.ok().flatten());
+            hub.send(id, line);
+        },
+    );
+}

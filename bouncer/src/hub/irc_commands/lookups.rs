@@ -1,0 +1,92 @@
+//! WHO and WHOIS, for staff and contacts alike: H or G (here or away),
+//! so clients show contacts' away states, and real names.
+
+use super::Ctx;
+use crate::hub::roster::{Contact, ROSTER};
+use crate::hub::welcome::{channel_contacts, channel_staff};
+use crate::hub::Hub;
+use crate::untrusted::short;
+
+/// One 352 row: nick, user, host, flags, real name.
+type WhoRow = (String, String, String, String, String);
+
+fn staff_row(hub: &Hub, nick: &str) -> WhoRow {
+    (
+        nick.to_owned(),
+        nick.to_owned(),
+        hub.server().to_owned(),
+        "H@".to_owned(),
+        hub.clients.realname(nick),
+    )
+}
+
+fn contact_row(c: &Contact, prefix: &str) -> WhoRow {
+    let (user, host) = c.handle.split_once('@').unwrap_or((&c.handle, "msn"));
+    let flag = if c.away().is_some() { "G" } else { "H" };
+    (
+        c.nick.clone(),
+        user.to_owned(),
+        host.to_owned(),
+        format!("{flag}{prefix}"),
+        short(&c.friendly_name),
+    )
+}
+
+/// WHO for a channel or a nick: one 352 per person.
+pub(super) fn who(hub: &mut Hub, ctx: &Ctx<'_>) {
+    let mask = ctx.param(0);
+    let server = hub.server().to_owned();
+    let mut rows: Vec<WhoRow> = Vec::new();
+    let is_channel = mask.starts_with(['#', '&']);
+    if is_channel {
+        rows.extend(channel_staff(hub, mask).iter().map(|n| staff_row(hub, n)));
+        let voice = if mask.eq_ignore_ascii_case(ROSTER) {
+            "+"
+        } else {
+            ""
+        };
+        rows.extend(channel_contacts(hub, mask).iter().map(|c| contact_row(c, voice)));
+    } else if let Some(c) = hub.roster.contact_by_nick(mask) {
+        rows.push(contact_row(c, ""));
+    } else if let Some(n) = hub.clients.user_named(mask) {
+        rows.push(staff_row(hub, n));
+    }
+    let channel = if is_channel { mask } else { "*" };
+    for (nick, user, host, flags, real) in rows {
+        let hop_real = format!("0 {real}");
+        hub.numeric(
+            ctx.id,
+            "352",
+            &[channel, &user, &host, &server, &nick, &flags, &hop_real],
+        );
+    }
+    hub.numeric(ctx.id, "315", &[mask, "End of /WHO list"]);
+}
+
+pub(super) fn whois(hub: &mut Hub, ctx: &Ctx<'_>) {
+    let target = ctx.params.last().map_or("", String::as_str);
+    let server = hub.server().to_owned();
+    if let Some(c) = hub.roster.contact_by_nick(target).cloned() {
+        let (user, host) = c.handle.split_once('@').unwrap_or((&c.handle, "msn"));
+        let real = format!("{} <{}>", short(&c.friendly_name), c.handle);
+        hub.numeric(ctx.id, "311", &[&c.nick, user, host, "*", &real]);
+        let what = format!("MSN contact, {:?}", c.status);
+        hub.numeric(ctx.id, "312", &[&c.nick, &server, &what]);
+        if let Some(away) = c.away() {
+            hub.numeric(ctx.id, "301", &[&c.nick, &away]);
+        }
+    } else if let Some(n) = hub.clients.user_named(target).map(str::to_owned) {
+        let devices = hub.clients.devices_of(&n).len();
+        let real = hub.clients.realname(&n);
+        hub.numeric(ctx.id, "311", &[&n, &n, &server, "*", &real]);
+        let what = format!(
+            "msnbnc staff, {devices} device{} attached",
+            if devices == 1 { "" } else { "s" }
+        );
+        hub.numeric(ctx.id, "312", &[&n, &server, &what]);
+        hub.numeric(ctx.id, "330", &[&n, &n, "is logged in as"]);
+    } else {
+        hub.numeric(ctx.id, "401", &[target, "No such nick/channel"]);
+    }
+    hub.numeric(ctx.id, "318", &[target, "End of /WHOIS list"]);
+}

@@ -1,0 +1,392 @@
+//! What the MSN side does, shown to staff: the worker's state, presence
+//! in `&msn`, conversations as channels (a new MSN conversation finds its
+//! record — a dormant one, or the customer's last one — or gets a new
+//! one), customer messages, typing, nudges, and the results of commands.
+
+use ipc::{CommandResult, ConversationId, ConversationTarget, Event, Status, TextFormat};
+
+use super::conversation::{Conversation, Link};
+use super::conversations::Conversations;
+use super::roster::{valid_handle, Contact, ROSTER};
+use super::welcome::{broadcast_join, everyone_joins, sync_status, topic_changed};
+use super::{outbox, Hub, Shown};
+use crate::irc::cap::Cap;
+use crate::store::lines::Kind;
+use crate::supervisor::WorkerState;
+use crate::untrusted::{irc_text, short};
+
+/// Lines one customer message may become: a pasted wall of lines must
+/// not flood every staff client.
+const MAX_LINES: usize = 25;
+
+pub(super) fn worker_state(hub: &mut Hub, state: &WorkerState) {
+    let lost = super::worker_link::WorkerLink::lost(state);
+    // A worker that is gone will not confirm deliveries it accepted.
+    if lost {
+        outbox::worker_lost(hub);
+    }
+    hub.worker.set_state(state);
+    tracing::info!("worker state: {}", hub.worker.shown());
+    let text = format!("MSN worker: {}", hub.worker.shown());
+    hub.roster_notice(&text);
+    if lost {
+        // The worker's conversations died with it; their channels stay,
+        // dormant, so staff keep the context and can write again.
+        for id in hub.conversations.suspend_all() {
+            let text = format!(
+                "MSN connection lost ({}); this conversation re-opens when the customer writes again, or when you write here",
+                hub.worker.shown()
+            );
+            if let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) {
+                hub.server_notice_in(&channel, &text);
+            }
+        }
+    } else if hub.worker.signed_in() {
+        for id in hub.conversations.take_suspended() {
+            if let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) {
+                hub.server_notice_in(
+                    &channel,
+                    "MSN connection back; write here to reach the customer again",
+                );
+            }
+        }
+        outbox::resend(hub);
+    }
+}
+
+/// Handles end up in IRC prefixes: a malformed one (from a compromised
+/// worker) could forge lines, so such events are dropped.
+fn well_formed(event: &Event) -> bool {
+    let handle = match event {
+        Event::Presence { handle, .. }
+        | Event::ConversationJoined { handle, .. }
+        | Event::ConversationLeft { handle, .. }
+        | Event::AddRequest { handle, .. } => Some(handle),
+        Event::Message { from, .. } | Event::Typing { from, .. } | Event::Nudge { from, .. } => Some(from),
+        Event::Roster { contacts, .. } => return contacts.iter().all(|c| valid_handle(&c.handle)),
+        _ => None,
+    };
+    handle.is_none_or(|h| valid_handle(h))
+}
+
+pub(super) fn event(hub: &mut Hub, event: &Event) {
+    if !well_formed(event) {
+        tracing::warn!(
+            "dropped a worker event with a malformed contact address: {:?}",
+            short(&format!("{event:?}"))
+        );
+        return;
+    }
+    let _span = event
+        .conversation()
+        .map(|conv| tracing::debug_span!("conversation", conv).entered());
+    match event {
+        Event::Roster { contacts, .. } => {
+            for c in contacts {
+                let status = hub.roster.contact(&c.handle).map_or(c.status, |b| b.status);
+                learn(hub, &c.handle, &short(&c.friendly_name), status);
+            }
+        }
+        Event::Presence {
+            handle,
+            status,
+            friendly_name,
+            ..
+        } => {
+            let name = friendly_name
+                .as_deref()
+                .map(short)
+                .or_else(|| hub.roster.contact(handle).map(|b| b.friendly_name.clone()))
+                .unwrap_or_else(|| handle.clone());
+            learn(hub, handle, &name, *status);
+        }
+        Event::ConversationJoined {
+            conversation, handle, ..
+        } => {
+            customer_joined(hub, *conversation, handle);
+        }
+        Event::ConversationLeft { conversation, handle } => customer_left(hub, *conversation, handle),
+        Event::ConversationClosed(conversation) => closed(hub, *conversation),
+        Event::Message {
+            conversation,
+            from,
+            text,
+            format,
+        } => customer_message(hub, *conversation, from, text, format),
+        Event::Nudge { conversation, from } => nudge(hub, *conversation, from),
+        Event::Typing { conversation, from } => typing(hub, *conversation, from),
+        Event::Delivery { command_id, outcome } => outbox::delivery(hub, *command_id, outcome),
+        Event::Sent { command_id } => outbox::sent(hub, *command_id),
+        Event::AddRequest { handle, .. } => hub.roster_notice(&format!(
+            "{handle} wants to add the account; accept with /msg *msn accept {handle}"
+        )),
+        Event::Notice(text) => hub.roster_notice(text),
+        Event::SignedOut { reason, .. } => hub.roster_notice(&format!("signed out: {reason}")),
+        Event::SignedIn { .. } => {
+            // A new login starts online; show the right status at once.
+            if hub.clients.is_empty() {
+                sync_status(hub);
+            }
+        }
+        Event::LoginProgress(_) => {}
+    }
+}
+
+/// The result of a command this side sent.
+pub(super) fn command_result(hub: &mut Hub, id: u64, result: &CommandResult) {
+    if let Some((client, what)) = hub.worker.service_answer(id) {
+        let text = match result {
+            CommandResult::Ok => format!("done: {what}"),
+            CommandResult::Failed(f) => format!("failed: {what}: {}", short(&f.detail)),
+        };
+        super::service::notice(hub, client, &text);
+        return;
+    }
+    if let CommandResult::Failed(f) = result {
+        outbox::not_taken(hub, id, f);
+    }
+}
+
+/// Notes a contact's presence and name; shows what changed.
+fn learn(hub: &mut Hub, handle: &str, friendly_name: &str, status: Status) -> Contact {
+    let learned = hub.roster.learn(handle, friendly_name, status);
+    if let Some((handle, name)) = learned.named {
+        hub.history.contact_named(handle, name);
+    }
+    presence_changed(hub, learned.before.as_ref(), &learned.after);
+    learned.after
+}
+
+/// Shows a contact coming online (JOIN +v) or going offline (PART) in
+/// `&msn`, away states (away-notify) and new names (setname).
+fn presence_changed(hub: &mut Hub, before: Option<&Contact>, after: &Contact) {
+    let (was, is) = (before.is_some_and(Contact::online), after.online());
+    if is && before.map(|b| b.status) != Some(after.status) {
+        let line = match after.away() {
+            Some(why) => format!(":{} AWAY :{why}", after.prefix()),
+            None => format!(":{} AWAY", after.prefix()),
+        };
+        if was || after.away().is_some() {
+            hub.broadcast_to_cap(Cap::AwayNotify, &[], &line);
+        }
+    }
+    if is && before.is_some_and(|b| b.friendly_name != after.friendly_name) {
+        let line = format!(":{} SETNAME :{}", after.prefix(), after.friendly_name);
+        hub.broadcast_to_cap(Cap::Setname, &[], &line);
+    }
+    if was == is {
+        return;
+    }
+    if is {
+        broadcast_join(hub, &after.prefix(), ROSTER, "*", &after.friendly_name, None);
+        let mode = format!(":{} MODE {ROSTER} +v {}", hub.server(), after.nick);
+        hub.broadcast(&mode, None);
+    } else {
+        let part = format!(":{} PART {ROSTER} :offline", after.prefix());
+        hub.broadcast(&part, None);
+    }
+}
+
+/// The record an MSN conversation of the worker is shown in: its own, a
+/// dormant one with this customer alone (it comes back to life), the
+/// customer's last conversation (re-opened), or a new one. Every attached
+/// client joins a channel that is new to it.
+pub(super) fn record_for(hub: &mut Hub, worker: ConversationId, handle: &str) -> i64 {
+    let now = std::time::Instant::now();
+    if let Some(id) = hub.conversations.by_worker(worker) {
+        return id;
+    }
+    let dormant = hub.conversations.with_customer(handle).filter(|id| {
+        hub.conversations
+            .get(*id)
+            .is_some_and(|c| c.worker_id().is_none())
+    });
+    if let Some(id) = dormant {
+        hub.conversations.bind(id, worker, now);
+        tracing::debug!(conv = worker, record = id, "conversation back to life");
+        return id;
+    }
+    let contact = match hub.roster.contact(handle) {
+        Some(c) => c.clone(),
+        None => learn(hub, handle, handle, Status::Online),
+    };
+    let (id, wanted) = match hub.roster.last_conversation(handle) {
+        Some((id, channel)) if hub.conversations.get(id).is_none() => (id, Some(channel)),
+        _ => (hub.conversations.allocate_id(), None),
+    };
+    open(hub, id, &contact, wanted.as_deref(), Link::Live(worker));
+    tracing::debug!(conv = worker, record = id, "conversation shown");
+    id
+}
+
+/// Puts record `id` with `contact` alone in the registry under a free
+/// channel (`wanted` if it is free) that every attached client joins.
+pub(super) fn open(hub: &mut Hub, id: i64, contact: &Contact, wanted: Option<&str>, link: Link) -> String {
+    let staff = &hub.staff_channels;
+    let channel = hub
+        .conversations
+        .free_channel(&contact.nick, wanted, |n| staff.exists(n));
+    let customers = Conversations::one(&contact.handle);
+    let record = Conversation::new(id, channel.clone(), customers, link, std::time::Instant::now());
+    hub.history.conversation(record.row());
+    hub.conversations.add(record);
+    hub.roster.set_last_conversation(&contact.handle, id, &channel);
+    everyone_joins(hub, &channel);
+    channel
+}
+
+fn customer_joined(hub: &mut Hub, worker: ConversationId, handle: &str) -> i64 {
+    let id = record_for(hub, worker, handle);
+    if hub.conversations.add_customer(id, handle) {
+        if let Some(c) = hub.roster.contact(handle).cloned() {
+            let channel = hub
+                .conversations
+                .get(id)
+                .map(|c| c.channel.clone())
+                .unwrap_or_default();
+            broadcast_join(hub, &c.prefix(), &channel, "*", &c.friendly_name, None);
+        }
+        // A group conversation now: the topic names everyone; it is no
+        // longer anyone's conversation alone.
+        if let Some(row) = hub.conversations.get(id).map(Conversation::row) {
+            for customer in &row.customers {
+                hub.roster.forget_conversation(customer, id);
+            }
+            hub.history.conversation(row);
+        }
+        topic_changed(hub, id);
+    }
+    id
+}
+
+fn customer_left(hub: &mut Hub, worker: ConversationId, handle: &str) {
+    let Some(id) = hub.conversations.by_worker(worker) else {
+        return;
+    };
+    let Some(contact) = hub.roster.contact(handle).cloned() else {
+        return;
+    };
+    let Some(c) = hub.conversations.get(id) else {
+        return;
+    };
+    let channel = c.channel.clone();
+    let group = c.customers.len() > 1 && c.customers.contains(&super::roster::key(handle));
+    if group {
+        // One customer leaves a group conversation: the others stay.
+        hub.conversations.remove_customer(id, handle);
+        let part = format!(
+            ":{} PART {channel} :closed the conversation window",
+            contact.prefix()
+        );
+        hub.broadcast(&part, None);
+        topic_changed(hub, id);
+    } else {
+        let text = format!("{} closed the conversation window", contact.nick);
+        hub.server_notice_in(&channel, &text);
+    }
+}
+
+/// The worker closed a conversation (idle): its channel is parted.
+fn closed(hub: &mut Hub, worker: ConversationId) {
+    let Some(c) = hub
+        .conversations
+        .by_worker(worker)
+        .and_then(|id| hub.conversations.close(id))
+    else {
+        return;
+    };
+    tracing::debug!(conv = worker, record = c.id, "conversation closed");
+    for id in hub.clients.ids() {
+        let Some(nick) = hub.clients.get(id).map(|c| c.nick.clone()) else {
+            continue;
+        };
+        let line = format!(
+            ":{} PART {} :conversation closed (idle)",
+            hub.user_prefix(&nick),
+            c.channel
+        );
+        hub.send(id, line);
+    }
+}
+
+fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &str, format: &TextFormat) {
+    let id = customer_joined(hub, worker, from);
+    let reply = hub.settings.irc.unattended_reply.clone();
+    let nobody = hub.clients.is_empty();
+    let Some(c) = hub.conversations.get_mut(id) else {
+        return;
+    };
+    c.last_activity = std::time::Instant::now();
+    let auto_reply = nobody && !reply.is_empty() && !std::mem::replace(&mut c.auto_replied, true);
+    let channel = c.channel.clone();
+    if auto_reply {
+        let command = ipc::Command::SendMessage {
+            to: ConversationTarget::Existing(worker),
+            text: reply,
+            format: TextFormat::default(),
+        };
+        hub.command(command, None);
+    }
+    let prefix = hub
+        .roster
+        .contact(from)
+        .map_or_else(|| from.to_owned(), Contact::prefix);
+    // Long messages (MSN allows ~1.5 kB) become several IRC lines.
+    let room = crate::irc::split::room(&prefix, "PRIVMSG", &channel).saturating_sub(8);
+    let mut pieces = crate::irc::split::split(text, room);
+    if pieces.len() > MAX_LINES {
+        let dropped = pieces.len() - MAX_LINES;
+        pieces.truncate(MAX_LINES);
+        pieces.push(format!("[… {dropped} more lines not shown]"));
+    }
+    tracing::debug!(record = id, lines = pieces.len(), "customer message");
+    for piece in pieces {
+        let styled = crate::irc::format::to_irc(&irc_text(&piece), format);
+        let shown = Shown {
+            kind: Kind::Customer,
+            sender: from,
+            source: &prefix,
+            command: "PRIVMSG",
+            target: &channel,
+            text: &styled,
+            account: None,
+        };
+        hub.show(shown, None);
+    }
+}
+
+fn nudge(hub: &mut Hub, worker: ConversationId, from: &str) {
+    let id = customer_joined(hub, worker, from);
+    let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) else {
+        return;
+    };
+    let prefix = hub
+        .roster
+        .contact(from)
+        .map_or_else(|| from.to_owned(), Contact::prefix);
+    let shown = Shown {
+        kind: Kind::Customer,
+        sender: from,
+        source: &prefix,
+        command: "NOTICE",
+        target: &channel,
+        text: "*sent a nudge*",
+        account: None,
+    };
+    hub.show(shown, None);
+}
+
+fn typing(hub: &mut Hub, worker: ConversationId, from: &str) {
+    let Some(id) = hub.conversations.by_worker(worker) else {
+        return;
+    };
+    let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) else {
+        return;
+    };
+    let prefix = hub
+        .roster
+        .contact(from)
+        .map_or_else(|| from.to_owned(), Contact::prefix);
+    let line = format!(":{prefix} TAGMSG {channel}");
+    hub.broadcast_to_cap(Cap::MessageTags, &[("+typing", "active")], &line);
+}

@@ -1,0 +1,126 @@
+//! What a device missed, and the store's upkeep. On attach, the writer
+//! (after every batch before it, so nothing shown is missed) notes the
+//! device and finds the conversations with lines it has not seen; each
+//! gets its channel back (a dormant one if it had none), and the replay
+//! streams them to the client beside the hub ([`crate::irc::replay`]).
+//! Retention runs on the maintenance thread now and then.
+
+use std::time::Instant;
+
+use super::conversation::{Conversation, Link};
+use super::history::PRUNE_BATCH;
+use super::welcome::everyone_joins;
+use super::Hub;
+use crate::irc::cap::Cap;
+use crate::irc::conn::ClientId;
+use crate::irc::replay::{Job, Replay, Style};
+use crate::store::positions::Unseen;
+use crate::store::StoreError;
+
+/// Plans the replay for a client that just attached.
+pub(super) fn plan(hub: &mut Hub, id: ClientId) {
+    let Some(c) = hub.clients.get(id) else { return };
+    let (user, device) = (c.login.user.clone(), c.device().to_owned());
+    let upto = hub.history.newest();
+    let find = move |s: &mut crate::store::Store| -> Result<Vec<Unseen>, StoreError> {
+        let (new_user, new_device) = s.device_attached(&user, &device)?;
+        if new_user {
+            // A user seen for the first time starts now.
+            return Ok(Vec::new());
+        }
+        s.unseen(&user, &device, new_device)
+    };
+    hub.write(find, move |hub, found| match found {
+        Ok(unseen) => start(hub, id, upto, unseen),
+        Err(e) => hub.history_failed(&e.to_string()),
+    });
+}
+
+/// Every conversation with lines the device missed is in its channel;
+/// unless the client fetches history itself (draft/chathistory), what it
+/// missed (up to `upto`; later lines reach it live) is replayed.
+fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
+    let jobs: Vec<Job> = unseen
+        .into_iter()
+        .map(|u| Job {
+            channel: reopen(hub, &u),
+            conversation: u.conversation,
+            after: u.after,
+            count: u.count,
+        })
+        .collect();
+    let Some(c) = hub.clients.get(id) else { return };
+    if c.has(Cap::Chathistory) || jobs.is_empty() {
+        return;
+    }
+    tracing::debug!(
+        client = id,
+        conversations = jobs.len(),
+        "replaying what the device missed"
+    );
+    Replay {
+        store: hub.settings.store.path.clone(),
+        server: hub.server().to_owned(),
+        user: c.login.user.clone(),
+        device: c.device().to_owned(),
+        style: Style::of(c.caps),
+        cap: hub.settings.irc.replay_max,
+        upto,
+        jobs,
+        tx: c.sender(),
+    }
+    .spawn();
+}
+
+/// A conversation with history but no channel gets a dormant one (under
+/// its old name if that is free), joined by every attached client.
+fn reopen(hub: &mut Hub, u: &Unseen) -> String {
+    if let Some(c) = hub.conversations.get(u.conversation) {
+        return c.channel.clone();
+    }
+    let nick = u
+        .customers
+        .first()
+        .and_then(|h| hub.roster.contact(h).map(|c| c.nick.clone()))
+        .unwrap_or_else(|| u.channel.trim_start_matches('#').to_owned());
+    let staff = &hub.staff_channels;
+    let channel = hub
+        .conversations
+        .free_channel(&nick, Some(&u.channel), |n| staff.exists(n));
+    let record = Conversation::new(
+        u.conversation,
+        channel.clone(),
+        u.customers.iter().cloned().collect(),
+        Link::Dormant { suspended: false },
+        Instant::now(),
+    );
+    if channel != u.channel {
+        hub.history.conversation(record.row());
+    }
+    hub.conversations.add(record);
+    everyone_joins(hub, &channel);
+    channel
+}
+
+/// Background retention: a bounded batch at a time, on the maintenance
+/// thread.
+pub(super) fn prune_now_and_then(hub: &mut Hub, now: Instant) {
+    let policy = hub.settings.store.retention;
+    if policy.is_forever() || !hub.history.prune_due(now) {
+        return;
+    }
+    let prune = move |s: &mut crate::store::Store| s.prune(&policy, crate::store::now_ms(), PRUNE_BATCH);
+    hub.maintain(prune, |hub, pruned| {
+        let n = match pruned {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!("retention: pruning failed: {e}");
+                0
+            }
+        };
+        if n > 0 {
+            tracing::info!("retention: pruned {n} lines");
+        }
+        hub.history.pruned(n, Instant::now());
+    });
+}

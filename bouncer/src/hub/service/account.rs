@@ -1,0 +1,155 @@
+//! `*msn` for the MSN account and the worker: contacts and the contact
+//! list, status, name and personal message, who is attached, the
+//! worker's state, restart and resume, the version.
+
+use ipc::Command;
+
+use super::{notice, Args, Asker};
+use crate::config::parse_status;
+use crate::hub::{Hub, Waiting};
+use crate::supervisor::Control;
+
+/// A command for the worker; its result is the answer.
+fn msn(hub: &mut Hub, asker: &Asker, command: Command, what: String) -> Result<(), String> {
+    let waiting = Waiting::Service {
+        client: asker.client,
+        what,
+    };
+    hub.command(command, Some(waiting));
+    Ok(())
+}
+
+pub(super) fn contacts(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(), String> {
+    let lines: Vec<String> = hub
+        .roster
+        .contacts()
+        .map(|c| {
+            format!(
+                "{:<16} {:<32} {:?}  {}",
+                c.nick, c.handle, c.status, c.friendly_name
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        notice(hub, asker.client, "no contacts (yet)");
+    }
+    for l in lines {
+        notice(hub, asker.client, &l);
+    }
+    Ok(())
+}
+
+pub(super) fn add(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let h = args.word(0);
+    msn(hub, asker, Command::AddContact(h.into()), format!("add {h}"))
+}
+
+pub(super) fn remove(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let h = args.word(0);
+    msn(
+        hub,
+        asker,
+        Command::RemoveContact(h.into()),
+        format!("remove {h}"),
+    )
+}
+
+pub(super) fn block(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let h = args.word(0);
+    msn(hub, asker, Command::BlockContact(h.into()), format!("block {h}"))
+}
+
+pub(super) fn unblock(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let h = args.word(0);
+    msn(
+        hub,
+        asker,
+        Command::UnblockContact(h.into()),
+        format!("unblock {h}"),
+    )
+}
+
+pub(super) fn accept(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let h = args.word(0);
+    msn(
+        hub,
+        asker,
+        Command::AcceptAddRequest(h.into()),
+        format!("accept {h}"),
+    )
+}
+
+pub(super) fn status(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let wanted = args.from(0).trim();
+    let status = parse_status(wanted).ok_or_else(String::new)?;
+    msn(hub, asker, Command::SetStatus(status), format!("status {wanted}"))
+}
+
+pub(super) fn name(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let name = args.from(0).trim();
+    msn(
+        hub,
+        asker,
+        Command::SetFriendlyName(name.into()),
+        format!("name {name:?}"),
+    )
+}
+
+pub(super) fn psm(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let text = args.from(0).trim();
+    msn(
+        hub,
+        asker,
+        Command::SetPersonalMessage(text.into()),
+        format!("personal message {text:?}"),
+    )
+}
+
+pub(super) fn who(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(), String> {
+    let who: Vec<String> = hub
+        .clients
+        .users()
+        .keys()
+        .map(|n| {
+            let d = hub.clients.devices_of(n).len();
+            format!("{n} ({d} device{})", if d == 1 { "" } else { "s" })
+        })
+        .collect();
+    notice(hub, asker.client, &format!("attached: {}", who.join(", ")));
+    Ok(())
+}
+
+pub(super) fn worker(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(String::new());
+    }
+    let text = format!("MSN worker: {}", hub.worker.shown());
+    notice(hub, asker.client, &text);
+    Ok(())
+}
+
+fn control(hub: &mut Hub, asker: &Asker, control: Control, what: &str) -> Result<(), String> {
+    let answer = match hub.worker.control(control) {
+        true => what,
+        false => "the supervisor is busy; try again",
+    };
+    notice(hub, asker.client, answer);
+    Ok(())
+}
+
+pub(super) fn worker_restart(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(), String> {
+    control(hub, asker, Control::Restart, "restarting the MSN worker")
+}
+
+pub(super) fn worker_resume(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(), String> {
+    control(hub, asker, Control::Resume, "resuming the MSN worker")
+}
+
+pub(super) fn version(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(), String> {
+    notice(
+        hub,
+        asker.client,
+        &format!("msnbnc {}", env!("CARGO_PKG_VERSION")),
+    );
+    Ok(())
+}

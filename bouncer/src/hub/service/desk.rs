@@ -1,0 +1,58 @@
+//! `*msn` for the desk: who answers which conversation.
+
+use super::{notice, Args, Asker};
+use crate::hub::welcome::topic_changed;
+use crate::hub::Hub;
+
+/// The conversation shown as `channel`, or the answer that there is none.
+fn conversation(hub: &mut Hub, asker: &Asker, channel: &str) -> Option<i64> {
+    let id = hub.conversations.by_channel(channel);
+    if id.is_none() {
+        notice(hub, asker.client, &format!("no conversation {channel}"));
+    }
+    id
+}
+
+/// Take a conversation: its topic shows who answers it.
+pub(super) fn claim(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let channel = args.word(0);
+    let Some(id) = conversation(hub, asker, channel) else {
+        return Ok(());
+    };
+    let previous = hub
+        .conversations
+        .get_mut(id)
+        .and_then(|c| c.claim.replace(asker.nick.clone()));
+    if let Some(p) = previous.filter(|p| *p != asker.nick) {
+        notice(
+            hub,
+            asker.client,
+            &format!("{channel} was claimed by {p}; it is yours now"),
+        );
+    }
+    topic_changed(hub, id);
+    Ok(())
+}
+
+pub(super) fn unclaim(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let channel = args.word(0);
+    let Some(id) = conversation(hub, asker, channel) else {
+        return Ok(());
+    };
+    let owner = hub.conversations.get(id).and_then(|c| c.claim.clone());
+    match owner {
+        Some(o) if o == asker.nick => {
+            if let Some(c) = hub.conversations.get_mut(id) {
+                c.claim = None;
+            }
+            topic_changed(hub, id);
+        }
+        Some(o) => notice(
+            hub,
+            asker.client,
+            &format!("{channel} is claimed by {o}, not you"),
+        ),
+        None => notice(hub, asker.client, &format!("{channel} is not claimed")),
+    }
+    Ok(())
+}
