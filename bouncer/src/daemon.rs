@@ -12,9 +12,10 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, reload, Config};
-use crate::hub::{Hub, Preload, Settings};
+use crate::hub::{Continuation, Hub, Preload, Settings};
 use crate::irc::{auth::Auth, conn::ClientEvent, server, tls};
 use crate::store::threads::StoreThreads;
+use crate::store::writer::StoreEvent;
 use crate::store::Store;
 use crate::supervisor::{Control, Supervisor, Update, WorkerState};
 use crate::systemd;
@@ -85,35 +86,47 @@ fn housekeeping(config: &Config) -> tokio::time::Interval {
     tokio::time::interval(every)
 }
 
-pub async fn run(config_path: PathBuf, config: Config, mode: Mode) -> anyhow::Result<()> {
-    // The store is up before we say READY (a broken database stops us here).
+/// What the loop drains.
+struct Inputs {
+    clients: mpsc::Receiver<ClientEvent>,
+    updates: mpsc::Receiver<Update>,
+    stored: mpsc::UnboundedReceiver<StoreEvent<Continuation>>,
+    supervisor: tokio::task::JoinHandle<()>,
+}
+
+/// The store is up before we say READY (a broken database stops us
+/// here); what the hub needs from it is read now.
+fn open_store(config: &Config) -> anyhow::Result<Preload> {
     let store = Store::open(&config.store.path)?;
     tracing::info!(
         "store {} (schema version {})",
         config.store.path.display(),
         store.schema_version()?
     );
-    let preload = Preload::read(&store)?;
-    drop(store);
-    let auth = Auth::start(config.store.path.clone());
-    let (irc_tx, mut irc_rx) = mpsc::channel(1024);
-    let tls = listen(&config, &auth, &irc_tx).await?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
+    Ok(Preload::read(&store)?)
+}
 
-    let (updates_tx, mut updates) = mpsc::channel(256);
+pub async fn run(config_path: PathBuf, config: Config, mode: Mode) -> anyhow::Result<()> {
+    let preload = open_store(&config)?;
+    let auth = Auth::start(config.store.path.clone());
+    let (irc_tx, clients) = mpsc::channel(1024);
+    let tls = listen(&config, &auth, &irc_tx).await?;
+    let (updates_tx, updates) = mpsc::channel(256);
     let (control_tx, control_rx) = mpsc::channel(1024);
-    let (threads, mut stored) = StoreThreads::start(&config.store.path)?;
+    let (threads, stored) = StoreThreads::start(&config.store.path)?;
     let settings = Settings {
         irc: config.irc.clone(),
         store: config.store.clone(),
     };
     let mut hub = Hub::new(settings, preload, threads, control_tx.clone());
     let shutdown = CancellationToken::new();
-    let mut ticks = housekeeping(&config);
-    let mut supervisor =
-        tokio::spawn(Supervisor::new(config.clone(), updates_tx, control_rx, shutdown.clone()).run());
+    let supervisor = Supervisor::new(config.clone(), updates_tx, control_rx, shutdown.clone());
+    let mut inputs = Inputs {
+        clients,
+        updates,
+        stored,
+        supervisor: tokio::spawn(supervisor.run()),
+    };
     let mut daemon = Daemon {
         mode,
         config_path,
@@ -122,81 +135,92 @@ pub async fn run(config_path: PathBuf, config: Config, mode: Mode) -> anyhow::Re
         control: control_tx,
         tls,
     };
-
-    let watchdog_period = systemd::watchdog_period();
-    let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
     tracing::info!("msnbnc {} running", env!("CARGO_PKG_VERSION"));
     systemd::ready();
-
-    loop {
-        tokio::select! {
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-            _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => {
-                if daemon.reload(&mut hub) {
-                    ticks = housekeeping(&daemon.config);
-                }
-            }
-            Some(update) = updates.recv() => {
-                daemon.worker_update(&update);
-                hub.on_worker(&update);
-                // Group commit: whatever else the worker already sent goes
-                // into the same batch, then it is all shown.
-                for _ in 0..GROUP {
-                    let Ok(update) = updates.try_recv() else { break };
-                    daemon.worker_update(&update);
-                    hub.on_worker(&update);
-                }
-                hub.end_turn();
-            }
-            Some(event) = irc_rx.recv() => {
-                hub.on_client(event);
-                hub.end_turn();
-            }
-            Some(event) = stored.recv() => {
-                hub.on_store(event);
-                for _ in 0..GROUP {
-                    let Ok(event) = stored.try_recv() else { break };
-                    hub.on_store(event);
-                }
-                hub.end_turn();
-            }
-            _ = ticks.tick() => {
-                hub.tick(std::time::Instant::now());
-                hub.end_turn();
-            }
-            _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
-            _ = &mut supervisor => anyhow::bail!("the worker supervisor stopped unexpectedly"),
-        }
-    }
-
+    daemon.serve(&mut hub, &mut inputs).await?;
     systemd::stopping();
     hub.shut_down(STORE_BUDGET);
     shutdown.cancel();
-    let finished = tokio::time::timeout(SHUTDOWN_BUDGET, async {
-        // Keep draining so the supervisor never blocks on a full channel.
-        loop {
-            tokio::select! {
-                biased;
-                Some(update) = updates.recv() => daemon.worker_update(&update),
-                _ = &mut supervisor => break,
-            }
-        }
-    })
-    .await;
-    if finished.is_err() {
-        tracing::warn!("worker supervisor did not stop in time; killing the worker");
-        supervisor.abort();
-    }
-    // Whatever it said last (its final state) is still worth reporting.
-    while let Ok(update) = updates.try_recv() {
-        daemon.worker_update(&update);
-    }
+    daemon.stop(&mut inputs).await;
     tracing::info!("stopped");
     Ok(())
 }
 
 impl Daemon {
+    /// Feeds the hub until SIGTERM or SIGINT.
+    async fn serve(&mut self, hub: &mut Hub, inputs: &mut Inputs) -> anyhow::Result<()> {
+        let mut sigterm = signal(SignalKind::terminate())?;
+        let mut sigint = signal(SignalKind::interrupt())?;
+        let mut sighup = signal(SignalKind::hangup())?;
+        let mut ticks = housekeeping(&self.config);
+        let watchdog_period = systemd::watchdog_period();
+        let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
+        loop {
+            tokio::select! {
+                _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); return Ok(()); }
+                _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); return Ok(()); }
+                _ = sighup.recv() => {
+                    if self.reload(hub) {
+                        ticks = housekeeping(&self.config);
+                    }
+                }
+                Some(update) = inputs.updates.recv() => {
+                    self.worker_update(&update);
+                    hub.on_worker(&update);
+                    // Group commit: whatever else the worker already sent
+                    // goes into the same batch, then it is all shown.
+                    for _ in 0..GROUP {
+                        let Ok(update) = inputs.updates.try_recv() else { break };
+                        self.worker_update(&update);
+                        hub.on_worker(&update);
+                    }
+                    hub.end_turn();
+                }
+                Some(event) = inputs.clients.recv() => {
+                    hub.on_client(event);
+                    hub.end_turn();
+                }
+                Some(event) = inputs.stored.recv() => {
+                    hub.on_store(event);
+                    for _ in 0..GROUP {
+                        let Ok(event) = inputs.stored.try_recv() else { break };
+                        hub.on_store(event);
+                    }
+                    hub.end_turn();
+                }
+                _ = ticks.tick() => {
+                    hub.tick(std::time::Instant::now());
+                    hub.end_turn();
+                }
+                _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),
+                _ = &mut inputs.supervisor => anyhow::bail!("the worker supervisor stopped unexpectedly"),
+            }
+        }
+    }
+
+    /// Lets the supervisor see the worker out, reading what it says
+    /// meanwhile so it never blocks on a full channel.
+    async fn stop(&mut self, inputs: &mut Inputs) {
+        let finished = tokio::time::timeout(SHUTDOWN_BUDGET, async {
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(update) = inputs.updates.recv() => self.worker_update(&update),
+                    _ = &mut inputs.supervisor => break,
+                }
+            }
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!("worker supervisor did not stop in time; killing the worker");
+            inputs.supervisor.abort();
+        }
+        // Whatever it said last (its final state) is still worth reporting.
+        while let Ok(update) = inputs.updates.try_recv() {
+            self.worker_update(&update);
+        }
+    }
+
     /// The worker's state, for the log and systemd's STATUS=.
     fn worker_update(&mut self, update: &Update) {
         match update {

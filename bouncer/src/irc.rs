@@ -4,7 +4,7 @@
 //! (CHATHISTORY, tags, batches, formatting, splitting).
 
 pub mod auth;
-pub mod batch;
+pub mod reply_batch;
 pub mod cap;
 pub mod chathistory;
 pub mod conn;

@@ -109,6 +109,66 @@ fn demo(_: &tokio::runtime::Runtime) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `Ok` as success, an error printed as `msnbnc: …` and failure.
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("msnbnc: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A check's verdict: passed, failed (`why`), or could not run.
+fn verdict(result: anyhow::Result<bool>, why: &str) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            if !why.is_empty() {
+                eprintln!("msnbnc: {why}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("msnbnc: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    let cfg = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = cfg.password.load() {
+        eprintln!("{}: account: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    println!("{}: OK", path.display());
+    ExitCode::SUCCESS
+}
+
+fn run(path: PathBuf, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    let cfg = match load_config(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = supervisor::spawn::preflight(&cfg.worker) {
+        eprintln!("msnbnc: {e}");
+        return ExitCode::from(2);
+    }
+    let daemon = daemon::run(path, cfg, daemon::Mode::Service);
+    match runtime.block_on(on_the_runtime_thread(daemon)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -120,8 +180,9 @@ fn main() -> ExitCode {
     msnbnc::malloc_tuning::return_large_blocks_to_the_system();
     // One thread runs every task (the hub, the IPC reader, each client's
     // reader and writer): state has one owner anyway, and hand-offs between
-    // tasks on one thread cost no cross-thread wake-ups. Argon2, SQLite
-    // admin work and TLS handshakes' blocking parts go to the blocking pool.
+    // tasks on one thread cost no cross-thread wake-ups. SQLite runs on the
+    // store's own threads; Argon2 and TLS handshakes' blocking parts go to
+    // the blocking pool.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -133,96 +194,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let configured = |path: &std::path::Path| load_config(path);
     match cli.command {
-        Cmd::CheckConfig { config } => match load_config(&config) {
-            Ok(cfg) => {
-                if let Err(e) = cfg.password.load() {
-                    eprintln!("{}: account: {e}", config.display());
-                    return ExitCode::from(2);
-                }
-                println!("{}: OK", config.display());
-                ExitCode::SUCCESS
-            }
+        Cmd::CheckConfig { config } => check_config(&config),
+        Cmd::Demo => demo(&runtime),
+        Cmd::Run { config } => run(config, &runtime),
+        Cmd::CheckSandbox { config } => match configured(&config) {
+            Ok(cfg) => verdict(
+                runtime.block_on(check_sandbox::run(&cfg)),
+                "the worker sandbox is incomplete (see above)",
+            ),
             Err(code) => code,
         },
-        Cmd::CheckSandbox { config } => {
-            let cfg = match load_config(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            match runtime.block_on(check_sandbox::run(&cfg)) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => {
-                    eprintln!("msnbnc: the worker sandbox is incomplete (see above)");
-                    ExitCode::FAILURE
-                }
-                Err(e) => {
-                    eprintln!("msnbnc: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Cmd::User { config, action } => {
-            let cfg = match load_config(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            match users_cli::run(&cfg, action) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("msnbnc: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Cmd::Store { config, action } => {
-            let cfg = match load_config(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            match msnbnc::store_cli::run(&cfg, action) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("msnbnc: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Cmd::Demo => demo(&runtime),
-        Cmd::CheckLogin { config } => {
-            let cfg = match load_config(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            match runtime.block_on(check_login::run(&cfg)) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::FAILURE,
-                Err(e) => {
-                    eprintln!("msnbnc: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Cmd::Run { config } => {
-            let cfg = match load_config(&config) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            if let Err(e) = supervisor::spawn::preflight(&cfg.worker) {
-                eprintln!("msnbnc: {e}");
-                return ExitCode::from(2);
-            }
-            match runtime.block_on(on_the_runtime_thread(daemon::run(
-                config,
-                cfg,
-                daemon::Mode::Service,
-            ))) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Cmd::CheckLogin { config } => match configured(&config) {
+            Ok(cfg) => verdict(runtime.block_on(check_login::run(&cfg)), ""),
+            Err(code) => code,
+        },
+        Cmd::User { config, action } => match configured(&config) {
+            Ok(cfg) => report(users_cli::run(&cfg, action)),
+            Err(code) => code,
+        },
+        Cmd::Store { config, action } => match configured(&config) {
+            Ok(cfg) => report(msnbnc::store_cli::run(&cfg, action)),
+            Err(code) => code,
+        },
     }
 }

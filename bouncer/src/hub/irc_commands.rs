@@ -14,7 +14,7 @@ use irc_proto::Message;
 
 use super::output::Item;
 use super::Hub;
-use crate::irc::batch::Labeled;
+use crate::irc::reply_batch::Labeled;
 use crate::irc::cap::Cap;
 use crate::irc::conn::ClientId;
 use crate::irc::dispatch::{route, Missing, Route, Row};

@@ -23,16 +23,6 @@ const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// One write to a client may take this long before it counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Lets the writer flush a last line briefly, then stops it regardless.
-async fn finish(writer: &mut tokio::task::JoinHandle<()>) {
-    if tokio::time::timeout(Duration::from_secs(5), &mut *writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
-}
-
 /// Writes all of `buf`. The usual case — the socket takes it at once —
 /// costs no timer; otherwise each wait is bounded, so a client that stops
 /// reading cannot pin the writer.
@@ -104,6 +94,40 @@ fn next_id() -> ClientId {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Sends what the hub queues for this client, a burst per write, until
+/// the hub drops the queue or the client stops reading; then says so.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut rx: mpsc::Receiver<OutLine>,
+    done: tokio_util::sync::CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(16 * 1024);
+    while let Some(line) = rx.recv().await {
+        batch.clear();
+        batch.extend_from_slice(line.as_bytes());
+        batch.extend_from_slice(b"\r\n");
+        // Whatever else is queued already goes out in the same write: one
+        // system call per burst, not per line.
+        while batch.len() < MAX_BATCH {
+            let Ok(more) = rx.try_recv() else { break };
+            batch.extend_from_slice(more.as_bytes());
+            batch.extend_from_slice(b"\r\n");
+        }
+        if write_out(&mut wr, &batch).await.is_err() {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.shutdown()).await;
+    done.cancel();
+}
+
+/// The bytes read from a client and not yet made into lines.
+#[derive(Default)]
+struct Input {
+    buf: BytesMut,
+    lines: LineReader,
+}
+
 pub async fn serve<S>(
     stream: S,
     addr: SocketAddr,
@@ -114,48 +138,17 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<OutLine>(QUEUE);
+    let (mut rd, wr) = tokio::io::split(stream);
+    let (tx, rx) = mpsc::channel::<OutLine>(QUEUE);
     // When the writer ends (the hub dropped the client, or the client stopped
     // reading), the reader ends too: nothing lingers for a dead id.
     let writer_done = tokio_util::sync::CancellationToken::new();
-    let done = writer_done.clone();
-    let mut writer = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(16 * 1024);
-        while let Some(line) = rx.recv().await {
-            batch.clear();
-            batch.extend_from_slice(line.as_bytes());
-            batch.extend_from_slice(b"\r\n");
-            // Whatever else is queued already goes out in the same write:
-            // one system call per burst, not per line.
-            while batch.len() < MAX_BATCH {
-                let Ok(more) = rx.try_recv() else { break };
-                batch.extend_from_slice(more.as_bytes());
-                batch.extend_from_slice(b"\r\n");
-            }
-            if write_out(&mut wr, &batch).await.is_err() {
-                break;
-            }
-        }
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, wr.shutdown()).await;
-        done.cancel();
-    });
+    let mut writer = tokio::spawn(write_loop(wr, rx, writer_done.clone()));
     let id = next_id();
-    let mut buf = BytesMut::with_capacity(4096);
-    let mut lines = LineReader::default();
-    let registered = tokio::time::timeout(
-        REGISTRATION_TIMEOUT,
-        register(
-            &mut rd,
-            &mut buf,
-            &mut lines,
-            (&server, addr, cert.clone()),
-            &auth,
-            &tx,
-        ),
-    )
-    .await;
-    let attached = match registered {
+    let mut input = Input::default();
+    let peer = (server.as_str(), addr, cert.clone());
+    let registration = register(&mut rd, &mut input, peer, &auth, &tx);
+    let attached = match tokio::time::timeout(REGISTRATION_TIMEOUT, registration).await {
         Ok(Some((r, user))) => Attached {
             id,
             login: r.login,
@@ -168,18 +161,13 @@ pub async fn serve<S>(
             cert,
             tx: tx.clone(),
         },
-        Ok(None) => {
-            drop(tx);
-            finish(&mut writer).await;
-            return;
-        }
+        Ok(None) => return finish(tx, &mut writer).await,
         Err(_) => {
             let _ = tx.try_send(OutLine::from("ERROR :Registration timed out"));
-            drop(tx);
-            finish(&mut writer).await;
-            return;
+            return finish(tx, &mut writer).await;
         }
     };
+    let span = tracing::info_span!("client", client = id, user = %attached.login.user, device = attached.login.device.as_deref().unwrap_or(""));
     if hub.send(ClientEvent::Attached(attached)).await.is_err() {
         return;
     }
@@ -187,9 +175,38 @@ pub async fn serve<S>(
     // socket); we keep a weak handle for the flood error.
     let weak = tx.downgrade();
     drop(tx);
+    let session = read_loop(rd, input, id, &hub, weak, writer_done);
+    if let Some(reason) = tracing::Instrument::instrument(session, span).await {
+        let _ = hub.send(ClientEvent::Detached(id, reason)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut writer).await;
+        writer.abort();
+    }
+}
+
+/// Lets the writer flush a last line briefly, then stops it regardless.
+async fn finish(tx: mpsc::Sender<OutLine>, writer: &mut tokio::task::JoinHandle<()>) {
+    drop(tx);
+    if tokio::time::timeout(Duration::from_secs(5), &mut *writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+}
+
+/// A registered client's lines, paced, to the hub, until it leaves (the
+/// reason) or the hub is gone (`None`).
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut rd: R,
+    mut input: Input,
+    id: ClientId,
+    hub: &mpsc::Sender<ClientEvent>,
+    weak: mpsc::WeakSender<OutLine>,
+    writer_done: tokio_util::sync::CancellationToken,
+) -> Option<String> {
     let mut bucket = super::flood::Bucket::new(std::time::Instant::now());
-    let reason = 'conn: loop {
-        while let Some(line) = lines.next(&mut buf) {
+    loop {
+        while let Some(line) = input.lines.next(&mut input.buf) {
             // Flood control: pace what is over the burst, cut sustained abuse.
             match bucket.take(std::time::Instant::now()) {
                 super::flood::Verdict::Go => {}
@@ -198,38 +215,33 @@ pub async fn serve<S>(
                     if let Some(tx) = weak.upgrade() {
                         let _ = tx.send(OutLine::from("ERROR :Excess Flood")).await;
                     }
-                    break 'conn "excess flood".to_owned();
+                    return Some("excess flood".to_owned());
                 }
             }
             let event = match line {
                 Line::Message(m) => ClientEvent::Line(id, m),
                 Line::TooLong => ClientEvent::TooLong(id),
                 Line::Invalid(why) => {
-                    tracing::debug!(client = id, "unparsable line: {why}");
+                    tracing::debug!("unparsable line: {why}");
                     continue;
                 }
             };
-            if hub.send(event).await.is_err() {
-                return;
-            }
+            hub.send(event).await.ok()?;
         }
         tokio::select! {
-            r = rd.read_buf(&mut buf) => match r {
-                Ok(0) => break "Connection closed".to_owned(),
+            r = rd.read_buf(&mut input.buf) => match r {
+                Ok(0) => return Some("Connection closed".to_owned()),
                 Ok(_) => {}
-                Err(e) => break format!("Read error: {e}"),
+                Err(e) => return Some(format!("Read error: {e}")),
             },
-            _ = writer_done.cancelled() => break "Closed by the server".to_owned(),
+            _ = writer_done.cancelled() => return Some("Closed by the server".to_owned()),
         }
-    };
-    let _ = hub.send(ClientEvent::Detached(id, reason)).await;
-    finish(&mut writer).await;
+    }
 }
 
 async fn register<R: AsyncRead + Unpin>(
     rd: &mut R,
-    buf: &mut BytesMut,
-    lines: &mut LineReader,
+    input: &mut Input,
     (server, addr, cert): (&str, SocketAddr, Option<String>),
     auth: &Auth,
     tx: &mpsc::Sender<OutLine>,
@@ -238,7 +250,7 @@ async fn register<R: AsyncRead + Unpin>(
     // The user the credentials proved, once they have.
     let mut proved = None;
     loop {
-        while let Some(line) = lines.next(buf) {
+        while let Some(line) = input.lines.next(&mut input.buf) {
             let mut pending = match line {
                 Line::Message(m) => reg.on_message(&m),
                 Line::TooLong => {
@@ -293,7 +305,7 @@ async fn register<R: AsyncRead + Unpin>(
                 pending = next;
             }
         }
-        match rd.read_buf(buf).await {
+        match rd.read_buf(&mut input.buf).await {
             Ok(0) | Err(_) => return None,
             Ok(_) => {}
         }
