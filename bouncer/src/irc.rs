@@ -4,7 +4,6 @@
 //! (CHATHISTORY, tags, batches, formatting, splitting).
 
 pub mod auth;
-pub mod reply_batch;
 pub mod cap;
 pub mod chathistory;
 pub mod conn;
@@ -14,6 +13,7 @@ pub mod format;
 pub mod line;
 pub mod registration;
 pub mod replay;
+pub mod reply_batch;
 pub mod server;
 pub mod split;
 pub mod tags;

@@ -14,10 +14,10 @@ use irc_proto::Message;
 
 use super::output::Item;
 use super::Hub;
-use crate::irc::reply_batch::Labeled;
 use crate::irc::cap::Cap;
 use crate::irc::conn::ClientId;
 use crate::irc::dispatch::{route, Missing, Route, Row};
+use crate::irc::reply_batch::Labeled;
 use crate::irc::wire::{params, tag};
 
 /// One command from one client.

@@ -9,8 +9,8 @@ use std::collections::VecDeque;
 use std::time::SystemTime;
 
 use super::clients::Clients;
-use crate::irc::reply_batch::{BatchIds, Labeled};
 use crate::irc::conn::{ClientId, OutLine};
+use crate::irc::reply_batch::{BatchIds, Labeled};
 use crate::irc::tags::{prefix_for, timestamp, Variant};
 
 /// Something to send.

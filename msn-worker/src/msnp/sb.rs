@@ -92,6 +92,17 @@ enum State {
     Closed,
 }
 
+/// How the messages written to this switchboard are doing.
+#[derive(Debug, Default)]
+struct Deliveries {
+    /// MSG trid → (command id, sent at).
+    awaiting_ack: HashMap<u32, (u64, Instant)>,
+    /// Command id → pieces not yet acknowledged.
+    pieces_left: HashMap<u64, usize>,
+    /// Commands whose first piece this switchboard has written.
+    announced_sent: std::collections::HashSet<u64>,
+}
+
 pub struct SbSession {
     account: String,
     role: Role,
@@ -102,12 +113,7 @@ pub struct SbSession {
     /// Invitations sent and not yet answered by a JOI: trid → handle.
     calls: HashMap<u32, String>,
     queue: VecDeque<Outgoing>,
-    /// MSG trid → (command id, sent at).
-    awaiting_ack: HashMap<u32, (u64, Instant)>,
-    /// Command id → pieces not yet acknowledged.
-    pieces_left: HashMap<u64, usize>,
-    /// Commands whose first piece this switchboard has written.
-    announced_sent: std::collections::HashSet<u64>,
+    deliveries: Deliveries,
     reassembler: Reassembler,
     started: Instant,
     ever_joined: bool,
@@ -130,9 +136,7 @@ impl SbSession {
             participants: BTreeMap::new(),
             calls: HashMap::new(),
             queue: VecDeque::new(),
-            awaiting_ack: HashMap::new(),
-            pieces_left: HashMap::new(),
-            announced_sent: std::collections::HashSet::new(),
+            deliveries: Deliveries::default(),
             reassembler: Reassembler::default(),
             started: now,
             ever_joined: false,
@@ -175,7 +179,7 @@ impl SbSession {
     /// delivery against `command_id`.
     pub fn send_text(&mut self, command_id: u64, text: &str, format: &TextFormat) -> Vec<SbOutput> {
         let pieces = message::split_for_msg(text, format);
-        self.pieces_left.insert(command_id, pieces.len());
+        self.deliveries.pieces_left.insert(command_id, pieces.len());
         for piece in pieces {
             self.queue.push_back(Outgoing {
                 command_id: Some(command_id),
@@ -212,7 +216,7 @@ impl SbSession {
     pub fn requeue(&mut self, unsent: Vec<Outgoing>) -> Vec<SbOutput> {
         for o in unsent {
             if let Some(id) = o.command_id {
-                *self.pieces_left.entry(id).or_insert(0) += 1;
+                *self.deliveries.pieces_left.entry(id).or_insert(0) += 1;
             }
             self.queue.push_back(o);
         }
@@ -261,12 +265,12 @@ impl SbSession {
         while let Some(o) = self.queue.pop_front() {
             let t = self.trid();
             if let (Some(id), 'A') = (o.command_id, o.ack) {
-                self.awaiting_ack.insert(t, (id, Instant::now()));
+                self.deliveries.awaiting_ack.insert(t, (id, Instant::now()));
             }
             let ack = o.ack.to_string();
             out.push(SbOutput::Send(encode("MSG", Some(t), &[&ack], Some(&o.payload))));
             if let Some(id) = o.command_id {
-                if self.announced_sent.insert(id) {
+                if self.deliveries.announced_sent.insert(id) {
                     out.push(SbOutput::Sent { command_id: id });
                 }
             }
@@ -277,13 +281,13 @@ impl SbSession {
     fn deliver(&mut self, out: &mut Vec<SbOutput>, command_id: u64, result: Result<(), Failure>) {
         match result {
             Ok(()) => {
-                let Some(left) = self.pieces_left.get_mut(&command_id) else {
+                let Some(left) = self.deliveries.pieces_left.get_mut(&command_id) else {
                     return;
                 };
                 *left = left.saturating_sub(1);
                 if *left == 0 {
-                    self.pieces_left.remove(&command_id);
-                    self.announced_sent.remove(&command_id);
+                    self.deliveries.pieces_left.remove(&command_id);
+                    self.deliveries.announced_sent.remove(&command_id);
                     out.push(SbOutput::Delivery {
                         command_id,
                         outcome: Delivery::Delivered,
@@ -292,7 +296,7 @@ impl SbSession {
             }
             Err(f) => {
                 // Report the first failure once; later pieces are moot.
-                if self.pieces_left.remove(&command_id).is_some() {
+                if self.deliveries.pieces_left.remove(&command_id).is_some() {
                     out.push(SbOutput::Delivery {
                         command_id,
                         outcome: Delivery::Failed(f),
@@ -317,7 +321,12 @@ impl SbSession {
             return;
         }
         self.state = State::Closed;
-        let in_flight: Vec<u64> = self.awaiting_ack.drain().map(|(_, (id, _))| id).collect();
+        let in_flight: Vec<u64> = self
+            .deliveries
+            .awaiting_ack
+            .drain()
+            .map(|(_, (id, _))| id)
+            .collect();
         for id in in_flight {
             self.deliver(
                 out,
@@ -331,7 +340,7 @@ impl SbSession {
         let unsent: Vec<Outgoing> = self.queue.drain(..).collect();
         for o in &unsent {
             if let Some(id) = o.command_id {
-                self.pieces_left.remove(&id);
+                self.deliveries.pieces_left.remove(&id);
             }
         }
         out.push(SbOutput::Closed {
@@ -351,13 +360,14 @@ impl SbSession {
     pub fn tick(&mut self, now: Instant) -> Vec<SbOutput> {
         let mut out = Vec::new();
         let expired: Vec<(u32, u64)> = self
+            .deliveries
             .awaiting_ack
             .iter()
             .filter(|(_, (_, sent))| now.duration_since(*sent) > ACK_TIMEOUT)
             .map(|(t, (id, _))| (*t, *id))
             .collect();
         for (t, id) in expired {
-            self.awaiting_ack.remove(&t);
+            self.deliveries.awaiting_ack.remove(&t);
             self.deliver(
                 &mut out,
                 id,
@@ -392,7 +402,8 @@ impl SbSession {
             match frame.cmd.as_str() {
                 "MSG" => self.on_msg(&mut out, &frame, now),
                 "ACK" | "NAK" => {
-                    if let Some((id, _)) = frame.trid().and_then(|t| self.awaiting_ack.remove(&t)) {
+                    if let Some((id, _)) = frame.trid().and_then(|t| self.deliveries.awaiting_ack.remove(&t))
+                    {
                         self.acknowledged(&mut out, id, frame.cmd == "ACK");
                     }
                 }
@@ -448,7 +459,7 @@ impl SbSession {
                 }
             }
             "ACK" | "NAK" => {
-                if let Some((id, _)) = frame.trid().and_then(|t| self.awaiting_ack.remove(&t)) {
+                if let Some((id, _)) = frame.trid().and_then(|t| self.deliveries.awaiting_ack.remove(&t)) {
                     self.acknowledged(&mut out, id, frame.cmd == "ACK");
                 }
             }
@@ -565,7 +576,7 @@ impl SbSession {
                 self.fail_queue(out, &f);
                 self.close(out, &text);
             }
-        } else if let Some((id, _)) = self.awaiting_ack.remove(&t) {
+        } else if let Some((id, _)) = self.deliveries.awaiting_ack.remove(&t) {
             self.deliver(out, id, Err(failure(errors::failure_kind(code), text)));
         } else {
             tracing::debug!("switchboard error for transaction {t}: {text}");
@@ -574,4 +585,5 @@ impl SbSession {
 }
 
 #[cfg(test)]
+#[path = "sb/sb_tests.rs"]
 mod tests;

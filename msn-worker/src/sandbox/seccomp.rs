@@ -82,6 +82,15 @@ fn condition(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, 
     SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
 }
 
+/// Rules allowing a call only when argument `arg` is one of `values`.
+fn one_of(arg: u8, values: &[u64]) -> Result<Vec<SeccompRule>, String> {
+    let err = |e: seccompiler::BackendError| e.to_string();
+    values
+        .iter()
+        .map(|v| SeccompRule::new(vec![condition(arg, SeccompCmpOp::Eq, *v).map_err(err)?]).map_err(err))
+        .collect()
+}
+
 fn build() -> Result<BpfProgram, String> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = ALWAYS.iter().map(|&nr| (nr, Vec::new())).collect();
@@ -104,30 +113,17 @@ fn build() -> Result<BpfProgram, String> {
     // Internet sockets only (MSN over TCP, DNS over UDP).
     rules.insert(
         libc::SYS_socket,
-        [libc::AF_INET, libc::AF_INET6]
-            .into_iter()
-            .map(|family| {
-                SeccompRule::new(vec![condition(0, SeccompCmpOp::Eq, family as u64).map_err(err)?])
-                    .map_err(err)
-            })
-            .collect::<Result<_, _>>()?,
+        one_of(0, &[libc::AF_INET as u64, libc::AF_INET6 as u64])?,
     );
     // fcntl: descriptor and status flags only (what non-blocking I/O needs).
-    rules.insert(
-        libc::SYS_fcntl,
-        [
-            libc::F_GETFD,
-            libc::F_SETFD,
-            libc::F_GETFL,
-            libc::F_SETFL,
-            libc::F_DUPFD_CLOEXEC,
-        ]
-        .into_iter()
-        .map(|cmd| {
-            SeccompRule::new(vec![condition(1, SeccompCmpOp::Eq, cmd as u64).map_err(err)?]).map_err(err)
-        })
-        .collect::<Result<_, _>>()?,
-    );
+    let fcntl = [
+        libc::F_GETFD,
+        libc::F_SETFD,
+        libc::F_GETFL,
+        libc::F_SETFL,
+        libc::F_DUPFD_CLOEXEC,
+    ];
+    rules.insert(libc::SYS_fcntl, one_of(1, &fcntl.map(|c| c as u64))?);
     // Signals only to ourselves (abort on panic): never to the bouncer,
     // which may run as the same user.
     rules.insert(
@@ -146,12 +142,7 @@ fn build() -> Result<BpfProgram, String> {
     #[allow(clippy::unnecessary_cast)]
     rules.insert(
         libc::SYS_ioctl,
-        [libc::FIONBIO, libc::FIOCLEX]
-            .into_iter()
-            .map(|req| {
-                SeccompRule::new(vec![condition(1, SeccompCmpOp::Eq, req as u64).map_err(err)?]).map_err(err)
-            })
-            .collect::<Result<_, _>>()?,
+        one_of(1, &[libc::FIONBIO as u64, libc::FIOCLEX as u64])?,
     );
 
     let filter = SeccompFilter::new(
