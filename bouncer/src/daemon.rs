@@ -97,12 +97,22 @@ struct Inputs {
 /// The store is up before we say READY (a broken database stops us
 /// here); what the hub needs from it is read now.
 fn open_store(config: &Config) -> anyhow::Result<Preload> {
-    let store = Store::open(&config.store.path)?;
+    let mut store = Store::open(&config.store.path)?;
     tracing::info!(
         "store {} (schema version {})",
         config.store.path.display(),
         store.schema_version()?
     );
+    // Lines stored just before msnbnc stopped may not be searchable yet.
+    let missing = store.unindexed_lines()?;
+    if !missing.is_empty() {
+        tracing::info!("adding {} lines to the search index", missing.len());
+        let plain: Vec<(i64, String)> = missing
+            .into_iter()
+            .map(|(id, text)| (id, crate::irc::format::from_irc(&text).0))
+            .collect();
+        store.index_lines(&plain)?;
+    }
     Ok(Preload::read(&store)?)
 }
 

@@ -113,6 +113,15 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Copies what the write-ahead log holds into the database, as far as
+    /// readers allow, without waiting for them or for the writer. Returns
+    /// the log's size and how much of it is in the database now (pages).
+    pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        Ok(self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(1)?, r.get(2)?))
+        })?)
+    }
+
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
     }

@@ -39,12 +39,17 @@ fn profile_dir() -> PathBuf {
 pub fn binaries() -> &'static Binaries {
     static BINS: OnceLock<Binaries> = OnceLock::new();
     BINS.get_or_init(|| {
-        let dir = profile_dir();
+        let mut dir = profile_dir();
         let cargo = option_env!("CARGO").unwrap_or("cargo");
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--quiet", "-p", "msnbnc", "-p", "msn-worker"]);
         if dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
+            // A benchmark's build of the library differs from the release
+            // binaries' (link-time optimisation across crates): built in
+            // one directory, each would rebuild the other every run.
+            let own = dir.with_file_name("release-binaries");
+            cmd.arg("--release").arg("--target-dir").arg(&own);
+            dir = own.join("release");
         }
         let status = cmd
             .current_dir(env!("CARGO_MANIFEST_DIR"))

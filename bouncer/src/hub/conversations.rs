@@ -55,7 +55,11 @@ impl Conversations {
     }
 
     pub fn by_channel(&self, channel: &str) -> Option<i64> {
-        self.channels.get(&channel.to_ascii_lowercase()).copied()
+        // Most names are lower-case already: no copy to look them up.
+        match channel.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => self.channels.get(&channel.to_ascii_lowercase()).copied(),
+            false => self.channels.get(channel).copied(),
+        }
     }
 
     /// The record with this customer alone (live or dormant).

@@ -62,43 +62,50 @@ pub fn to_irc(text: &str, f: &TextFormat) -> String {
     format!("{codes}{text}")
 }
 
-/// Plain text and the format the IRC codes asked for.
+/// How many ASCII digits (at most two) `s` starts with.
+fn digits(s: &str) -> usize {
+    s.bytes().take(2).take_while(u8::is_ascii_digit).count()
+}
+
+/// Plain text and the format the IRC codes asked for. Text between codes
+/// is copied a run at a time (every code is one ASCII byte).
 pub fn from_irc(text: &str) -> (String, TextFormat) {
+    let is_code = |c: char| {
+        matches!(
+            c,
+            BOLD | ITALIC | UNDERLINE | STRIKE | RESET | MONOSPACE | REVERSE | COLOR
+        )
+    };
     let mut f = TextFormat::default();
     let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
+    let mut rest = text;
+    while let Some(i) = rest.find(is_code) {
+        out.push_str(&rest[..i]);
+        let code = rest.as_bytes()[i];
+        rest = &rest[i + 1..];
+        match char::from(code) {
             BOLD => f.bold = true,
             ITALIC => f.italic = true,
             UNDERLINE => f.underline = true,
             STRIKE => f.strikethrough = true,
-            RESET | MONOSPACE | REVERSE => {}
             COLOR => {
-                let mut digits = String::new();
-                while digits.len() < 2 && chars.peek().is_some_and(char::is_ascii_digit) {
-                    digits.extend(chars.next());
-                }
-                // An optional ",background" is dropped.
-                if chars.peek() == Some(&',') {
-                    let mut look = chars.clone();
-                    look.next();
-                    if look.peek().is_some_and(char::is_ascii_digit) {
-                        chars.next();
-                        for _ in 0..2 {
-                            if chars.peek().is_some_and(char::is_ascii_digit) {
-                                chars.next();
-                            }
-                        }
-                    }
-                }
+                let n = digits(rest);
                 if f.color.is_none() {
-                    f.color = digits.parse::<usize>().ok().and_then(|i| PALETTE.get(i).copied());
+                    f.color = rest[..n]
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| PALETTE.get(i).copied());
+                }
+                rest = &rest[n..];
+                // An optional ",background" is dropped.
+                if let Some(bg) = rest.strip_prefix(',').filter(|bg| digits(bg) > 0) {
+                    rest = &bg[digits(bg)..];
                 }
             }
-            c => out.push(c),
+            _ => {}
         }
     }
+    out.push_str(rest);
     (out, f)
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::cap::{Cap, Caps};
 use super::conn::OutLine;
-use super::tags::{escape, timestamp_ms};
+use super::tags::{push_escaped, timestamp_ms};
 use crate::store::lines::{Kind, Line};
 use crate::store::Store;
 
@@ -74,15 +74,6 @@ impl Stamps {
             rem / 1000 % 60,
             rem % 1000
         );
-    }
-}
-
-/// A tag value, escaped only where it needs to be.
-fn push_escaped(out: &mut String, v: &str) {
-    if v.contains([';', ' ', '\\', '\r', '\n']) {
-        out.push_str(&escape(v));
-    } else {
-        out.push_str(v);
     }
 }
 

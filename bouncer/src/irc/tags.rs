@@ -116,7 +116,9 @@ impl Default for MsgIds {
 impl MsgIds {
     pub fn fresh(&mut self) -> String {
         self.next += 1;
-        format!("{}-{:x}", self.prefix, self.next)
+        // Fixed width: one run's ids sort in the order they were given, so
+        // the store appends them to its msgid index.
+        format!("{}-{:010x}", self.prefix, self.next)
     }
 }
 
@@ -172,9 +174,17 @@ pub fn prefix(caps: Caps, time: SystemTime, extra: &[(&str, &str)]) -> String {
 
 /// [`prefix`] for a variant, with the `server-time` stamp already made.
 pub fn prefix_for(variant: Variant, stamp: &str, extra: &[(&str, &str)]) -> String {
-    let mut tags = Vec::new();
+    let mut out = String::new();
+    let mut tag = |k: &str, v: &str| {
+        out.push(if out.is_empty() { '@' } else { ';' });
+        out.push_str(k);
+        if !v.is_empty() {
+            out.push('=');
+            push_escaped(&mut out, v);
+        }
+    };
     if variant.0 & Variant::TIME != 0 {
-        tags.push(format!("time={stamp}"));
+        tag("time", stamp);
     }
     for (k, v) in extra {
         let wanted = match *k {
@@ -182,17 +192,21 @@ pub fn prefix_for(variant: Variant, stamp: &str, extra: &[(&str, &str)]) -> Stri
             _ => variant.0 & Variant::TAGS != 0,
         };
         if wanted {
-            tags.push(if v.is_empty() {
-                (*k).to_owned()
-            } else {
-                format!("{k}={}", escape(v))
-            });
+            tag(k, v);
         }
     }
-    if tags.is_empty() {
-        String::new()
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out
+}
+
+/// A tag value, escaped only where it needs to be.
+pub fn push_escaped(out: &mut String, v: &str) {
+    if v.contains([';', ' ', '\\', '\r', '\n']) {
+        out.push_str(&escape(v));
     } else {
-        format!("@{} ", tags.join(";"))
+        out.push_str(v);
     }
 }
 

@@ -200,7 +200,7 @@ impl Store {
         Ok(())
     }
 
-    /// Records a line (and indexes it for search).
+    /// Records a line (the search index gets it with [`Store::index_lines`]).
     pub fn put_line(&mut self, l: &LineRow) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
@@ -218,10 +218,39 @@ impl Store {
                 l.command,
                 l.text
             ])?;
-        self.conn
-            .prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?
-            .execute(params![l.id, l.plain])?;
         Ok(())
+    }
+
+    /// Adds lines — (id, text without formatting) — to the search index,
+    /// in one transaction. A line deleted meanwhile is left out.
+    pub fn index_lines(&mut self, lines: &[(i64, String)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stored = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE id = ?1)")?;
+            let mut add = tx.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?;
+            for (id, plain) in lines {
+                if stored.query_row(params![id], |r| r.get::<_, bool>(0))? {
+                    add.execute(params![id, plain])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Lines stored after the newest one in the search index (msnbnc
+    /// stopped before indexing them): (id, text as shown).
+    pub fn unindexed_lines(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let newest: i64 = self.conn.query_row(
+            "SELECT COALESCE((SELECT rowid FROM messages_fts ORDER BY rowid DESC LIMIT 1), 0)",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, text FROM messages WHERE id > ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![newest], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Notes a conversation's newest line (once per batch, not per line).
@@ -488,6 +517,7 @@ pub(crate) mod tests {
             })
             .unwrap();
             s.put_last_line(c, next, time_ms).unwrap();
+            s.index_lines(&[(next, (*t).to_owned())]).unwrap();
             ids.push(next);
             next += 1;
         }
@@ -586,6 +616,36 @@ pub(crate) mod tests {
         // FTS syntax in the words is not an error.
         assert!(s.search("\"order\" OR NEAR( * ^", 10).is_ok());
         assert!(s.search("   ", 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn lines_stored_but_not_indexed_are_found_and_indexed_later() {
+        let (_d, mut s) = store();
+        say(&mut s, 1, "#bob", &["indexed"], 1000);
+        let (id, _) = s.high_water().unwrap();
+        s.put_line(&LineRow {
+            id,
+            conversation: 1,
+            time_ms: 2000,
+            msgid: "late".into(),
+            kind: Kind::Customer,
+            sender: "bob@example.com".into(),
+            source: "bob!bob@example.com".into(),
+            command: "PRIVMSG",
+            text: "\x02not yet".into(),
+            plain: "not yet".into(),
+        })
+        .unwrap();
+        assert!(s.search("yet", 10).unwrap().is_empty());
+        assert_eq!(s.unindexed_lines().unwrap(), [(id, "\x02not yet".to_owned())]);
+        s.index_lines(&[(id, "not yet".into()), (id + 99, "gone".into())])
+            .unwrap();
+        assert_eq!(texts(&s.search("yet", 10).unwrap()), ["\x02not yet"]);
+        assert!(
+            s.search("gone", 10).unwrap().is_empty(),
+            "deleted lines are left out"
+        );
+        assert!(s.unindexed_lines().unwrap().is_empty());
     }
 
     #[test]

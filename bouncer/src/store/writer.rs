@@ -6,7 +6,7 @@
 //! times; a real failure is reported, and the next batch is tried afresh,
 //! so recording resumes by itself when the store works again.
 
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -62,6 +62,11 @@ const RETRY: [Duration; 6] = [
 
 /// Lines merged into one transaction at most.
 const GROUP_LINES: usize = 4096;
+/// Lines waiting for the search index before it is brought up to date,
+/// busy or not.
+const INDEX_BACKLOG: usize = 20_000;
+/// How long the writer waits for more work before it indexes.
+const INDEX_IDLE: Duration = Duration::from_millis(10);
 
 pub(super) struct Writer<R> {
     store: Store,
@@ -70,6 +75,10 @@ pub(super) struct Writer<R> {
     /// Conversations of batches that failed: written first next time, so
     /// that later lines do not refer to a conversation that is missing.
     unsaved: Vec<ConversationRow>,
+    /// Committed lines not in the search index yet: (id, plain text).
+    unindexed: Vec<(i64, String)>,
+    /// The last batch handled (stored or given up on).
+    done: u64,
 }
 
 impl<R: Send + 'static> Writer<R> {
@@ -83,7 +92,50 @@ impl<R: Send + 'static> Writer<R> {
             committed,
             events,
             unsaved: Vec::new(),
+            unindexed: Vec::new(),
+            done: 0,
         }
+    }
+
+    /// The next piece of work. Once none has come for a moment, the
+    /// search index is brought up to date. `None`: the hub is gone.
+    fn next(&mut self, work: &Receiver<Work<R>>) -> Option<Work<R>> {
+        if self.unindexed.is_empty() {
+            self.committed.advance(self.done);
+        } else {
+            match work.recv_timeout(INDEX_IDLE) {
+                Ok(w) => return Some(w),
+                Err(RecvTimeoutError::Timeout) => self.index(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.index();
+                    return None;
+                }
+            }
+        }
+        work.recv().ok()
+    }
+
+    /// Indexes what was committed since the last time, then lets the
+    /// queries waiting for it go.
+    fn index(&mut self) {
+        if !self.unindexed.is_empty() {
+            let lines = std::mem::take(&mut self.unindexed);
+            let mut waits = RETRY.iter();
+            let indexed = loop {
+                match self.store.index_lines(&lines) {
+                    Err(e) if e.is_transient() => match waits.next() {
+                        Some(wait) => std::thread::sleep(*wait),
+                        None => break Err(e),
+                    },
+                    other => break other,
+                }
+            };
+            if let Err(e) = indexed {
+                // The lines are stored; msnbnc indexes them at its next start.
+                tracing::warn!("{} lines not in the search index yet: {e}", lines.len());
+            }
+        }
+        self.committed.advance(self.done);
     }
 
     /// Runs until the hub drops its sender.
@@ -92,14 +144,16 @@ impl<R: Send + 'static> Writer<R> {
         loop {
             let item = match next.take() {
                 Some(w) => w,
-                None => match work.recv() {
-                    Ok(w) => w,
-                    Err(_) => return,
+                None => match self.next(&work) {
+                    Some(w) => w,
+                    None => return,
                 },
             };
             match item {
-                Work::Stop => return,
+                Work::Stop => return self.index(),
                 Work::Job(job) => {
+                    // A job sees everything handed over before it.
+                    self.index();
                     // A job that panics is a bug; it must not take history down.
                     let store = &mut self.store;
                     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(store))) {
@@ -113,8 +167,13 @@ impl<R: Send + 'static> Writer<R> {
                 Work::Batch { seq, batch } => {
                     let (batch, seq, merged, after) = Self::gather(batch, seq, &work);
                     next = after;
+                    let lines: Vec<(i64, String)> =
+                        batch.lines.iter().map(|l| (l.id, l.plain.clone())).collect();
                     let this = &mut self;
                     let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.commit(batch)));
+                    if matches!(done, Ok(Ok(()))) {
+                        self.unindexed.extend(lines);
+                    }
                     let event = match done {
                         Ok(Ok(())) => StoreEvent::Committed { seq },
                         Ok(Err(e)) => StoreEvent::Failed {
@@ -126,8 +185,11 @@ impl<R: Send + 'static> Writer<R> {
                             error: "the store writer hit a bug (see the log)".into(),
                         },
                     };
-                    self.committed.advance(seq);
+                    self.done = seq;
                     let _ = self.events.send(event);
+                    if self.unindexed.len() >= INDEX_BACKLOG {
+                        self.index();
+                    }
                     self.committed.finished(merged);
                 }
             }
