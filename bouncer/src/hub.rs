@@ -23,8 +23,8 @@ mod staff_channels;
 mod welcome;
 mod worker_link;
 
-#[cfg(test)]
-mod harness;
+#[cfg(any(test, feature = "harness"))]
+pub mod harness;
 #[cfg(test)]
 mod hub_tests;
 

@@ -8,7 +8,9 @@ use libfuzzer_sys::fuzz_target;
 use msnbnc::irc::line::{LineReader, MAX_MESSAGE, MAX_TAGS};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&chunk, rest)) = data.split_first() else { return };
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(chunk).max(1);
     let mut reader = LineReader::default();
     let mut buf = BytesMut::new();

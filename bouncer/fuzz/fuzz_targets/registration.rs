@@ -10,7 +10,9 @@ use msnbnc::irc::line::{Line, LineReader};
 use msnbnc::irc::registration::{Login, Output, Registration, Via};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let cert = (flags & 1 == 1).then(|| "ab".repeat(32));
     let mut reg = Registration::new("fuzz").with_cert(cert);
     let mut reader = LineReader::default();

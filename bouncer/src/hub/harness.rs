@@ -127,7 +127,11 @@ impl Harness {
 
     /// A line from a client.
     pub fn line(&mut self, id: ClientId, line: &str) {
-        let message: Message = line.parse().unwrap();
+        self.message(id, line.parse().unwrap());
+    }
+
+    /// A parsed message from a client.
+    pub fn message(&mut self, id: ClientId, message: Message) {
         self.turn(|hub| hub.on_client(ClientEvent::Line(id, Box::new(message))));
     }
 

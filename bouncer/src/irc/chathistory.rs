@@ -2,6 +2,7 @@
 //! into a query, or the `FAIL` line it deserves.
 
 use super::tags::parse_timestamp;
+use super::wire::middle;
 
 /// The most lines one request may ask for (ISUPPORT `CHATHISTORY=`).
 pub const MAX_LIMIT: usize = 1000;
@@ -74,11 +75,19 @@ pub struct Fail {
 }
 
 impl Fail {
+    /// The subcommand and target are the client's own words, echoed as
+    /// middle parameters: see [`middle`].
     pub fn line(&self, server: &str) -> String {
-        let target = self.target.as_ref().map(|t| format!(" {t}")).unwrap_or_default();
+        let target = self
+            .target
+            .as_ref()
+            .map(|t| format!(" {}", middle(t)))
+            .unwrap_or_default();
         format!(
             ":{server} FAIL CHATHISTORY {} {}{target} :{}",
-            self.code, self.subcommand, self.text
+            self.code,
+            middle(&self.subcommand),
+            self.text
         )
     }
 
@@ -269,5 +278,18 @@ mod tests {
             ":s FAIL CHATHISTORY INVALID_TARGET LATEST #nope :no such conversation"
         );
         assert_eq!(parse(&[]).unwrap_err().subcommand, "*");
+    }
+
+    #[test]
+    fn a_refusal_never_echoes_a_parameter_that_would_split() {
+        let f = parse(&["frob :x y".to_owned()]).unwrap_err();
+        assert_eq!(
+            f.line("s"),
+            ":s FAIL CHATHISTORY INVALID_PARAMS * :unknown subcommand (BEFORE, AFTER, LATEST, AROUND, BETWEEN, TARGETS)"
+        );
+        assert_eq!(
+            Fail::invalid_target("LATEST", "#a b", "no such conversation").line("s"),
+            ":s FAIL CHATHISTORY INVALID_TARGET LATEST * :no such conversation"
+        );
     }
 }

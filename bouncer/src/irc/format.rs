@@ -58,6 +58,12 @@ pub fn to_irc(text: &str, f: &TextFormat) -> String {
     }
     if let Some(rgb) = f.color.filter(|c| *c != [0, 0, 0]) {
         codes.push_str(&format!("{COLOR}{:02}", nearest(rgb)));
+        // "\x0304,5 stars" would read as a background colour 5: a pair of
+        // reverse codes (which cancel out, and which `from_irc` ignores)
+        // keeps the text's ",5".
+        if text.strip_prefix(',').is_some_and(|t| digits(t) > 0) {
+            codes.extend([REVERSE, REVERSE]);
+        }
     }
     format!("{codes}{text}")
 }
@@ -128,6 +134,8 @@ mod tests {
             ..TextFormat::default()
         };
         assert_eq!(to_irc("hi", &f), "\x02\x1d\x0304hi");
+        assert_eq!(to_irc(",5 stars", &f), "\x02\x1d\x0304\x16\x16,5 stars");
+        assert_eq!(from_irc(&to_irc(",5 stars", &f)).0, ",5 stars");
         assert_eq!(
             to_irc(
                 "plain",

@@ -44,16 +44,32 @@ pub fn tag<'a>(m: &'a Message, name: &str) -> Option<&'a str> {
         .and_then(|t| t.1.as_deref())
 }
 
+/// `p` if it can stand as a middle parameter as it is; `*` otherwise (a
+/// client's trailing parameter — `MODE :a b` — echoed back in the middle
+/// would become two parameters, or a trailing one).
+pub fn middle(p: &str) -> &str {
+    let fits = !p.is_empty()
+        && !p.starts_with(':')
+        && !p.contains([' ', '\r', '\n', '\0']);
+    if fits {
+        p
+    } else {
+        "*"
+    }
+}
+
 /// `:server CODE target params… :trailing`. The last parameter always gets
-/// a colon, which every client accepts.
+/// a colon, which every client accepts; the others go through [`middle`].
 pub fn reply(server: &str, code: &str, target: &str, params: &[&str]) -> String {
-    let mut line = format!(":{server} {code} {target}");
+    let mut line = format!(":{server} {code} {}", middle(target));
     for (i, p) in params.iter().enumerate() {
         line.push(' ');
         if i + 1 == params.len() {
             line.push(':');
+            line.push_str(p);
+        } else {
+            line.push_str(middle(p));
         }
-        line.push_str(p);
     }
     line
 }
@@ -90,5 +106,15 @@ mod tests {
             reply("s", "433", "*", &["bob", "Nickname is already in use"]),
             ":s 433 * bob :Nickname is already in use"
         );
+    }
+
+    #[test]
+    fn an_echoed_parameter_with_a_space_cannot_add_parameters() {
+        assert_eq!(
+            reply("s", "403", "alice", &["#a b", "No such channel"]),
+            ":s 403 alice * :No such channel"
+        );
+        assert_eq!(reply("s", "401", "alice", &[":x", "No"]), ":s 401 alice * :No");
+        assert_eq!(reply("s", "401", "", &["bob", "No"]), ":s 401 * bob :No");
     }
 }

@@ -13,7 +13,9 @@ use tokio_util::codec::Decoder;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the chunk size, so split reads are explored too.
-    let Some((&chunk, rest)) = data.split_first() else { return };
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(chunk).max(1);
 
     let mut bouncer = FrameCodec::<FromWorker, ToWorker>::default();
@@ -63,11 +65,22 @@ fn config() -> WorkerConfig {
         account: "a@b.c".into(),
         servers: vec![],
         protocol: VersionRange { min: 8, max: 12 },
-        trust: TrustConfig { webpki_roots: true, ca_file: None },
-        passport: ipc::PassportConfig { nexus_url: None, login_url: None, allow_plain_http: false },
+        trust: TrustConfig {
+            webpki_roots: true,
+            ca_file: None,
+        },
+        passport: ipc::PassportConfig {
+            nexus_url: None,
+            login_url: None,
+            allow_plain_http: false,
+        },
         auto_accept_contacts: true,
-        sandbox: SandboxPolicy { read_paths: vec![], connect_ports: vec![], max_open_files: 64 },
+        sandbox: SandboxPolicy {
+            read_paths: vec![],
+            connect_ports: vec![],
+            max_open_files: 64,
+        },
         heartbeat_interval_ms: 1000,
-    first_conversation: 1,
+        first_conversation: 1,
     }
 }

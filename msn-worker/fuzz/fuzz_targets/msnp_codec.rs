@@ -8,7 +8,9 @@ use msn_worker::msnp::codec::{Decoded, Decoder};
 use msn_worker::msnp::message::{classify, Mime, Reassembler};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&chunk, rest)) = data.split_first() else { return };
+    let Some((&chunk, rest)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(chunk).max(1);
     let mut buf = BytesMut::new();
     let mut reassembler = Reassembler::default();

@@ -7,7 +7,11 @@ use msn_worker::msnp::{escape, message, ns, roster};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let args: Vec<String> = text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let args: Vec<String> = text
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     for dialect in 8..=12 {
         let _ = roster::parse_syn(dialect, &args);
         let _ = roster::parse_lsg(dialect, &args);

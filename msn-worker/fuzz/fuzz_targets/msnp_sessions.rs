@@ -12,7 +12,9 @@ use msn_worker::msnp::ns::{NsConfig, NsOutput, NsSession};
 use msn_worker::msnp::sb::{Role, SbSession};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&dialect, rest)) = data.split_first() else { return };
+    let Some((&dialect, rest)) = data.split_first() else {
+        return;
+    };
     let dialect = 8 + dialect % 5;
     let now = Instant::now();
     let mut ns = NsSession::new(NsConfig {
@@ -24,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
     ns.start();
     let mut sb = SbSession::new(
         "relay@example.com",
-        Role::Calling { cookie: "c".into(), invite: vec!["bob@example.com".into()] },
+        Role::Calling {
+            cookie: "c".into(),
+            invite: vec!["bob@example.com".into()],
+        },
         now,
     );
     sb.start();
