@@ -3,6 +3,8 @@
 //! everything durable and never parses MSNP; the MSN connection lives in a
 //! sandboxed `msn-worker` child that it restarts as needed.
 #![forbid(unsafe_code)]
+// No function over 80 lines (clippy.toml sets the threshold).
+#![warn(clippy::too_many_lines)]
 
 use msnbnc::users_cli::UserAction;
 use msnbnc::{check_login, check_sandbox, config, daemon, supervisor, users_cli};

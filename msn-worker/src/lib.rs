@@ -2,6 +2,8 @@
 //! (the sandbox, the IPC service, later the MSNP core) can be unit-tested
 //! and reused by test programs.
 #![deny(unsafe_code)]
+// No function over 80 lines (clippy.toml sets the threshold).
+#![warn(clippy::too_many_lines)]
 
 pub mod inherited_fd;
 pub mod msnp;

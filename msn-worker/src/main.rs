@@ -5,6 +5,8 @@
 //! configuration and before it is given the account password; it keeps no
 //! durable state, so the bouncer can kill and restart it at any time.
 #![forbid(unsafe_code)]
+// No function over 80 lines (clippy.toml sets the threshold).
+#![warn(clippy::too_many_lines)]
 
 use std::process::ExitCode;
 

@@ -12,9 +12,9 @@ mod staff_admin;
 use super::Hub;
 use crate::irc::conn::ClientId;
 // The argument parsers of single commands, for the fuzz target.
+use crate::store::users::Role;
 pub use backlog_queries::history_lines;
 pub use staff_admin::signature_wanted;
-use crate::store::users::Role;
 
 pub const NICK: &str = "*msn";
 

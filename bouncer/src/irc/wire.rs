@@ -48,9 +48,7 @@ pub fn tag<'a>(m: &'a Message, name: &str) -> Option<&'a str> {
 /// client's trailing parameter — `MODE :a b` — echoed back in the middle
 /// would become two parameters, or a trailing one).
 pub fn middle(p: &str) -> &str {
-    let fits = !p.is_empty()
-        && !p.starts_with(':')
-        && !p.contains([' ', '\r', '\n', '\0']);
+    let fits = !p.is_empty() && !p.starts_with(':') && !p.contains([' ', '\r', '\n', '\0']);
     if fits {
         p
     } else {

@@ -12,13 +12,13 @@
 // uses only part of them.
 #![allow(dead_code)]
 
-#[path = "../fanout/fleet.rs"]
+#[path = "harness/fleet.rs"]
 mod fleet;
-#[path = "../fanout/msnbnc.rs"]
+#[path = "harness/msnbnc.rs"]
 mod msnbnc;
-#[path = "../fanout/stats.rs"]
+#[path = "harness/stats.rs"]
 mod stats;
-#[path = "../fanout/znc.rs"]
+#[path = "harness/znc.rs"]
 mod znc;
 
 use std::time::{Duration, Instant};

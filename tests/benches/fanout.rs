@@ -21,9 +21,13 @@
 // uses only part of them.
 #![allow(dead_code)]
 
+#[path = "harness/fleet.rs"]
 mod fleet;
+#[path = "harness/msnbnc.rs"]
 mod msnbnc;
+#[path = "harness/stats.rs"]
 mod stats;
+#[path = "harness/znc.rs"]
 mod znc;
 
 use fleet::{Fleet, Throughput, Upstream};
