@@ -352,22 +352,6 @@ fn log_event(event: &ipc::Event, mode: Mode) {
             }
         },
         E::Delivery { command_id, outcome } => tracing::debug!(command_id, ?outcome, "msn: delivery"),
-        other => tracing::debug!(conv = other.conversation(), "msn: {}", kind(other)),
-    }
-}
-
-/// An event's name, without its contents.
-fn kind(event: &ipc::Event) -> &'static str {
-    use ipc::Event as E;
-    match event {
-        E::LoginProgress(_) => "login progress",
-        E::Presence { .. } => "presence",
-        E::ConversationJoined { .. } => "conversation joined",
-        E::ConversationLeft { .. } => "conversation left",
-        E::ConversationClosed(_) => "conversation closed",
-        E::Typing { .. } => "typing",
-        E::Nudge { .. } => "nudge",
-        E::Sent { .. } => "sent",
-        _ => "event",
+        other => tracing::debug!(conv = other.conversation(), "msn: {}", other.kind()),
     }
 }

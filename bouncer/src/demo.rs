@@ -41,6 +41,8 @@ path = "{worker}"
 # Used only when the demo runs as root.
 user = "nobody"
 connect_ports = [{ports}]
+# The worker logs as the bouncer does (RUST_LOG, else info).
+log_filter = {log_filter:?}
 "#,
         server = sim.server_addr(),
         nexus = sim.nexus_url(),
@@ -49,7 +51,16 @@ connect_ports = [{ports}]
         store = dir.join("msnbnc.db").display(),
         listen = demo_listen(),
         ports = ports.join(", "),
+        log_filter = worker_log_filter(),
     )
+}
+
+/// `RUST_LOG` if the worker can use it (as the bouncer does), else info.
+fn worker_log_filter() -> String {
+    std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| tracing_subscriber::EnvFilter::try_new(f).is_ok())
+        .unwrap_or_else(|| "info".into())
 }
 
 /// 127.0.0.1:6667 if it is free (what IRC clients expect), else any port.

@@ -362,6 +362,13 @@ impl Hub {
             })
         });
         let text = format!(":{} {} {} :{}", line.source, line.command, line.target, line.text);
+        tracing::debug!(
+            record = conversation,
+            line = row,
+            msgid,
+            clients = ?self.clients.iter().map(|(c, _)| *c).filter(|c| Some(*c) != except).collect::<Vec<_>>(),
+            "shown"
+        );
         match line.account {
             Some(a) => self.broadcast_at(now, &[("account", a), ("msgid", &msgid)], &text, except),
             None => self.broadcast_at(now, &[("msgid", &msgid)], &text, except),

@@ -465,6 +465,28 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event's name, without its contents (for logs, where customer
+    /// text must not go).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::LoginProgress(_) => "login progress",
+            Event::SignedIn { .. } => "signed in",
+            Event::Roster { .. } => "roster",
+            Event::Presence { .. } => "presence",
+            Event::ConversationJoined { .. } => "conversation joined",
+            Event::ConversationLeft { .. } => "conversation left",
+            Event::ConversationClosed(_) => "conversation closed",
+            Event::Message { .. } => "message",
+            Event::Typing { .. } => "typing",
+            Event::Nudge { .. } => "nudge",
+            Event::AddRequest { .. } => "add request",
+            Event::Delivery { .. } => "delivery",
+            Event::Notice(_) => "notice",
+            Event::SignedOut { .. } => "signed out",
+            Event::Sent { .. } => "sent",
+        }
+    }
+
     /// The conversation the event is about, if any.
     pub fn conversation(&self) -> Option<ConversationId> {
         match self {

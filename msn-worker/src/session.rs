@@ -23,6 +23,7 @@ use ipc::{
 };
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
+use tracing::Instrument;
 
 use crate::msnp::ns::{self, NsConfig, NsOutput, NsSession};
 use crate::msnp::sb::{Role, SbOutput, SbSession};
@@ -92,6 +93,7 @@ impl<'a> Session<'a> {
     }
 
     async fn event(&mut self, event: Event) -> anyhow::Result<()> {
+        tracing::debug!(conv = event.conversation(), "{} to the bouncer", event.kind());
         let seq = self.seq;
         self.seq += 1;
         // Flushed when the session has nothing else ready (see `run`).
@@ -478,9 +480,14 @@ impl<'a> Session<'a> {
         self.apply_sb(id, out).await
     }
 
+    /// A switchboard's output, logged in its conversation's span (so
+    /// `grep conv=N` follows it into the bouncer's log).
     async fn apply_sb(&mut self, id: SbId, out: Vec<SbOutput>) -> anyhow::Result<()> {
-        let conv = self.routing.carried_by(id);
-        let _span = tracing::debug_span!("conversation", conv, sb = id).entered();
+        let span = tracing::debug_span!("conversation", conv = self.routing.carried_by(id), sb = id);
+        self.apply_sb_outputs(id, out).instrument(span).await
+    }
+
+    async fn apply_sb_outputs(&mut self, id: SbId, out: Vec<SbOutput>) -> anyhow::Result<()> {
         for o in out {
             let Some(link) = self.sbs.get_mut(&id) else {
                 return Ok(());

@@ -16,6 +16,8 @@ const BOB: &str = "bob@example.com";
 struct Env {
     s: Sim,
     _dir: TestDir,
+    /// The configuration file.
+    cfg: std::path::PathBuf,
     bouncer: Bouncer,
     port: u16,
 }
@@ -43,6 +45,7 @@ fn env_with_sections(irc: &str, msn: &str) -> Env {
     Env {
         s,
         _dir: dir,
+        cfg,
         bouncer,
         port,
     }
@@ -636,6 +639,52 @@ fn a_signature_tells_the_customer_who_answered() {
     alice.expect("back to the default signature", SOON).unwrap();
     alice.send("PRIVMSG #bob :Signed again.");
     bob_gets("[alice] Signed again.");
+}
+
+#[test]
+fn sighup_applies_a_new_signature_at_once_and_names_what_needs_a_restart() {
+    let e = env_with("signature = \"[{nick}] {text}\"");
+    let mut alice = login(e.port, "alice");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "anyone there?")).unwrap();
+    alice.expect("PRIVMSG #bob :", SOON).unwrap();
+    let bob_gets = |want: &str| {
+        let got =
+            e.s.rt
+                .block_on(bob.wait_for(SOON, |r| matches!(r, Received::Text { text, .. } if text == want)));
+        assert!(got.is_some(), "wanted {want:?}; bob got {:?}", bob.texts());
+    };
+    alice.send("PRIVMSG #bob :Yes, hello.");
+    bob_gets("[alice] Yes, hello.");
+
+    // A new signature and a new listener: the first applies now, the
+    // second is named as waiting for a restart (the old one stays open).
+    let text = std::fs::read_to_string(&e.cfg).unwrap();
+    let text = text
+        .replace(
+            "signature = \"[{nick}] {text}\"",
+            "signature = \"{text} ({nick}, Example Shop)\"",
+        )
+        .replace(
+            "listen = [\"127.0.0.1:0\"]",
+            "listen = [\"127.0.0.1:0\", \"127.0.0.2:0\"]",
+        );
+    std::fs::write(&e.cfg, text).unwrap();
+    let before = e.bouncer.log_len();
+    e.bouncer.signal(Signal::SIGHUP);
+    e.bouncer
+        .wait_for_from(before, "applied now: irc.signature", SOON)
+        .unwrap();
+    e.bouncer
+        .wait_for_from(before, "take effect only when msnbnc restarts: irc.listen", SOON)
+        .unwrap();
+    alice.send("PRIVMSG #bob :How can I help?");
+    bob_gets("How can I help? (alice, Example Shop)");
+    // Still the same listener, and the same staff connection.
+    let mut zoe = login(e.port, "zoe");
+    zoe.send("PING :still");
+    zoe.expect("PONG", SOON).unwrap();
 }
 
 #[test]

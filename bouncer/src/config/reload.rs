@@ -2,7 +2,8 @@
 //! just read, and when each change takes effect — at once, at the next
 //! worker start, or only after a restart of msnbnc.
 
-use super::Config;
+use super::{Config, IrcSettings, StoreSettings};
+use crate::store::retention::Retention;
 
 /// The keys that changed, by when they apply.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -25,6 +26,29 @@ impl Changes {
 pub fn changes(old: &Config, new: &Config) -> Changes {
     let mut c = Changes::default();
     let (o, n) = (&old.irc, &new.irc);
+    // Every key of [irc] and [store] is sorted below: a new one does not
+    // compile here until it is.
+    let IrcSettings {
+        listen: _,
+        tls_listen: _,
+        tls_cert: _,
+        tls_key: _,
+        server_name: _,
+        network: _,
+        unattended_status: _,
+        unattended_reply: _,
+        idle_close: _,
+        replay_max: _,
+        signature: _,
+    } = o;
+    let StoreSettings {
+        path: _,
+        outbox_retry: _,
+        retention: Retention {
+            max_age_ms: _,
+            max_lines: _,
+        },
+    } = &old.store;
     let restart = [
         ("irc.listen", o.listen != n.listen),
         ("irc.tls_listen", o.tls_listen != n.tls_listen),

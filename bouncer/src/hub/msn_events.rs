@@ -26,7 +26,6 @@ pub(super) fn worker_state(hub: &mut Hub, state: &WorkerState) {
         outbox::worker_lost(hub);
     }
     hub.worker.set_state(state);
-    tracing::info!("worker state: {}", hub.worker.shown());
     let text = format!("MSN worker: {}", hub.worker.shown());
     hub.roster_notice(&text);
     if lost {
@@ -77,9 +76,11 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
         );
         return;
     }
-    let _span = event
-        .conversation()
-        .map(|conv| tracing::debug_span!("conversation", conv).entered());
+    // The worker's id and the record's: `grep conv=N` follows both processes.
+    let _span = event.conversation().map(|conv| {
+        let record = hub.conversations.by_worker(conv);
+        tracing::debug_span!("conversation", conv, record).entered()
+    });
     match event {
         Event::Roster { contacts, .. } => {
             for c in contacts {

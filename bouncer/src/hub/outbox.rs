@@ -136,7 +136,9 @@ pub(super) fn send(hub: &mut Hub, message: StaffMessage, to: ConversationTarget)
         text: message.body.clone(),
         format: message.format.clone(),
     };
-    hub.command(command, Some(Waiting::Message(message)));
+    let row = message.row;
+    let command_id = hub.command(command, Some(Waiting::Message(message)));
+    tracing::debug!(command_id, line = row, "staff message to the worker");
 }
 
 fn set_state(hub: &mut Hub, row: Option<i64>, state: State) {

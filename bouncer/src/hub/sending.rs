@@ -107,6 +107,7 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
     let Some(c) = hub.conversations.get(id) else {
         return;
     };
+    let _span = tracing::debug_span!("conversation", conv = c.worker_id(), record = id).entered();
     let channel = c.channel.clone();
     // Whom a retry goes to: the conversation's (first) customer.
     let first = c.customers.first().cloned().unwrap_or_default();

@@ -89,6 +89,12 @@ impl Session<'_> {
             Err(f) => return self.result(id, CommandResult::Failed(f)).await,
         };
         self.result(id, CommandResult::Ok).await?;
+        tracing::debug!(
+            conv = conversation,
+            command_id = id,
+            bytes = text.len(),
+            "staff message to a switchboard"
+        );
         let request = Request {
             conversation,
             invite: self.routing.invitees(conversation),
