@@ -16,7 +16,7 @@ use crate::hub::{Continuation, Hub, Preload, Settings};
 use crate::irc::{auth::Auth, conn::ClientEvent, server, tls};
 use crate::store::threads::StoreThreads;
 use crate::store::writer::StoreEvent;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::supervisor::{Control, Supervisor, Update, WorkerState};
 use crate::systemd;
 
@@ -103,17 +103,31 @@ fn open_store(config: &Config) -> anyhow::Result<Preload> {
         config.store.path.display(),
         store.schema_version()?
     );
-    // Lines stored just before msnbnc stopped may not be searchable yet.
-    let missing = store.unindexed_lines()?;
-    if !missing.is_empty() {
-        tracing::info!("adding {} lines to the search index", missing.len());
+    index_the_rest(&mut store)?;
+    Ok(Preload::read(&store)?)
+}
+
+/// Lines stored just before msnbnc stopped may not be searchable yet:
+/// they are indexed now, a bounded chunk at a time.
+fn index_the_rest(store: &mut Store) -> Result<(), StoreError> {
+    const CHUNK: usize = 10_000;
+    let mut added = 0;
+    loop {
+        let missing = store.unindexed_lines(CHUNK)?;
+        if missing.is_empty() {
+            break;
+        }
+        added += missing.len();
         let plain: Vec<(i64, String)> = missing
             .into_iter()
             .map(|(id, text)| (id, crate::irc::format::from_irc(&text).0))
             .collect();
         store.index_lines(&plain)?;
     }
-    Ok(Preload::read(&store)?)
+    if added > 0 {
+        tracing::info!("added {added} lines stored at the last stop to the search index");
+    }
+    Ok(())
 }
 
 pub async fn run(config_path: PathBuf, config: Config, mode: Mode) -> anyhow::Result<()> {

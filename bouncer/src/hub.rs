@@ -185,7 +185,6 @@ impl Hub {
     pub fn tick(&mut self, now: Instant) {
         self.save_positions();
         outbox::expire(self);
-        replay_plan::checkpoint(self);
         replay_plan::prune_now_and_then(self, now);
         let limit = self.settings.irc.idle_close;
         if !limit.is_zero() {

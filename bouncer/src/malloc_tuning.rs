@@ -1,4 +1,4 @@
-//! One allocator setting, and the only `unsafe` in msnbnc.
+//! Two allocator calls, and the only `unsafe` in msnbnc.
 //!
 //! Every staff login verifies an Argon2id hash, which needs a 19 MiB work
 //! area. glibc serves a block that large with `mmap` and returns it on
@@ -23,5 +23,19 @@ pub fn return_large_blocks_to_the_system() {
         if ok == 0 {
             tracing::debug!("mallopt(M_MMAP_THRESHOLD) was refused; keeping glibc's default");
         }
+    }
+}
+
+/// Gives free memory back to the system. A burst of messages leaves many
+/// small blocks freed across the heap (queued lines, batches, index
+/// work), which glibc keeps: measured, RSS stayed at 30 MiB after a
+/// 100,000-line burst instead of falling back to 14. Called when a burst
+/// is over, not per message (it walks every arena).
+pub fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim takes no pointers and only releases pages
+        // of free chunks; live allocations are untouched.
+        unsafe { libc::malloc_trim(0) };
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod certs;
+mod checkpointer;
 pub mod contacts;
 pub mod lines;
 pub mod outbox_rows;

@@ -102,18 +102,6 @@ fn reopen(hub: &mut Hub, u: &Unseen) -> String {
     channel
 }
 
-/// The write-ahead log into the database, on the maintenance thread (the
-/// writer never waits for the disk to do it).
-pub(super) fn checkpoint(hub: &mut Hub) {
-    hub.maintain(
-        |s| s.checkpoint(),
-        |_, done| match done {
-            Ok((log, copied)) => tracing::debug!(log, copied, "checkpoint"),
-            Err(e) => tracing::warn!("checkpoint failed: {e}"),
-        },
-    );
-}
-
 /// Background retention: a bounded batch at a time, on the maintenance
 /// thread.
 pub(super) fn prune_now_and_then(hub: &mut Hub, now: Instant) {

@@ -153,18 +153,25 @@ pub struct Replay {
 
 /// Lines read from the store at a time.
 const CHUNK: usize = 2_000;
+/// A replay this long leaves memory worth giving back.
+const GIVE_BACK_AFTER: usize = 1_000;
 
 impl Replay {
     /// Runs on a blocking thread; ends early if the client goes.
     pub fn spawn(self) {
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = self.run() {
-                tracing::warn!("replay stopped: {e}");
+            match self.run() {
+                // What a long replay read and formatted is free again.
+                Ok(lines) if lines >= GIVE_BACK_AFTER => crate::malloc_tuning::give_back_freed_memory(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("replay stopped: {e}"),
             }
         });
     }
 
-    fn run(self) -> anyhow::Result<()> {
+    /// Returns how many stored lines it sent.
+    fn run(self) -> anyhow::Result<usize> {
+        let mut sent = 0;
         // Its own connection: it moves the device's positions as it goes.
         let mut store = Store::open(&self.store)?;
         let mut out = Out {
@@ -198,6 +205,7 @@ impl Replay {
                 let mut lines = store.lines_after(job.conversation, after, CHUNK)?;
                 let complete = lines.len() < CHUNK || lines.last().is_some_and(|l| l.id >= self.upto);
                 lines.retain(|l| l.id <= self.upto);
+                sent += lines.len();
                 for l in &lines {
                     out.start_line();
                     let line = (l, job.channel.as_str());
@@ -223,7 +231,7 @@ impl Replay {
                 store.set_position(&self.user, &self.device, job.conversation, last)?;
             }
         }
-        Ok(())
+        Ok(sent)
     }
 }
 

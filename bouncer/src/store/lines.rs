@@ -238,9 +238,10 @@ impl Store {
         Ok(())
     }
 
-    /// Lines stored after the newest one in the search index (msnbnc
-    /// stopped before indexing them): (id, text as shown).
-    pub fn unindexed_lines(&self) -> Result<Vec<(i64, String)>, StoreError> {
+    /// Up to `limit` lines stored after the newest one in the search index
+    /// (msnbnc stopped before indexing them), oldest first: (id, text as
+    /// shown).
+    pub fn unindexed_lines(&self, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
         let newest: i64 = self.conn.query_row(
             "SELECT COALESCE((SELECT rowid FROM messages_fts ORDER BY rowid DESC LIMIT 1), 0)",
             [],
@@ -248,8 +249,9 @@ impl Store {
         )?;
         let mut stmt = self
             .conn
-            .prepare("SELECT id, text FROM messages WHERE id > ?1 ORDER BY id")?;
-        let rows = stmt.query_map(params![newest], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .prepare("SELECT id, text FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![newest, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

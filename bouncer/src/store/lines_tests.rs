@@ -157,7 +157,7 @@ fn lines_stored_but_not_indexed_are_found_and_indexed_later() {
     })
     .unwrap();
     assert!(s.search("yet", 10).unwrap().is_empty());
-    assert_eq!(s.unindexed_lines().unwrap(), [(id, "\x02not yet".to_owned())]);
+    assert_eq!(s.unindexed_lines(100).unwrap(), [(id, "\x02not yet".to_owned())]);
     s.index_lines(&[(id, "not yet".into()), (id + 99, "gone".into())])
         .unwrap();
     assert_eq!(texts(&s.search("yet", 10).unwrap()), ["\x02not yet"]);
@@ -165,7 +165,7 @@ fn lines_stored_but_not_indexed_are_found_and_indexed_later() {
         s.search("gone", 10).unwrap().is_empty(),
         "deleted lines are left out"
     );
-    assert!(s.unindexed_lines().unwrap().is_empty());
+    assert!(s.unindexed_lines(100).unwrap().is_empty());
 }
 
 #[test]

@@ -41,10 +41,9 @@ impl<R: Send + 'static> StoreThreads<R> {
         let (events, events_rx) = unbounded_channel();
         let committed = Arc::new(Committed::default());
         let (writer, work) = mpsc::channel();
-        let store = Store::open(path)?;
-        // Checkpoints (which wait for the disk) are the maintenance
-        // thread's job, not the writer's: see `Store::checkpoint`.
-        store.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let mut store = Store::open(path)?;
+        // Checkpoints wait for the disk: a thread of their own does them.
+        super::checkpointer::attach(&mut store, path)?;
         // The writer's values come from Rust enums (a line's kind, its
         // command): SQLite checking `kind IN (…)` again builds a temporary
         // b-tree for every line, a sixth of the writer's work.

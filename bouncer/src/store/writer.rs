@@ -67,6 +67,8 @@ const GROUP_LINES: usize = 4096;
 const INDEX_BACKLOG: usize = 20_000;
 /// How long the writer waits for more work before it indexes.
 const INDEX_IDLE: Duration = Duration::from_millis(10);
+/// Lines written between two idle moments that were a burst.
+const BURST_LINES: usize = 1000;
 
 pub(super) struct Writer<R> {
     store: Store,
@@ -79,6 +81,8 @@ pub(super) struct Writer<R> {
     unindexed: Vec<(i64, String)>,
     /// The last batch handled (stored or given up on).
     done: u64,
+    /// Lines indexed since memory was last given back.
+    since_trim: usize,
 }
 
 impl<R: Send + 'static> Writer<R> {
@@ -94,6 +98,7 @@ impl<R: Send + 'static> Writer<R> {
             unsaved: Vec::new(),
             unindexed: Vec::new(),
             done: 0,
+            since_trim: 0,
         }
     }
 
@@ -105,7 +110,14 @@ impl<R: Send + 'static> Writer<R> {
         } else {
             match work.recv_timeout(INDEX_IDLE) {
                 Ok(w) => return Some(w),
-                Err(RecvTimeoutError::Timeout) => self.index(),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.index();
+                    if self.since_trim >= BURST_LINES {
+                        // A burst is over: what it used is free again.
+                        crate::malloc_tuning::give_back_freed_memory();
+                        self.since_trim = 0;
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.index();
                     return None;
@@ -120,6 +132,7 @@ impl<R: Send + 'static> Writer<R> {
     fn index(&mut self) {
         if !self.unindexed.is_empty() {
             let lines = std::mem::take(&mut self.unindexed);
+            self.since_trim += lines.len();
             let mut waits = RETRY.iter();
             let indexed = loop {
                 match self.store.index_lines(&lines) {
