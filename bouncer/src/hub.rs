@@ -360,7 +360,19 @@ impl Hub {
                 plain: crate::irc::format::from_irc(line.text).0,
             })
         });
-        let text = format!(":{} {} {} :{}", line.source, line.command, line.target, line.text);
+        let mut text = String::with_capacity(line.source.len() + line.target.len() + line.text.len() + 16);
+        for part in [
+            ":",
+            line.source,
+            " ",
+            line.command,
+            " ",
+            line.target,
+            " :",
+            line.text,
+        ] {
+            text.push_str(part);
+        }
         tracing::debug!(
             record = conversation,
             line = row,

@@ -9,8 +9,11 @@ const ONE_LINE_MAX: usize = 256;
 /// `s` with every control character `keep` refuses turned into a space.
 fn clean(s: &str, keep: impl Fn(char) -> bool) -> String {
     let bad = |c: char| c.is_control() && !keep(c);
-    // Most text has nothing to replace: one copy, no per-char pushes.
-    if !s.chars().any(bad) {
+    // Most text has nothing to replace: one copy, no per-char pushes. A
+    // control character is a byte below 0x20, 0x7f, or U+0080–U+009F
+    // (0xc2 first): text with none of those bytes is copied at once.
+    let maybe = |b: &u8| *b < 0x20 || *b == 0x7f || *b == 0xc2;
+    if !s.as_bytes().iter().any(maybe) || !s.chars().any(bad) {
         return s.to_owned();
     }
     s.chars().map(|c| if bad(c) { ' ' } else { c }).collect()

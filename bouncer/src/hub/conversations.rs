@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ipc::ConversationId;
 
 use super::conversation::{Conversation, Link};
-use super::roster::key;
+use super::roster::{key, lookup_key};
 
 #[derive(Debug)]
 pub struct Conversations {
@@ -127,7 +127,7 @@ impl Conversations {
     pub fn add_customer(&mut self, id: i64, handle: &str) -> bool {
         self.records
             .get_mut(&id)
-            .is_some_and(|c| c.customers.insert(key(handle)))
+            .is_some_and(|c| !c.customers.contains(&*lookup_key(handle)) && c.customers.insert(key(handle)))
     }
 
     pub fn remove_customer(&mut self, id: i64, handle: &str) -> bool {

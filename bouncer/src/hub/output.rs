@@ -140,7 +140,9 @@ pub fn broadcast(
                 true => stamp.get_or_insert_with(|| timestamp(now)).as_str(),
                 false => "",
             };
-            *slot = Some(format!("{}{line}", prefix_for(variant, stamp, tags)).into());
+            let mut full = prefix_for(variant, stamp, tags);
+            full.push_str(line);
+            *slot = Some(full.into());
         }
         if let Some(full) = slot.clone() {
             out.push((*id, full));

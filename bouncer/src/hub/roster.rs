@@ -38,7 +38,12 @@ impl Contact {
     /// `nick!local@domain`.
     pub fn prefix(&self) -> String {
         let (local, domain) = self.handle.split_once('@').unwrap_or((&self.handle, "msn"));
-        format!("{}!{local}@{domain}", self.nick)
+        // Once per customer message: built without the formatting machinery.
+        let mut out = String::with_capacity(self.nick.len() + self.handle.len() + 5);
+        for part in [self.nick.as_str(), "!", local, "@", domain] {
+            out.push_str(part);
+        }
+        out
     }
 }
 
@@ -53,18 +58,30 @@ struct Known {
 /// An MSN address safe to put in IRC lines: `user@domain`, nothing that
 /// could end a line or a prefix.
 pub fn valid_handle(h: &str) -> bool {
+    let refused = |c: char| c.is_whitespace() || c.is_control() || matches!(c, '!' | ':' | ',' | '*' | '?');
     h.len() <= 129
-        && h.matches('@').count() == 1
+        && h.bytes().filter(|b| *b == b'@').count() == 1
         && !h.starts_with('@')
         && !h.ends_with('@')
-        && !h
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '!' | ':' | ',' | '*' | '?'))
+        // Plain ASCII is checked a byte at a time.
+        && match h.is_ascii() {
+            true => !h.bytes().any(|b| refused(char::from(b))),
+            false => !h.chars().any(refused),
+        }
 }
 
 /// Handles are compared without case.
 pub fn key(handle: &str) -> String {
     handle.to_ascii_lowercase()
+}
+
+/// [`key`] for a lookup: no copy when the handle is lower-case already
+/// (as almost every one is).
+pub fn lookup_key(handle: &str) -> std::borrow::Cow<'_, str> {
+    match handle.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => key(handle).into(),
+        false => handle.into(),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -103,7 +120,7 @@ impl Roster {
     }
 
     pub fn contact(&self, handle: &str) -> Option<&Contact> {
-        self.contacts.get(&key(handle))
+        self.contacts.get(&*lookup_key(handle))
     }
 
     pub fn contact_by_nick(&self, nick: &str) -> Option<&Contact> {

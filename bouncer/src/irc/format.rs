@@ -45,7 +45,7 @@ fn nearest(rgb: [u8; 3]) -> usize {
 
 /// Text for IRC with the message's effects (black, the default, is left out).
 pub fn to_irc(text: &str, f: &TextFormat) -> String {
-    let mut codes = String::new();
+    let mut codes = String::with_capacity(text.len() + 8);
     for (on, c) in [
         (f.bold, BOLD),
         (f.italic, ITALIC),
@@ -65,7 +65,8 @@ pub fn to_irc(text: &str, f: &TextFormat) -> String {
             codes.extend([REVERSE, REVERSE]);
         }
     }
-    format!("{codes}{text}")
+    codes.push_str(text);
+    codes
 }
 
 /// How many ASCII digits (at most two) `s` starts with.
@@ -76,16 +77,18 @@ fn digits(s: &str) -> usize {
 /// Plain text and the format the IRC codes asked for. Text between codes
 /// is copied a run at a time (every code is one ASCII byte).
 pub fn from_irc(text: &str) -> (String, TextFormat) {
-    let is_code = |c: char| {
+    // Every code is one ASCII byte, which never occurs inside a UTF-8
+    // sequence: a byte search finds them.
+    let is_code = |b: &u8| {
         matches!(
-            c,
+            char::from(*b),
             BOLD | ITALIC | UNDERLINE | STRIKE | RESET | MONOSPACE | REVERSE | COLOR
         )
     };
     let mut f = TextFormat::default();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find(is_code) {
+    while let Some(i) = rest.as_bytes().iter().position(is_code) {
         out.push_str(&rest[..i]);
         let code = rest.as_bytes()[i];
         rest = &rest[i + 1..];

@@ -118,7 +118,18 @@ impl MsgIds {
         self.next += 1;
         // Fixed width: one run's ids sort in the order they were given, so
         // the store appends them to its msgid index.
-        format!("{}-{:010x}", self.prefix, self.next)
+        if self.next >> 40 != 0 {
+            return format!("{}-{:x}", self.prefix, self.next);
+        }
+        // `{prefix}-{:010x}`, without the formatting machinery (once per line).
+        let mut id = String::with_capacity(self.prefix.len() + 11);
+        id.push_str(&self.prefix);
+        id.push('-');
+        for shift in (0..10).rev() {
+            let digit = (self.next >> (shift * 4)) & 0xf;
+            id.push(char::from(b"0123456789abcdef"[digit as usize]));
+        }
+        id
     }
 }
 
@@ -213,6 +224,20 @@ pub fn push_escaped(out: &mut String, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn msgids_are_the_prefix_and_a_fixed_width_counter_in_order() {
+        let mut ids = MsgIds::default();
+        let (a, b) = (ids.fresh(), ids.fresh());
+        let (prefix, counter) = a.split_once('-').unwrap();
+        assert_eq!((prefix.len(), counter), (8, "0000000001"));
+        assert_eq!(b, format!("{prefix}-0000000002"));
+        assert!(a < b);
+        ids.next = 0xab_cdef_0123 - 1;
+        assert_eq!(ids.fresh(), format!("{prefix}-abcdef0123"));
+        ids.next = 1 << 40;
+        assert_eq!(ids.fresh(), format!("{prefix}-10000000001"));
+    }
     use std::time::Duration;
 
     #[test]
