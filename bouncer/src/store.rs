@@ -7,7 +7,6 @@
 
 pub mod batch;
 pub mod certs;
-mod checkpointer;
 pub mod contacts;
 pub mod lines;
 pub mod outbox_rows;
@@ -112,15 +111,6 @@ impl Store {
             .map_err(open_err)?;
         conn.busy_timeout(BUSY_WAIT).map_err(open_err)?;
         Ok(Store { conn })
-    }
-
-    /// Copies what the write-ahead log holds into the database, as far as
-    /// readers allow, without waiting for them or for the writer. Returns
-    /// the log's size and how much of it is in the database now (pages).
-    pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
-        Ok(self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get(1)?, r.get(2)?))
-        })?)
     }
 
     pub fn schema_version(&self) -> Result<u32, StoreError> {

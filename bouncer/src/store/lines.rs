@@ -224,7 +224,12 @@ impl Store {
     /// Adds lines — (id, text without formatting) — to the search index,
     /// in one transaction. A line deleted meanwhile is left out.
     pub fn index_lines(&mut self, lines: &[(i64, String)]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: a deferred transaction that reads, then writes after
+        // another connection wrote (a replay saving positions) fails at
+        // once instead of waiting its turn.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut stored = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE id = ?1)")?;
             let mut add = tx.prepare_cached("INSERT INTO messages_fts (rowid, text) VALUES (?1, ?2)")?;

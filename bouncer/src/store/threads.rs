@@ -41,9 +41,11 @@ impl<R: Send + 'static> StoreThreads<R> {
         let (events, events_rx) = unbounded_channel();
         let committed = Arc::new(Committed::default());
         let (writer, work) = mpsc::channel();
-        let mut store = Store::open(path)?;
-        // Checkpoints wait for the disk: a thread of their own does them.
-        super::checkpointer::attach(&mut store, path)?;
+        let store = Store::open(path)?;
+        // The writer checkpoints inside its commits, as SQLite does by
+        // default (every 1,000 pages of log). A checkpointing thread of its
+        // own was tried: while the writer keeps writing, the log can never
+        // start again from its beginning, and it grew to hundreds of MiB.
         // The writer's values come from Rust enums (a line's kind, its
         // command): SQLite checking `kind IN (…)` again builds a temporary
         // b-tree for every line, a sixth of the writer's work.
@@ -253,5 +255,36 @@ mod tests {
         t.stop(Duration::from_secs(5));
         let s = Store::open(&dir.path().join("db")).unwrap();
         assert_eq!(s.latest(1, None, 10).unwrap()[0].text, "kept");
+    }
+
+    #[test]
+    fn the_log_stays_short_while_the_writer_never_falls_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut t, mut events) = start(&dir);
+        // About 30 MiB of lines (long ones) in 10,000 batches, each handed
+        // over before the last one is committed.
+        let big = "x".repeat(200);
+        let mut last = 0;
+        for b in 0..10_000i64 {
+            let lines = (0..10).map(|i| line(b * 10 + i + 1, &big)).collect();
+            let conversations = if b == 0 { vec![bob()] } else { Vec::new() };
+            last = t
+                .commit(Batch {
+                    conversations,
+                    lines,
+                    ..Batch::default()
+                })
+                .unwrap();
+        }
+        while let Some(e) = events.blocking_recv() {
+            match e {
+                StoreEvent::Committed { seq } if seq == last => break,
+                StoreEvent::Failed { error, .. } => panic!("{error}"),
+                _ => {}
+            }
+        }
+        let log = std::fs::metadata(dir.path().join("db-wal")).unwrap().len();
+        assert!(log < 8 * 1024 * 1024, "the log grew to {log} bytes");
+        t.stop(Duration::from_secs(5));
     }
 }
