@@ -294,13 +294,5 @@ async fn bench() -> anyhow::Result<()> {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    if let Err(e) = rt.block_on(bench()) {
-        eprintln!("benchmark failed: {e:#}");
-        std::process::exit(1);
-    }
+    msnbnc_tests::run_bench(bench());
 }

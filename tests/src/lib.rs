@@ -420,3 +420,23 @@ pub fn run_msnbnc(args: &[&str]) -> (ExitStatus, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Runs a benchmark's async body on a two-thread runtime; a failure is
+/// printed and exits non-zero.
+pub fn run_bench(bench: impl std::future::Future<Output = anyhow::Result<()>>) {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("benchmark failed: cannot start a runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(bench) {
+        eprintln!("benchmark failed: {e:#}");
+        std::process::exit(1);
+    }
+}

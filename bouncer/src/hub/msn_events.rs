@@ -328,10 +328,7 @@ fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &st
         };
         hub.command(command, None);
     }
-    let prefix = hub
-        .roster
-        .contact(from)
-        .map_or_else(|| from.to_owned(), Contact::prefix);
+    let prefix = hub.roster.prefix_of(from);
     // Long messages (MSN allows ~1.5 kB) become several IRC lines.
     let room = crate::irc::split::room(&prefix, "PRIVMSG", &channel).saturating_sub(8);
     let mut pieces = crate::irc::split::split(text, room);
@@ -361,10 +358,7 @@ fn nudge(hub: &mut Hub, worker: ConversationId, from: &str) {
     let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) else {
         return;
     };
-    let prefix = hub
-        .roster
-        .contact(from)
-        .map_or_else(|| from.to_owned(), Contact::prefix);
+    let prefix = hub.roster.prefix_of(from);
     let shown = Shown {
         kind: Kind::Customer,
         sender: from,
@@ -384,10 +378,7 @@ fn typing(hub: &mut Hub, worker: ConversationId, from: &str) {
     let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) else {
         return;
     };
-    let prefix = hub
-        .roster
-        .contact(from)
-        .map_or_else(|| from.to_owned(), Contact::prefix);
+    let prefix = hub.roster.prefix_of(from);
     let line = format!(":{prefix} TAGMSG {channel}");
     hub.broadcast_to_cap(Cap::MessageTags, &[("+typing", "active")], &line);
 }

@@ -123,6 +123,13 @@ impl Roster {
         self.contacts.get(&*lookup_key(handle))
     }
 
+    /// The IRC prefix a contact's lines come from; a handle not on the
+    /// roster (yet) speaks as itself.
+    pub fn prefix_of(&self, handle: &str) -> String {
+        self.contact(handle)
+            .map_or_else(|| handle.to_owned(), Contact::prefix)
+    }
+
     pub fn contact_by_nick(&self, nick: &str) -> Option<&Contact> {
         self.contacts.values().find(|c| c.nick.eq_ignore_ascii_case(nick))
     }

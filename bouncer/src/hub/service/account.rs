@@ -39,44 +39,35 @@ pub(super) fn contacts(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(),
     Ok(())
 }
 
+/// A command about one contact, the first argument (`add bob@…`).
+fn about_contact(
+    hub: &mut Hub,
+    asker: &Asker,
+    args: &Args<'_>,
+    (command, verb): (fn(String) -> Command, &str),
+) -> Result<(), String> {
+    let handle = args.word(0);
+    msn(hub, asker, command(handle.into()), format!("{verb} {handle}"))
+}
+
 pub(super) fn add(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
-    let h = args.word(0);
-    msn(hub, asker, Command::AddContact(h.into()), format!("add {h}"))
+    about_contact(hub, asker, args, (Command::AddContact, "add"))
 }
 
 pub(super) fn remove(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
-    let h = args.word(0);
-    msn(
-        hub,
-        asker,
-        Command::RemoveContact(h.into()),
-        format!("remove {h}"),
-    )
+    about_contact(hub, asker, args, (Command::RemoveContact, "remove"))
 }
 
 pub(super) fn block(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
-    let h = args.word(0);
-    msn(hub, asker, Command::BlockContact(h.into()), format!("block {h}"))
+    about_contact(hub, asker, args, (Command::BlockContact, "block"))
 }
 
 pub(super) fn unblock(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
-    let h = args.word(0);
-    msn(
-        hub,
-        asker,
-        Command::UnblockContact(h.into()),
-        format!("unblock {h}"),
-    )
+    about_contact(hub, asker, args, (Command::UnblockContact, "unblock"))
 }
 
 pub(super) fn accept(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
-    let h = args.word(0);
-    msn(
-        hub,
-        asker,
-        Command::AcceptAddRequest(h.into()),
-        format!("accept {h}"),
-    )
+    about_contact(hub, asker, args, (Command::AcceptAddRequest, "accept"))
 }
 
 pub(super) fn status(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
