@@ -252,6 +252,9 @@ protocol_max = 7
 heartbeat_interval_secs = 10
 heartbeat_timeout_secs = 5
 read_paths = ["relative/path"]
+
+[irc]
+time_zone = "Mars/Olympus"
 "#;
         let e = errors(text);
         let keys: Vec<&str> = e.iter().map(|l| l.split(": ").nth(1).unwrap_or("")).collect();
@@ -263,6 +266,7 @@ read_paths = ["relative/path"]
             "msn.protocol_min",
             "worker.heartbeat_timeout_secs",
             "worker.read_paths[0]",
+            "irc.time_zone",
         ] {
             assert!(keys.contains(&key), "{key} missing from {e:#?}");
         }

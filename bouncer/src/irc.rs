@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod flood;
 pub mod format;
 pub mod line;
+pub mod local_time;
 pub mod registration;
 pub mod replay;
 pub mod reply_batch;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Errors;
+use crate::irc::local_time::LocalTime;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -24,6 +25,7 @@ pub(super) struct RawIrc {
     idle_close_secs: u64,
     replay_max: usize,
     signature: String,
+    time_zone: String,
 }
 
 impl Default for RawIrc {
@@ -40,6 +42,7 @@ impl Default for RawIrc {
             idle_close_secs: 3600,
             replay_max: 500,
             signature: String::new(),
+            time_zone: String::new(),
         }
     }
 }
@@ -66,6 +69,9 @@ pub struct IrcSettings {
     /// How staff messages reach customers, e.g. `[{nick}] {text}`; empty:
     /// the text alone.
     pub signature: String,
+    /// The zone of times written into text (`*msn` replies, replay to
+    /// clients without server-time).
+    pub time_zone: LocalTime,
 }
 
 /// MSN statuses by the names staff use (`*msn status`, the configuration).
@@ -157,6 +163,10 @@ pub(super) fn validate(raw: RawIrc, errors: &mut Errors) -> IrcSettings {
             "must contain {text} (e.g. \"[{nick}] {text}\")".into(),
         );
     }
+    let time_zone = LocalTime::named(&raw.time_zone).unwrap_or_else(|e| {
+        errors.add("irc.time_zone", e);
+        LocalTime::default()
+    });
     IrcSettings {
         listen,
         tls_listen,
@@ -169,5 +179,6 @@ pub(super) fn validate(raw: RawIrc, errors: &mut Errors) -> IrcSettings {
         idle_close: Duration::from_secs(raw.idle_close_secs),
         replay_max: raw.replay_max,
         signature: raw.signature,
+        time_zone,
     }
 }

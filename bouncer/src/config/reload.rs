@@ -40,6 +40,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         idle_close: _,
         replay_max: _,
         signature: _,
+        time_zone: _,
     } = o;
     let StoreSettings {
         path: _,
@@ -67,6 +68,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         ("irc.idle_close_secs", o.idle_close != n.idle_close),
         ("irc.replay_max", o.replay_max != n.replay_max),
         ("irc.signature", o.signature != n.signature),
+        ("irc.time_zone", o.time_zone != n.time_zone),
         (
             "store.outbox_retry_secs",
             old.store.outbox_retry != new.store.outbox_retry,

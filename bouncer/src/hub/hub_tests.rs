@@ -264,3 +264,56 @@ fn the_service_answers_from_its_table() {
     assert!(has(&h.got(alice), "added kim (staff)"));
     assert!(h.store().verify("kim", "s3cret words").unwrap().is_some());
 }
+
+/// alice's laptop missed a customer line and alice's `/me`.
+fn missed_a_line_and_a_me(h: &mut Harness) {
+    h.signed_in(&[BOB]);
+    let laptop = h.attach("alice", Some("laptop"), &[]);
+    h.customer_says(1, BOB, "hello?");
+    h.detach(laptop);
+    let phone = h.attach("alice", Some("phone"), &[]);
+    h.line(phone, "PRIVMSG #bob :\x01ACTION waves\x01");
+    h.detach(phone);
+}
+
+#[test]
+fn replay_to_a_client_with_server_time_but_no_batch_carries_time_and_msgid_tags() {
+    let mut h = Harness::new("time_zone = \"UTC\"");
+    missed_a_line_and_a_me(&mut h);
+    let again = h.attach("alice", Some("laptop"), &[Cap::ServerTime, Cap::MessageTags]);
+    let got = h.wait_for(again, "ACTION waves");
+    let me = got.iter().find(|l| l.contains("ACTION waves")).unwrap();
+    assert!(me.starts_with("@time=") && me.contains(";msgid="), "{me}");
+    assert!(me.ends_with("PRIVMSG #bob :\x01ACTION waves\x01"), "{me}");
+    assert!(!has(&got, "BATCH"), "{got:#?}");
+}
+
+#[test]
+fn replay_without_server_time_puts_the_local_time_inside_a_me() {
+    let mut h = Harness::new("time_zone = \"Asia/Kolkata\"");
+    missed_a_line_and_a_me(&mut h);
+    let again = h.attach("alice", Some("laptop"), &[]);
+    let got = h.wait_for(again, "ACTION [");
+    let me = got.iter().find(|l| l.contains("ACTION [")).unwrap();
+    // Kolkata is UTC+5:30: the minutes differ from UTC's by 30.
+    let local = crate::irc::local_time::LocalTime::named("Asia/Kolkata").unwrap();
+    let stored = h.store().latest(1, None, 10).unwrap();
+    let clock = local.clock(stored.last().unwrap().time_ms);
+    assert!(
+        me.ends_with(&format!("PRIVMSG #bob :\x01ACTION [{clock}] waves\x01")),
+        "{me}"
+    );
+}
+
+#[test]
+fn service_history_shows_a_me_as_prose_and_suggests_the_channel() {
+    let mut h = Harness::new("");
+    missed_a_line_and_a_me(&mut h);
+    let desk = h.attach("alice", Some("desk"), &[]);
+    h.got(desk);
+    h.line(desk, "PRIVMSG *msn :history #bob");
+    let got = h.wait_for(desk, "* alice waves");
+    assert!(!got.iter().any(|l| l.contains('\x01')), "{got:#?}");
+    h.line(desk, "PRIVMSG *msn :history bob");
+    h.wait_for(desk, "no history for bob; did you mean #bob?");
+}

@@ -64,6 +64,7 @@ fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
         user: c.login.user.clone(),
         device: c.device().to_owned(),
         style: Style::of(c.caps),
+        local: hub.settings.irc.time_zone.clone(),
         cap: hub.settings.irc.replay_max,
         upto,
         jobs,

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::cap::{Cap, Caps};
 use super::conn::OutLine;
+use super::local_time::{action, LocalTime};
 use super::tags::{push_escaped, timestamp_ms};
 use crate::store::lines::{Kind, Line};
 use crate::store::Store;
@@ -17,8 +18,10 @@ use crate::store::Store;
 /// How a client wants history lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
-    /// In a `chathistory` batch with `time=` (batch + server-time).
+    /// In a `chathistory` batch (batch + server-time).
     pub batched: bool,
+    /// With `time=` (server-time); without it, the time is in the text.
+    pub time: bool,
     pub msgid: bool,
     pub account: bool,
 }
@@ -27,34 +30,39 @@ impl Style {
     pub fn of(caps: Caps) -> Style {
         Style {
             batched: caps.has(Cap::Batch) && caps.has(Cap::ServerTime),
+            time: caps.has(Cap::ServerTime),
             msgid: caps.has(Cap::MessageTags),
             account: caps.has(Cap::AccountTag),
         }
     }
 }
 
-/// `[HH:MM]` (UTC) for clients without server-time.
-fn short_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("[{:02}:{:02}]", secs / 3600, secs % 3600 / 60)
-}
-
 /// One stored line of `channel` (its name now); `batch` is the reference
 /// it belongs to, if batched.
-pub fn format_line(l: &Line, channel: &str, style: Style, batch: Option<&str>) -> String {
+pub fn format_line(l: &Line, channel: &str, style: Style, batch: Option<&str>, local: &LocalTime) -> String {
     let mut out = String::with_capacity(l.text.len() + 128);
-    format_line_into(&mut out, &mut Stamps::default(), (l, channel), style, batch);
+    let mut stamps = Stamps::new(local.clone());
+    format_line_into(&mut out, &mut stamps, (l, channel), style, batch);
     out
 }
 
 /// `server-time` stamps for many lines: the date part is made once a day.
-#[derive(Default)]
+/// And the desk's zone, for clients that get the time in the text.
 pub struct Stamps {
     day: Option<i64>,
     date: String,
+    local: LocalTime,
 }
 
 impl Stamps {
+    pub fn new(local: LocalTime) -> Stamps {
+        Stamps {
+            day: None,
+            date: String::new(),
+            local,
+        }
+    }
+
     fn push(&mut self, out: &mut String, ms: i64) {
         use std::fmt::Write;
         let ms = ms.max(0);
@@ -77,7 +85,39 @@ impl Stamps {
     }
 }
 
-/// [`format_line`] into a buffer, without allocating per line.
+/// The tags a stored line carries for this client, then the space before
+/// the source (nothing at all when it gets no tags).
+fn push_tags(out: &mut String, stamps: &mut Stamps, l: &Line, style: Style, batch: Option<&str>) {
+    let mut first = true;
+    let mut tag = |out: &mut String, name: &str| {
+        out.push(if std::mem::take(&mut first) { '@' } else { ';' });
+        out.push_str(name);
+        out.push('=');
+    };
+    if let Some(reference) = batch.filter(|_| style.batched) {
+        tag(out, "batch");
+        out.push_str(reference);
+    }
+    if style.time {
+        tag(out, "time");
+        stamps.push(out, l.time_ms);
+    }
+    if style.msgid {
+        tag(out, "msgid");
+        push_escaped(out, &l.msgid);
+    }
+    if style.account && matches!(l.kind, Kind::Staff | Kind::Note) {
+        tag(out, "account");
+        push_escaped(out, &l.sender);
+    }
+    if !first {
+        out.push(' ');
+    }
+}
+
+/// [`format_line`] into a buffer, without allocating per line. Without
+/// server-time the text starts with the time, `[12:10] `, inside a `/me`
+/// (`\x01ACTION [12:10] waves\x01`) so that the client still shows it as one.
 pub fn format_line_into(
     out: &mut String,
     stamps: &mut Stamps,
@@ -85,35 +125,8 @@ pub fn format_line_into(
     style: Style,
     batch: Option<&str>,
 ) {
-    let Some(reference) = batch.filter(|_| style.batched) else {
-        out.push(':');
-        out.push_str(&l.source);
-        out.push(' ');
-        out.push_str(&l.command);
-        out.push(' ');
-        if l.kind == Kind::Note {
-            out.push('@');
-        }
-        out.push_str(channel);
-        out.push_str(" :");
-        out.push_str(&short_time(l.time_ms));
-        out.push(' ');
-        out.push_str(&l.text);
-        return;
-    };
-    out.push_str("@batch=");
-    out.push_str(reference);
-    out.push_str(";time=");
-    stamps.push(out, l.time_ms);
-    if style.msgid {
-        out.push_str(";msgid=");
-        push_escaped(out, &l.msgid);
-    }
-    if style.account && matches!(l.kind, Kind::Staff | Kind::Note) {
-        out.push_str(";account=");
-        push_escaped(out, &l.sender);
-    }
-    out.push_str(" :");
+    push_tags(out, stamps, l, style, batch);
+    out.push(':');
     out.push_str(&l.source);
     out.push(' ');
     out.push_str(&l.command);
@@ -123,7 +136,26 @@ pub fn format_line_into(
     }
     out.push_str(channel);
     out.push_str(" :");
-    out.push_str(&l.text);
+    if style.time {
+        out.push_str(&l.text);
+        return;
+    }
+    let clock = stamps.local.clock(l.time_ms);
+    match action(&l.text) {
+        Some(rest) => {
+            out.push_str("\x01ACTION [");
+            out.push_str(&clock);
+            out.push_str("] ");
+            out.push_str(rest);
+            out.push('\x01');
+        }
+        None => {
+            out.push('[');
+            out.push_str(&clock);
+            out.push_str("] ");
+            out.push_str(&l.text);
+        }
+    }
 }
 
 /// What one conversation owes a device.
@@ -143,6 +175,8 @@ pub struct Replay {
     pub user: String,
     pub device: String,
     pub style: Style,
+    /// The zone of the time in the text, for clients without server-time.
+    pub local: LocalTime,
     /// Lines per conversation at most (the newest).
     pub cap: usize,
     /// The newest line when the client attached: later ones reach it live.
@@ -177,7 +211,7 @@ impl Replay {
         let mut out = Out {
             tx: &self.tx,
             buf: String::with_capacity(OUT_CHUNK + 1024),
-            stamps: Stamps::default(),
+            stamps: Stamps::new(self.local.clone()),
         };
         for (n, job) in self.jobs.iter().enumerate() {
             let cap = self.cap.max(1);
@@ -299,7 +333,7 @@ mod tests {
 
     #[test]
     fn cached_stamps_match_server_time() {
-        let mut stamps = Stamps::default();
+        let mut stamps = Stamps::new(LocalTime::default());
         for ms in [
             0i64,
             86_399_999,
@@ -314,29 +348,55 @@ mod tests {
         }
     }
 
+    fn utc() -> LocalTime {
+        LocalTime::named("UTC").unwrap()
+    }
+
+    fn style(batched: bool, time: bool, msgid: bool, account: bool) -> Style {
+        Style {
+            batched,
+            time,
+            msgid,
+            account,
+        }
+    }
+
     #[test]
     fn lines_keep_their_time_msgid_and_account_in_a_batch() {
-        let all = Style {
-            batched: true,
-            msgid: true,
-            account: true,
-        };
+        let all = style(true, true, true, true);
         assert_eq!(
-            format_line(&line(Kind::Staff), "#bob", all, Some("r0")),
+            format_line(&line(Kind::Staff), "#bob", all, Some("r0"), &utc()),
             "@batch=r0;time=2026-11-22T01:14:56.789Z;msgid=m\\:7;account=alice :alice!alice@msnbnc PRIVMSG #bob :hi there"
         );
         assert_eq!(
-            format_line(&line(Kind::Note), "#bob", all, Some("r0")),
+            format_line(&line(Kind::Note), "#bob", all, Some("r0"), &utc()),
             "@batch=r0;time=2026-11-22T01:14:56.789Z;msgid=m\\:7;account=alice :alice!alice@msnbnc PRIVMSG @#bob :hi there"
         );
-        let plain = Style {
-            batched: false,
-            msgid: true,
-            account: false,
-        };
+    }
+
+    #[test]
+    fn server_time_without_batch_still_gets_the_time_and_msgid_as_tags() {
+        // irssi 1.4 and WeeChat 3.8 ask for server-time but not batch.
+        let irssi = style(false, true, true, false);
         assert_eq!(
-            format_line(&line(Kind::Customer), "#bob", plain, Some("r0")),
-            ":alice!alice@msnbnc PRIVMSG #bob :[01:14] hi there"
+            format_line(&line(Kind::Customer), "#bob", irssi, Some("r0"), &utc()),
+            "@time=2026-11-22T01:14:56.789Z;msgid=m\\:7 :alice!alice@msnbnc PRIVMSG #bob :hi there"
+        );
+    }
+
+    #[test]
+    fn without_server_time_the_time_is_in_the_text_and_inside_a_me() {
+        let plain = style(false, false, false, false);
+        let berlin = LocalTime::named("Europe/Berlin").unwrap();
+        assert_eq!(
+            format_line(&line(Kind::Customer), "#bob", plain, None, &berlin),
+            ":alice!alice@msnbnc PRIVMSG #bob :[02:14] hi there"
+        );
+        let mut me = line(Kind::Staff);
+        me.text = "\x01ACTION waves\x01".into();
+        assert_eq!(
+            format_line(&me, "#bob", plain, None, &utc()),
+            ":alice!alice@msnbnc PRIVMSG #bob :\x01ACTION [01:14] waves\x01"
         );
     }
 }

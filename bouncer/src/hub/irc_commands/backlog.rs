@@ -133,9 +133,10 @@ fn send_batch(hub: &mut Hub, id: ClientId, target: &str, lines: &[Line]) {
 fn send_history(hub: &mut Hub, id: ClientId, target: &str, lines: &[Line]) {
     let Some(c) = hub.clients.get(id) else { return };
     let style = Style::of(c.caps);
+    let local = hub.settings.irc.time_zone.clone();
     if !style.batched {
         for l in lines {
-            hub.push(id, format_line(l, target, style, None).into());
+            hub.push(id, format_line(l, target, style, None, &local).into());
         }
         return;
     }
@@ -146,7 +147,7 @@ fn send_history(hub: &mut Hub, id: ClientId, target: &str, lines: &[Line]) {
         format!(":{server} BATCH +{reference} chathistory {target}").into(),
     );
     for l in lines {
-        hub.push(id, format_line(l, target, style, Some(&reference)).into());
+        hub.push(id, format_line(l, target, style, Some(&reference), &local).into());
     }
     hub.push(id, format!(":{server} BATCH -{reference}").into());
 }

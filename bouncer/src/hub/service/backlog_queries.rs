@@ -5,24 +5,25 @@
 
 use super::{notice, Args, Asker};
 use crate::hub::Hub;
-use crate::irc::tags::timestamp_ms;
+use crate::irc::local_time::{action, readable, LocalTime};
 use crate::store::lines::{Kind, Line};
 use crate::store::{Store, StoreError};
 
 /// A stored line as one notice: `[date time] <nick> text`, with the
 /// channel in front for search results; notes and our notices marked.
-fn describe(l: &Line, with_channel: bool) -> String {
-    let when = timestamp_ms(l.time_ms);
-    let when = format!("{} {}", &when[..10], &when[11..16]);
+fn describe(l: &Line, with_channel: bool, local: &LocalTime) -> String {
+    let when = local.date_and_clock(l.time_ms);
     let who = l.source.split('!').next().unwrap_or_default();
     let place = match with_channel {
         true => format!("{} ", l.channel),
         false => String::new(),
     };
+    let text = readable(who, &l.text);
     match l.kind {
-        Kind::Note => format!("[{when}] {place}(note) <{who}> {}", l.text),
-        Kind::Notice => format!("[{when}] {place}-- {}", l.text),
-        _ => format!("[{when}] {place}<{who}> {}", l.text),
+        Kind::Note => format!("[{when}] {place}(note) <{who}> {text}"),
+        Kind::Notice => format!("[{when}] {place}-- {text}"),
+        _ if action(&l.text).is_some() => format!("[{when}] {place}{text}"),
+        _ => format!("[{when}] {place}<{who}> {text}"),
     }
 }
 
@@ -46,6 +47,7 @@ pub(super) fn history(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(
     let channel = args.word(0).to_owned();
     let n = history_lines(args.word(1)).ok_or("usage: history <#conversation> [lines] (1 to 500 lines)")?;
     let known = hub.conversations.by_channel(&channel);
+    let local = hub.settings.irc.time_zone.clone();
     let query = move |s: &Store| -> Result<Vec<String>, StoreError> {
         let conversation = match known {
             Some(c) => Some(c),
@@ -56,8 +58,13 @@ pub(super) fn history(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(
             None => Vec::new(),
         };
         Ok(match lines.is_empty() {
-            true => vec![format!("no history for {channel}")],
-            false => lines.iter().map(|l| describe(l, false)).collect(),
+            true => vec![match s.conversation_named(&format!("#{channel}"))? {
+                Some(_) if !channel.starts_with('#') => {
+                    format!("no history for {channel}; did you mean #{channel}?")
+                }
+                _ => format!("no history for {channel}"),
+            }],
+            false => lines.iter().map(|l| describe(l, false, &local)).collect(),
         })
     };
     let client = asker.client;
@@ -67,11 +74,12 @@ pub(super) fn history(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(
 
 pub(super) fn search(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
     let words = args.from(0).trim().to_owned();
+    let local = hub.settings.irc.time_zone.clone();
     let query = move |s: &Store| -> Result<Vec<String>, StoreError> {
         let found = s.search(&words, 20)?;
         Ok(match found.is_empty() {
             true => vec![format!("nothing found for {words:?}")],
-            false => found.iter().map(|l| describe(l, true)).collect(),
+            false => found.iter().map(|l| describe(l, true, &local)).collect(),
         })
     };
     let client = asker.client;

@@ -1,0 +1,121 @@
+//! Times written into text for people to read — `*msn` replies, and the
+//! replayed lines of clients that do not speak `server-time` — in the
+//! desk's time zone (`irc.time_zone`, the system's by default). Clients
+//! with `server-time` get UTC timestamps and show them in their own zone.
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct LocalTime {
+    /// As configured ("" for the system's zone).
+    name: String,
+    zone: TimeZone,
+}
+
+impl PartialEq for LocalTime {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for LocalTime {}
+
+impl Default for LocalTime {
+    fn default() -> Self {
+        LocalTime {
+            name: String::new(),
+            zone: TimeZone::system(),
+        }
+    }
+}
+
+impl LocalTime {
+    /// An IANA zone name (`Europe/Berlin`, `UTC`); empty: the system's.
+    pub fn named(name: &str) -> Result<LocalTime, String> {
+        if name.is_empty() {
+            return Ok(LocalTime::default());
+        }
+        let zone = TimeZone::get(name).map_err(|_| {
+            format!("{name:?} is not a time zone this system knows (e.g. \"Europe/Berlin\" or \"UTC\")")
+        })?;
+        Ok(LocalTime {
+            name: name.to_owned(),
+            zone,
+        })
+    }
+
+    fn civil(&self, ms: i64) -> jiff::civil::DateTime {
+        let at = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        self.zone.to_datetime(at)
+    }
+
+    /// `12:10`.
+    pub fn clock(&self, ms: i64) -> String {
+        let t = self.civil(ms);
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    }
+
+    /// `2026-12-04 12:10`.
+    pub fn date_and_clock(&self, ms: i64) -> String {
+        let t = self.civil(ms);
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute()
+        )
+    }
+}
+
+/// A stored PRIVMSG's text as a person reads it in plain text: `/me waves`
+/// (`\x01ACTION waves\x01`) becomes `* nick waves`; any other CTCP loses
+/// its `\x01` markers.
+pub fn readable(nick: &str, text: &str) -> String {
+    match action(text) {
+        Some(rest) => format!("* {nick} {rest}"),
+        None => text.replace('\x01', ""),
+    }
+}
+
+/// The text of a `/me` line, if `text` is one.
+pub fn action(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("\x01ACTION")?;
+    let rest = rest.strip_suffix('\x01').unwrap_or(rest);
+    Some(rest.strip_prefix(' ').unwrap_or(rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2026-11-22T01:14:56.789Z
+    const MS: i64 = 1_795_310_096_789;
+
+    #[test]
+    fn a_named_zone_shifts_the_clock() {
+        let utc = LocalTime::named("UTC").unwrap();
+        let berlin = LocalTime::named("Europe/Berlin").unwrap();
+        assert_eq!(utc.clock(MS), "01:14");
+        assert_eq!(berlin.clock(MS), "02:14");
+        assert_eq!(berlin.date_and_clock(MS), "2026-11-22 02:14");
+    }
+
+    #[test]
+    fn an_unknown_zone_is_refused_by_name() {
+        let e = LocalTime::named("Mars/Olympus").unwrap_err();
+        assert!(e.contains("Mars/Olympus"), "{e}");
+    }
+
+    #[test]
+    fn actions_and_other_ctcp_read_without_control_bytes() {
+        assert_eq!(readable("alice", "\x01ACTION waves\x01"), "* alice waves");
+        assert_eq!(readable("alice", "\x01ACTION\x01"), "* alice ");
+        assert_eq!(readable("alice", "\x01VERSION\x01"), "VERSION");
+        assert_eq!(readable("alice", "hi"), "hi");
+        assert_eq!(action("\x01ACTION waves"), Some("waves"));
+        assert_eq!(action("waves"), None);
+    }
+}
