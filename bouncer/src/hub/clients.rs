@@ -2,7 +2,7 @@
 //! device, capabilities and queue to its writer; each user's nick (their
 //! user name, the same on every device), real name and signature.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tokio::sync::mpsc::{self, error::TrySendError};
 
@@ -21,6 +21,9 @@ pub struct Client {
     pub cert: Option<String>,
     /// Every line up to this one was shown to this client (live or replayed).
     pub seen_up_to: i64,
+    /// The channels this client was shown joining (lower-cased): a JOIN
+    /// of one of them again changes nothing.
+    channels: BTreeSet<String>,
     tx: mpsc::Sender<OutLine>,
 }
 
@@ -95,6 +98,7 @@ impl Clients {
                 caps: a.caps,
                 cert: a.cert,
                 seen_up_to,
+                channels: BTreeSet::new(),
                 tx: a.tx,
             },
         );
@@ -109,6 +113,27 @@ impl Clients {
             self.users.remove(&c.nick);
         }
         Some((c, last))
+    }
+
+    /// Client `id` was shown joining `channel`.
+    pub fn joined(&mut self, id: ClientId, channel: &str) {
+        if let Some(c) = self.by_id.get_mut(&id) {
+            c.channels.insert(channel.to_ascii_lowercase());
+        }
+    }
+
+    /// Client `id` was shown leaving `channel`.
+    pub fn left(&mut self, id: ClientId, channel: &str) {
+        if let Some(c) = self.by_id.get_mut(&id) {
+            c.channels.remove(&channel.to_ascii_lowercase());
+        }
+    }
+
+    /// Whether client `id` is in `channel` now.
+    pub fn is_in(&self, id: ClientId, channel: &str) -> bool {
+        self.by_id
+            .get(&id)
+            .is_some_and(|c| c.channels.contains(&channel.to_ascii_lowercase()))
     }
 
     pub fn get(&self, id: ClientId) -> Option<&Client> {

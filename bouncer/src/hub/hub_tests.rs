@@ -202,7 +202,8 @@ fn commands_come_from_the_table_with_their_standard_answers() {
         ("WHOIS", " 431 alice :No nickname given"),
         ("USER a 0 * :b", " 462 alice :You may not reregister"),
         ("PING :x", "PONG msnbnc :x"),
-        ("MODE #bob b", " 324 alice #bob :+nt"),
+        ("MODE #nowhere b", " 403 alice #nowhere :No such channel"),
+        ("PING", " 409 alice :No origin specified"),
     ] {
         h.line(alice, line);
         let got = h.got(alice);
@@ -316,4 +317,87 @@ fn service_history_shows_a_me_as_prose_and_suggests_the_channel() {
     assert!(!got.iter().any(|l| l.contains('\x01')), "{got:#?}");
     h.line(desk, "PRIVMSG *msn :history bob");
     h.wait_for(desk, "no history for bob; did you mean #bob?");
+}
+
+/// Every line `alice` gets for `line`.
+fn answer(h: &mut Harness, alice: crate::irc::conn::ClientId, line: &str) -> Vec<String> {
+    h.line(alice, line);
+    h.got(alice)
+}
+
+#[test]
+fn what_clients_probe_on_join_gets_the_standard_answers() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    h.customer_says(1, BOB, "hi");
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    for (line, want) in [
+        ("MODE #bob", " 324 alice #bob :+nt"),
+        ("MODE #bob b", " 368 alice #bob :End of channel ban list"),
+        ("MODE #bob +e", " 349 alice #bob :End of channel exception list"),
+        ("MODE #bob I", " 347 alice #bob :End of channel invite list"),
+        (
+            "MODE #bob +o bob",
+            " 482 alice #bob :Channel modes are fixed here",
+        ),
+        ("TOPIC #nowhere", " 403 alice #nowhere :No such channel"),
+    ] {
+        let got = answer(&mut h, alice, line);
+        assert!(has(&got, want), "{line}: {got:#?}");
+    }
+    // Irssi waits for each list's end: one line each, nothing more.
+    assert_eq!(answer(&mut h, alice, "MODE #bob b").len(), 1);
+    let got = answer(&mut h, alice, "NAMES #nowhere");
+    assert_eq!(got.len(), 1, "only the end of an empty list: {got:#?}");
+    assert!(got[0].contains(" 366 alice #nowhere "), "{got:#?}");
+}
+
+#[test]
+fn joining_a_channel_one_is_in_changes_nothing_and_joining_after_a_part_shows_it_again() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    h.customer_says(1, BOB, "hi");
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    assert!(answer(&mut h, alice, "JOIN #bob,&msn").is_empty());
+    assert!(has(&answer(&mut h, alice, "PART #bob"), " PART #bob"));
+    let again = answer(&mut h, alice, "JOIN #bob");
+    assert!(
+        has(&again, " JOIN #bob") && has(&again, " 366 alice #bob "),
+        "{again:#?}"
+    );
+    // A staff channel likewise.
+    assert!(has(&answer(&mut h, alice, "JOIN #team"), " JOIN #team"));
+    assert!(answer(&mut h, alice, "JOIN #team").is_empty());
+}
+
+#[test]
+fn a_notice_is_never_answered_with_an_error() {
+    let mut h = Harness::new("");
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    for line in [
+        "NOTICE nobody :hi",
+        "NOTICE &msn :hi",
+        "NOTICE #nowhere :hi",
+        "NOTICE @#nowhere :hi",
+        "NOTICE x :",
+    ] {
+        let got = answer(&mut h, alice, line);
+        assert!(got.is_empty(), "{line}: {got:#?}");
+    }
+    assert!(has(
+        &answer(&mut h, alice, "PRIVMSG nobody :hi"),
+        " 401 alice nobody "
+    ));
+}
+
+#[test]
+fn a_channel_without_a_topic_is_joined_without_an_empty_topic_line() {
+    let mut h = Harness::new("");
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    let got = answer(&mut h, alice, "JOIN #team");
+    assert!(!got.iter().any(|l| l.contains(" 332 ")), "{got:#?}");
 }

@@ -43,11 +43,12 @@ type Handler = fn(&mut Hub, &Ctx<'_>);
 const NO_RECIPIENT: Missing = Missing::Reply("411", "No recipient given ({cmd})");
 const NO_NICK: Missing = Missing::Reply("431", "No nickname given");
 const NOT_ENOUGH: Missing = Missing::NotEnough;
+const NO_ORIGIN: Missing = Missing::Reply("409", "No origin specified");
 
 /// What a registered client may send.
 #[rustfmt::skip]
 pub(super) const COMMANDS: &[Row<Handler>] = &[
-    Row { name: "PING",        params: 0, missing: NOT_ENOUGH,   handler: session::ping },
+    Row { name: "PING",        params: 1, missing: NO_ORIGIN,    handler: session::ping },
     Row { name: "PONG",        params: 0, missing: NOT_ENOUGH,   handler: |_, _| {} },
     Row { name: "QUIT",        params: 0, missing: NOT_ENOUGH,   handler: session::quit },
     Row { name: "CAP",         params: 0, missing: NOT_ENOUGH,   handler: session::cap },

@@ -307,6 +307,7 @@ fn closed(hub: &mut Hub, worker: ConversationId) {
             c.channel
         );
         hub.send(id, line);
+        hub.clients.left(id, &c.channel);
     }
 }
 

@@ -159,8 +159,12 @@ pub(super) fn join_burst(hub: &mut Hub, id: ClientId, channel: &str) {
     let (prefix, realname) = (hub.user_prefix(&nick), hub.clients.realname(&nick));
     let join = join_line(hub, id, &prefix, channel, &nick, &realname);
     hub.send(id, join);
+    hub.clients.joined(id, channel);
+    // No topic: nothing (an empty 332 reads as a topic of "").
     let topic = topic(hub, channel);
-    hub.numeric(id, "332", &[channel, &topic]);
+    if !topic.is_empty() {
+        hub.numeric(id, "332", &[channel, &topic]);
+    }
     names(hub, id, channel);
     super::irc_commands::backlog::markread_after_join(hub, id, channel);
 }

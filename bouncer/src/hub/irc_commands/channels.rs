@@ -19,8 +19,18 @@ fn shared_channel(hub: &Hub, name: &str) -> Option<String> {
     hub.conversations.get(id).map(|c| c.channel.clone())
 }
 
+/// Whether `name` is a channel here: `&msn`, a conversation or a staff
+/// channel.
+fn exists(hub: &Hub, name: &str) -> bool {
+    shared_channel(hub, name).is_some() || hub.staff_channels.exists(name)
+}
+
 pub(super) fn join(hub: &mut Hub, ctx: &Ctx<'_>) {
     for ch in ctx.param(0).split(',') {
+        // Already in it (WeeChat joins again on every reconnect): nothing.
+        if hub.clients.is_in(ctx.id, ch) && exists(hub, ch) {
+            continue;
+        }
         match shared_channel(hub, ch) {
             Some(name) => join_burst(hub, ctx.id, &name),
             None => join_staff_channel(hub, ctx.id, &ctx.nick, ch),
@@ -75,6 +85,7 @@ pub(super) fn part(hub: &mut Hub, ctx: &Ctx<'_>) {
             // attaches again.
             let line = format!(":{} PART {ch} :{reason}", hub.user_prefix(&ctx.nick));
             hub.send(ctx.id, line);
+            hub.clients.left(ctx.id, ch);
         } else {
             hub.numeric(ctx.id, "403", &[ch, "No such channel"]);
         }
@@ -96,17 +107,30 @@ fn part_staff_channel(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str, reason: &str)
     for cid in members_clients(hub, channel) {
         hub.send(cid, line.clone());
     }
+    for cid in hub.clients.devices_of(&ctx.nick) {
+        hub.clients.left(cid, channel);
+    }
     hub.staff_channels.part(channel, &ctx.nick);
 }
 
 pub(super) fn names(hub: &mut Hub, ctx: &Ctx<'_>) {
-    if let Some(ch) = ctx.params.first() {
-        names_of(hub, ctx.id, ch);
+    let Some(list) = ctx.params.first() else {
+        return hub.numeric(ctx.id, "366", &["*", "End of /NAMES list"]);
+    };
+    for ch in list.split(',') {
+        match exists(hub, ch) {
+            true => names_of(hub, ctx.id, ch),
+            // Nobody is in a channel that does not exist.
+            false => hub.numeric(ctx.id, "366", &[ch, "End of /NAMES list"]),
+        }
     }
 }
 
 pub(super) fn topic(hub: &mut Hub, ctx: &Ctx<'_>) {
     let ch = ctx.param(0);
+    if !exists(hub, ch) {
+        return hub.numeric(ctx.id, "403", &[ch, "No such channel"]);
+    }
     if ctx.params.len() == 1 {
         let topic = topic_of(hub, ch);
         match topic.is_empty() {
@@ -137,10 +161,40 @@ pub(super) fn topic(hub: &mut Hub, ctx: &Ctx<'_>) {
 pub(super) fn mode(hub: &mut Hub, ctx: &Ctx<'_>) {
     let t = ctx.param(0);
     if t.starts_with(['#', '&']) {
-        hub.numeric(ctx.id, "324", &[t, "+nt"]);
+        channel_mode(hub, ctx, t);
     } else if t.eq_ignore_ascii_case(&ctx.nick) {
         hub.numeric(ctx.id, "221", &["+i"]);
     } else {
         hub.numeric(ctx.id, "502", &[t, "Can't change mode for other users"]);
     }
+}
+
+/// The end of each list a client may ask for (`MODE #bob b`, which irssi
+/// sends on every join and waits for): lists here are always empty.
+const LIST_ENDS: [(char, &str, &str); 3] = [
+    ('b', "368", "End of channel ban list"),
+    ('e', "349", "End of channel exception list"),
+    ('I', "347", "End of channel invite list"),
+];
+
+/// `MODE #chan` shows the modes; `MODE #chan b` (or `+b`, `e`, `I`) ends
+/// an empty list; a change is refused: the modes here are fixed.
+fn channel_mode(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str) {
+    if !exists(hub, channel) {
+        return hub.numeric(ctx.id, "403", &[channel, "No such channel"]);
+    }
+    let Some(modes) = ctx.params.get(1) else {
+        return hub.numeric(ctx.id, "324", &[channel, "+nt"]);
+    };
+    let letters = modes.strip_prefix('+').unwrap_or(modes);
+    let lists: Vec<_> = LIST_ENDS.iter().filter(|(m, ..)| letters.contains(*m)).collect();
+    let only_lists =
+        ctx.params.len() == 2 && letters.chars().all(|c| LIST_ENDS.iter().any(|(m, ..)| *m == c));
+    if only_lists && !lists.is_empty() {
+        for (_, code, text) in lists {
+            hub.numeric(ctx.id, code, &[channel, text]);
+        }
+        return;
+    }
+    hub.numeric(ctx.id, "482", &[channel, "Channel modes are fixed here"]);
 }

@@ -54,11 +54,19 @@ fn target_of(hub: &Hub, target: &str) -> Target {
     }
 }
 
+/// An error reply to a PRIVMSG; a NOTICE is never answered
+/// automatically (RFC 2812 3.3.2), so it fails silently.
+fn refuse(hub: &mut Hub, ctx: &Ctx<'_>, code: &str, params: &[&str]) {
+    if ctx.cmd != "NOTICE" {
+        hub.numeric(ctx.id, code, params);
+    }
+}
+
 /// A message from a staff member (PRIVMSG or NOTICE).
 pub(super) fn privmsg(hub: &mut Hub, ctx: &Ctx<'_>) {
     let (target, text) = (ctx.param(0), ctx.param(1));
     if text.is_empty() {
-        return hub.numeric(ctx.id, "412", &["No text to send"]);
+        return refuse(hub, ctx, "412", &["No text to send"]);
     }
     // echo-message: the sender's own connection sees its line too.
     let echo = hub.clients.get(ctx.id).is_some_and(|c| c.has(Cap::EchoMessage));
@@ -79,8 +87,9 @@ pub(super) fn privmsg(hub: &mut Hub, ctx: &Ctx<'_>) {
         Target::Service => {}
         Target::StaffChannel(channel) => to_staff_channel(hub, ctx, &channel, echo),
         Target::Note(channel) => note(hub, ctx, &channel, except),
-        Target::Roster => hub.numeric(
-            ctx.id,
+        Target::Roster => refuse(
+            hub,
+            ctx,
             "404",
             &[
                 ROSTER,
@@ -90,10 +99,10 @@ pub(super) fn privmsg(hub: &mut Hub, ctx: &Ctx<'_>) {
         Target::Conversation(id) => sending::in_conversation(hub, ctx, id, except),
         Target::Colleague(nick) => to_colleague(hub, ctx, &nick, echo),
         Target::Contact(_) if ctx.cmd != "PRIVMSG" => {
-            hub.numeric(ctx.id, "404", &[target, "Customers only get PRIVMSG"]);
+            refuse(hub, ctx, "404", &[target, "Customers only get PRIVMSG"]);
         }
         Target::Contact(handle) => sending::to_contact(hub, ctx, &handle),
-        Target::Nowhere => hub.numeric(ctx.id, "401", &[target, "No such nick/channel"]),
+        Target::Nowhere => refuse(hub, ctx, "401", &[target, "No such nick/channel"]),
     }
 }
 
@@ -110,8 +119,9 @@ fn echo_line(hub: &Hub, ctx: &Ctx<'_>) -> String {
 /// A staff channel: staff only, by definition; its members only.
 fn to_staff_channel(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str, echo: bool) {
     if !hub.staff_channels.is_member(channel, &ctx.nick) {
-        hub.numeric(
-            ctx.id,
+        refuse(
+            hub,
+            ctx,
             "404",
             &[channel, "Cannot send to channel (join it first)"],
         );
@@ -130,7 +140,7 @@ fn to_staff_channel(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str, echo: bool) {
 /// A staff-only note (`@#bob`, STATUSMSG): never reaches the customer.
 fn note(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str, except: Option<ClientId>) {
     if hub.conversations.by_channel(channel).is_none() && !channel.eq_ignore_ascii_case(ROSTER) {
-        hub.numeric(ctx.id, "403", &[channel, "No such channel"]);
+        refuse(hub, ctx, "403", &[channel, "No such channel"]);
         return;
     }
     let source = hub.user_prefix(&ctx.nick);
