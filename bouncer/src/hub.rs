@@ -207,6 +207,13 @@ impl Hub {
         self.store.stop(budget);
         let held = self.out.release_all();
         self.dispatch(held);
+        // Every client hears why before its socket closes: dropping its
+        // queue ends its writer once the line is written.
+        for id in self.clients.ids() {
+            self.clients
+                .deliver(id, "ERROR :Closing link (msnbnc is shutting down)".into());
+        }
+        self.clients.drop_all();
     }
 
     /// The end of a turn: clients found gone leave, and what the turn

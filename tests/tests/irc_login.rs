@@ -117,6 +117,21 @@ fn bad_input_gets_numerics_not_a_disconnect() {
     assert!(c.closed(SOON));
 }
 
+#[test]
+fn shutdown_tells_every_client_why_before_closing() {
+    let (_d, mut b, port) = bouncer();
+    let mut c = attach(port, "alice@laptop");
+    let mut phone = attach(port, "alice@phone");
+    b.signal(nix::sys::signal::Signal::SIGTERM);
+    for client in [&mut c, &mut phone] {
+        client
+            .expect("ERROR :Closing link (msnbnc is shutting down)", SOON)
+            .unwrap();
+        assert!(client.closed(SOON));
+    }
+    assert_eq!(b.wait_exit(SOON).unwrap().code(), Some(0));
+}
+
 /// Logs `login` in (password "open sesame") and waits for the welcome.
 fn attach(port: u16, login: &str) -> IrcClient {
     IrcClient::log_in(port, &format!("{login}:open sesame"), "").unwrap()

@@ -136,6 +136,12 @@ impl Clients {
             .is_some_and(|c| c.channels.contains(&channel.to_ascii_lowercase()))
     }
 
+    /// Every client's queue closes (shutdown).
+    pub fn drop_all(&mut self) {
+        self.by_id.clear();
+        self.users.clear();
+    }
+
     pub fn get(&self, id: ClientId) -> Option<&Client> {
         self.by_id.get(&id)
     }
