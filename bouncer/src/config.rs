@@ -5,6 +5,7 @@
 
 mod account_section;
 mod irc_section;
+mod log_section;
 mod msn_section;
 pub mod reload;
 mod store_section;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 
 pub use account_section::PasswordSource;
 pub use irc_section::{parse_status, IrcSettings};
+pub use log_section::LogSettings;
 pub use msn_section::{MsnSettings, MSNP_VERSIONS};
 pub use store_section::StoreSettings;
 pub use worker_section::{default_worker_path, ElsewherePolicy, RestartPolicy, WorkerSettings};
@@ -88,6 +90,8 @@ struct RawConfig {
     store: store_section::RawStore,
     #[serde(default)]
     irc: irc_section::RawIrc,
+    #[serde(default)]
+    log: log_section::RawLog,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +104,7 @@ pub struct Config {
     pub worker: WorkerSettings,
     pub store: StoreSettings,
     pub irc: IrcSettings,
+    pub log: LogSettings,
 }
 
 /// Position of a byte offset as "line L, column C" for syntax errors.
@@ -149,6 +154,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let worker = worker_section::validate(raw.worker, &msn, &mut errors);
     let store = store_section::validate(raw.store, &mut errors);
     let irc = irc_section::validate(raw.irc, &mut errors);
+    let log = log_section::validate(raw.log);
     match password {
         Some(password) if errors.list.is_empty() => Ok(Config {
             file: file.to_owned(),
@@ -158,6 +164,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             worker,
             store,
             irc,
+            log,
         }),
         _ => Err(ConfigErrors(errors.list)),
     }

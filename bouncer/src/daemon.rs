@@ -11,7 +11,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, reload, Config};
+use crate::config::{self, reload, Config, LogSettings};
 use crate::hub::{Continuation, Hub, Preload, Settings};
 use crate::irc::{auth::Auth, conn::ClientEvent, server, tls};
 use crate::store::threads::StoreThreads;
@@ -29,20 +29,9 @@ const SHUTDOWN_BUDGET: Duration = Duration::from_secs(3);
 /// (group commit).
 const GROUP: usize = 256;
 
-/// How msnbnc runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// For real: customer text never reaches the log above DEBUG.
-    Service,
-    /// `msnbnc demo`: the customers are the simulator's, and what they
-    /// write is logged, so a newcomer sees the whole path work.
-    Demo,
-}
-
 /// What the daemon itself keeps: the configuration in force and the
 /// handles it reloads.
 struct Daemon {
-    mode: Mode,
     config_path: PathBuf,
     config: Config,
     worker_state: WorkerState,
@@ -130,7 +119,7 @@ fn index_the_rest(store: &mut Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub async fn run(config_path: PathBuf, config: Config, mode: Mode) -> anyhow::Result<()> {
+pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let preload = open_store(&config)?;
     let auth = Auth::start(config.store.path.clone());
     let (irc_tx, clients) = mpsc::channel(1024);
@@ -152,7 +141,6 @@ pub async fn run(config_path: PathBuf, config: Config, mode: Mode) -> anyhow::Re
         supervisor: tokio::spawn(supervisor.run()),
     };
     let mut daemon = Daemon {
-        mode,
         config_path,
         config,
         worker_state: WorkerState::Starting,
@@ -253,7 +241,7 @@ impl Daemon {
                 systemd::status(&state.to_string());
                 self.worker_state = state.clone();
             }
-            Update::Event(e) => log_event(e, self.mode),
+            Update::Event(e) => log_event(e, self.config.log),
             Update::CommandResult { id, result } => tracing::debug!(id, ?result, "command result"),
             Update::State(_) => {}
         }
@@ -335,7 +323,7 @@ impl Daemon {
 /// What happened on MSN, for the log. What concerns the account is said
 /// at INFO; what concerns a customer only at DEBUG, and never what they
 /// wrote (customer text stays out of logs).
-fn log_event(event: &ipc::Event, mode: Mode) {
+fn log_event(event: &ipc::Event, log: LogSettings) {
     use crate::untrusted::short as u;
     use ipc::Event as E;
     match event {
@@ -359,12 +347,12 @@ fn log_event(event: &ipc::Event, mode: Mode) {
             from,
             text,
             ..
-        } => match mode {
-            Mode::Demo => tracing::info!("msn: <{}> in conversation {conversation}: {}", u(from), u(text)),
-            Mode::Service => {
-                tracing::debug!(conv = conversation, bytes = text.len(), "msn: customer message")
+        } => {
+            tracing::debug!(conv = conversation, bytes = text.len(), "msn: customer message");
+            if log.message_text {
+                tracing::trace!(conv = conversation, from = %u(from), text = %u(text), "msn: customer message text");
             }
-        },
+        }
         E::Delivery { command_id, outcome } => tracing::debug!(command_id, ?outcome, "msn: delivery"),
         other => tracing::debug!(conv = other.conversation(), "msn: {}", other.kind()),
     }

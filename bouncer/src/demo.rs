@@ -155,7 +155,7 @@ pub async fn run() -> anyhow::Result<()> {
         sim.customer("carol@example.com"),
     );
     tokio::select! {
-        result = daemon::run(path.clone(), cfg, daemon::Mode::Demo) => result,
+        result = daemon::run(path.clone(), cfg) => result,
         () = customers => Ok(()),
     }
 }

@@ -161,7 +161,7 @@ fn run(path: PathBuf, runtime: &tokio::runtime::Runtime) -> ExitCode {
         eprintln!("msnbnc: {e}");
         return ExitCode::from(2);
     }
-    let daemon = daemon::run(path, cfg, daemon::Mode::Service);
+    let daemon = daemon::run(path, cfg);
     match runtime.block_on(on_the_runtime_thread(daemon)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

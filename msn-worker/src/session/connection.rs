@@ -76,7 +76,8 @@ fn spawn_connection(stream: TcpStream, conn: Conn, inbox: mpsc::Sender<Input>) -
                     continue;
                 }
                 Ok(Some(Decoded::Skipped { reason, line })) => {
-                    let skipped = Input::Skipped(conn, format!("{reason}: {line:?}"));
+                    // What the line said may be a customer's: only its size.
+                    let skipped = Input::Skipped(conn, format!("{reason} ({} bytes)", line.len()));
                     let _ = inbox.send(skipped).await;
                     continue;
                 }
