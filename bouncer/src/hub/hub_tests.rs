@@ -314,7 +314,8 @@ fn service_history_shows_a_me_as_prose_and_suggests_the_channel() {
     h.got(desk);
     h.line(desk, "PRIVMSG *msn :history #bob");
     let got = h.wait_for(desk, "* alice waves");
-    assert!(!got.iter().any(|l| l.contains('\x01')), "{got:#?}");
+    let service: Vec<&String> = got.iter().filter(|l| l.starts_with(":*msn!")).collect();
+    assert!(!service.iter().any(|l| l.contains('\x01')), "{got:#?}");
     h.line(desk, "PRIVMSG *msn :history bob");
     h.wait_for(desk, "no history for bob; did you mean #bob?");
 }
@@ -400,4 +401,38 @@ fn a_channel_without_a_topic_is_joined_without_an_empty_topic_line() {
     h.got(alice);
     let got = answer(&mut h, alice, "JOIN #team");
     assert!(!got.iter().any(|l| l.contains(" 332 ")), "{got:#?}");
+}
+
+#[test]
+fn a_new_colleague_joins_each_ongoing_conversation_with_its_start() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    h.customer_says(1, BOB, "my lamp is broken");
+    let alice = h.attach("alice", None, &[]);
+    h.line(alice, "PRIVMSG #bob :sorry to hear that");
+    // zoe was never seen before: she still gets the customer's question.
+    let zoe = h.attach("zoe", None, &[Cap::Batch, Cap::ServerTime]);
+    let got = h.wait_for(zoe, "sorry to hear that");
+    let question = got
+        .iter()
+        .position(|l| l.ends_with("PRIVMSG #bob :my lamp is broken"));
+    let answer = got
+        .iter()
+        .position(|l| l.ends_with("PRIVMSG #bob :sorry to hear that"));
+    assert!(question.is_some() && question < answer, "{got:#?}");
+}
+
+#[test]
+fn a_new_device_gets_each_ongoing_conversation_from_its_start_within_the_cap() {
+    let mut h = Harness::new("replay_max = 2");
+    h.signed_in(&[BOB]);
+    let laptop = h.attach("alice", Some("laptop"), &[]);
+    for text in ["one", "two", "three"] {
+        h.customer_says(1, BOB, text);
+    }
+    h.got(laptop);
+    let phone = h.attach("alice", Some("phone"), &[]);
+    let got = h.wait_for(phone, "] three");
+    assert!(has(&got, "1 older missed line(s) not replayed here"), "{got:#?}");
+    assert!(has(&got, "] two") && !has(&got, "] one"), "{got:#?}");
 }

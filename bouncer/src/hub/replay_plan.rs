@@ -22,13 +22,20 @@ pub(super) fn plan(hub: &mut Hub, id: ClientId) {
     let Some(c) = hub.clients.get(id) else { return };
     let (user, device) = (c.login.user.clone(), c.device().to_owned());
     let upto = hub.history.newest();
+    let ongoing: Vec<i64> = hub.conversations.iter().map(|c| c.id).collect();
     let find = move |s: &mut crate::store::Store| -> Result<Vec<Unseen>, StoreError> {
         let (new_user, new_device) = s.device_attached(&user, &device)?;
-        if new_user {
-            // A user seen for the first time starts now.
-            return Ok(Vec::new());
+        // A new user has missed nothing from before it existed; a new
+        // device, what its user missed.
+        let unseen = match new_user {
+            true => Vec::new(),
+            false => s.unseen(&user, &device, new_device)?,
+        };
+        // Nobody joins an ongoing conversation without its start.
+        match new_device {
+            true => s.from_start(&ongoing, unseen),
+            false => Ok(unseen),
         }
-        s.unseen(&user, &device, new_device)
     };
     hub.write(find, move |hub, found| match found {
         Ok(unseen) => start(hub, id, upto, unseen),

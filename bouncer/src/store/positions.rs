@@ -136,6 +136,50 @@ impl Store {
         Ok(out.into_iter().map(|(_, u)| u).collect())
     }
 
+    /// A new device (or a new user's first) joins `conversations` — the
+    /// open and dormant ones — from their start, not in the middle: each
+    /// is replayed whole (the replay keeps the newest `replay_max`). The
+    /// rest of `unseen` stays; conversations come in the order of their
+    /// first line to replay.
+    pub fn from_start(&self, conversations: &[i64], unseen: Vec<Unseen>) -> Result<Vec<Unseen>, StoreError> {
+        let mut about = self
+            .conn
+            .prepare_cached("SELECT channel, customers FROM conversations WHERE id = ?1")?;
+        let mut lines = self
+            .conn
+            .prepare_cached("SELECT COUNT(*), MIN(id) FROM messages WHERE conversation = ?1 AND id > ?2")?;
+        let mut out = Vec::new();
+        for u in unseen
+            .into_iter()
+            .filter(|u| !conversations.contains(&u.conversation))
+        {
+            let first: Option<i64> = lines.query_row(params![u.conversation, u.after], |r| r.get(1))?;
+            out.push((first.unwrap_or(i64::MAX), u));
+        }
+        for &conversation in conversations {
+            let (count, first): (i64, Option<i64>) =
+                lines.query_row(params![conversation, 0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let known = about
+                .query_row(params![conversation], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .optional()?;
+            if let (Some(first), Some((channel, customers))) = (first, known) {
+                let customers = customers.split_whitespace().map(str::to_owned).collect();
+                let u = Unseen {
+                    conversation,
+                    channel,
+                    customers,
+                    after: 0,
+                    count,
+                };
+                out.push((first, u));
+            }
+        }
+        out.sort_by_key(|(first, _)| *first);
+        Ok(out.into_iter().map(|(_, u)| u).collect())
+    }
+
     /// Where `user`'s `device` ('' for logins without one) has seen up to
     /// in each conversation.
     pub fn positions(&self, user: &str, device: &str) -> Result<Vec<(i64, i64)>, StoreError> {
