@@ -131,7 +131,11 @@ impl Hub {
             history: History::new(preload.next_line),
             outbox: Outbox::new(preload.outbox),
             settings,
-            clients: Clients::default(),
+            clients: {
+                let mut c = Clients::default();
+                c.set_team(preload.staff.iter().cloned());
+                c
+            },
             out: Output::default(),
             staff_channels: StaffChannels::default(),
             worker: WorkerLink::new(worker),
@@ -440,10 +444,14 @@ impl Hub {
 
     /// A client is gone (detached, quit, or too slow).
     fn detach(&mut self, id: ClientId, reason: &str) {
-        let Some((c, _last_of_user)) = self.clients.detach(id) else {
+        let Some((c, last_of_user)) = self.clients.detach(id) else {
             return;
         };
         tracing::info!(client = id, user = %c.login.user, device = c.device(), "IRC client detached: {reason}");
+        if last_of_user && self.clients.away_message(&c.nick).as_deref() == Some("not attached") {
+            // Still a member everywhere: colleagues see them away.
+            welcome::announce_away(self, &c.nick, None);
+        }
         self.history.device_saw(&c.login.user, c.device(), c.seen_up_to);
         if self.clients.is_empty() {
             welcome::sync_status(self);

@@ -62,6 +62,11 @@ pub struct AttachedInfo {
 pub struct Clients {
     by_id: BTreeMap<ClientId, Client>,
     users: BTreeMap<String, StaffUser>,
+    /// Every staff account, attached or not: each is a member of `&msn`
+    /// and of every conversation, away while no device is attached.
+    team: BTreeSet<String>,
+    /// Users who said AWAY, and their message.
+    away: BTreeMap<String, String>,
     /// Clients whose queue overflowed or closed: dropped at the end of
     /// the turn (they get their backlog when they reconnect).
     gone: Vec<(ClientId, &'static str)>,
@@ -134,6 +139,53 @@ impl Clients {
         self.by_id
             .get(&id)
             .is_some_and(|c| c.channels.contains(&channel.to_ascii_lowercase()))
+    }
+
+    /// The staff accounts msnbnc knows (at start).
+    pub fn set_team(&mut self, names: impl IntoIterator<Item = String>) {
+        self.team = names.into_iter().collect();
+    }
+
+    /// A staff account is added (`true` if it was not there).
+    pub fn team_joined(&mut self, name: &str) -> bool {
+        self.team.insert(name.to_owned())
+    }
+
+    /// A staff account is deleted (`true` if it was there).
+    pub fn team_left(&mut self, name: &str) -> bool {
+        self.away.remove(name);
+        self.team.remove(name)
+    }
+
+    /// Every staff member — accounts and whoever is attached — by name.
+    pub fn team(&self) -> BTreeSet<String> {
+        self.team.iter().chain(self.users.keys()).cloned().collect()
+    }
+
+    /// The staff member called `nick` (any case), attached or not.
+    pub fn member_named(&self, nick: &str) -> Option<String> {
+        self.team
+            .iter()
+            .chain(self.users.keys())
+            .find(|n| n.eq_ignore_ascii_case(nick))
+            .cloned()
+    }
+
+    /// Why `nick` is away: what they said with AWAY, or that no device of
+    /// theirs is attached; `None` while they are here.
+    pub fn away_message(&self, nick: &str) -> Option<String> {
+        if let Some(said) = self.away.get(nick) {
+            return Some(said.clone());
+        }
+        (!self.users.contains_key(nick)).then(|| "not attached".to_owned())
+    }
+
+    /// AWAY: `Some(message)` marks `nick` away, `None` back.
+    pub fn set_away(&mut self, nick: &str, message: Option<String>) {
+        match message {
+            Some(m) => self.away.insert(nick.to_owned(), m),
+            None => self.away.remove(nick),
+        };
     }
 
     /// Every client's queue closes (shutdown).

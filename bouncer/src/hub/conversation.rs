@@ -111,7 +111,10 @@ impl Conversation {
             .customers
             .iter()
             .filter_map(|h| roster.contact(h))
-            .map(|c| format!("{} ({}, {:?})", c.handle, short(&c.friendly_name), c.status))
+            .map(|c| {
+                let status = super::roster::status_words(c.status);
+                format!("{} ({}, {status})", c.handle, short(&c.friendly_name))
+            })
             .collect();
         let claimed = match &self.claim {
             Some(who) => format!(" | claimed by {who}"),

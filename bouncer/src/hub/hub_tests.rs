@@ -256,14 +256,115 @@ fn the_service_answers_from_its_table() {
     h.line(alice, "PRIVMSG *msn :help users");
     let got = h.got(alice);
     assert!(
-        has(&got, "users add <name> <password> — add a staff account"),
+        has(&got, "users add <name> — a staff account, with a new password"),
         "{got:#?}"
     );
     h.line(alice, "PRIVMSG *msn :users add kim");
-    assert!(has(&h.got(alice), "usage: users add <name> <password>"));
+    let got = h.wait_for(alice, "added kim (staff)");
+    let line = got.iter().find(|l| l.contains("added kim")).unwrap();
+    let password = line.rsplit(' ').next().unwrap();
+    assert_eq!(password.len(), 20, "{line}");
+    assert!(h.store().verify("kim", password).unwrap().is_some());
+}
+
+#[test]
+fn no_password_is_taken_from_an_irc_line() {
+    let mut h = Harness::new("");
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
     h.line(alice, "PRIVMSG *msn :users add kim s3cret words");
-    assert!(has(&h.got(alice), "added kim (staff)"));
-    assert!(h.store().verify("kim", "s3cret words").unwrap().is_some());
+    assert!(has(&h.got(alice), "no passwords on IRC lines"));
+    assert!(h.store().users().unwrap().iter().all(|u| u.name != "kim"));
+}
+
+#[test]
+fn claiming_is_confirmed_to_the_claimer() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    h.customer_says(1, BOB, "hi");
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    h.line(alice, "PRIVMSG *msn :claim #bob");
+    let got = h.got(alice);
+    assert!(has(&got, "NOTICE alice :#bob is yours now"), "{got:#?}");
+    assert!(
+        has(&got, "TOPIC #bob :") && has(&got, "claimed by alice"),
+        "{got:#?}"
+    );
+    h.line(alice, "PRIVMSG *msn :unclaim #bob");
+    assert!(has(&h.got(alice), "#bob is no longer claimed"));
+}
+
+#[test]
+fn every_staff_member_is_in_every_conversation_away_while_detached() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    h.customer_says(1, BOB, "hi");
+    let alice = h.attach("alice", None, &[Cap::AwayNotify]);
+    let zoe = h.attach("zoe", None, &[]);
+    h.got(alice);
+    h.line(zoe, "NAMES #bob");
+    let names = h.got(zoe);
+    assert!(has(&names, "@alice") && has(&names, "@zoe"), "{names:#?}");
+    // zoe leaves: still listed, away; alice hears it, and sees no PART.
+    h.detach(zoe);
+    let got = h.got(alice);
+    assert!(has(&got, ":zoe!zoe@msnbnc AWAY :not attached"), "{got:#?}");
+    assert!(!has(&got, "PART") && !has(&got, "QUIT"), "{got:#?}");
+    h.line(alice, "NAMES #bob");
+    assert!(has(&h.got(alice), "@zoe"));
+    h.line(alice, "WHO #bob");
+    let who = h.got(alice);
+    let row = who
+        .iter()
+        .find(|l| l.contains(" 352 ") && l.contains(" zoe "))
+        .unwrap();
+    assert!(row.contains(" G@ "), "{row}");
+    // Her phone attaches: back, and no second JOIN anywhere.
+    let phone = h.attach("zoe", Some("phone"), &[]);
+    let got = h.got(alice);
+    assert!(
+        has(&got, ":zoe!zoe@msnbnc AWAY") && !has(&got, "JOIN"),
+        "{got:#?}"
+    );
+    let tablet = h.attach("zoe", Some("tablet"), &[]);
+    assert!(h.got(alice).is_empty());
+    h.detach(tablet);
+    h.detach(phone);
+}
+
+#[test]
+fn away_is_set_and_cleared_and_colleagues_hear_it() {
+    let mut h = Harness::new("");
+    let alice = h.attach("alice", None, &[Cap::AwayNotify]);
+    let zoe = h.attach("zoe", None, &[]);
+    h.got(alice);
+    h.line(zoe, "AWAY :lunch");
+    assert!(has(&h.got(zoe), " 306 zoe :You have been marked as being away"));
+    assert!(has(&h.got(alice), ":zoe!zoe@msnbnc AWAY :lunch"));
+    h.line(alice, "WHOIS zoe");
+    assert!(has(&h.got(alice), " 301 alice zoe :lunch"));
+    h.line(zoe, "AWAY");
+    assert!(has(
+        &h.got(zoe),
+        " 305 zoe :You are no longer marked as being away"
+    ));
+    let back = h.got(alice);
+    assert!(back.iter().any(|l| l.ends_with("AWAY")), "{back:#?}");
+}
+
+#[test]
+fn the_account_status_is_in_the_roster_topic_in_words() {
+    let mut h = Harness::new("");
+    h.signed_in(&[]);
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    h.line(alice, "PRIVMSG *msn :status brb");
+    let got = h.got(alice);
+    assert!(
+        has(&got, "TOPIC &msn :") && has(&got, "| be right back"),
+        "{got:#?}"
+    );
 }
 
 /// alice's laptop missed a customer line and alice's `/me`.

@@ -53,6 +53,7 @@ pub(super) const COMMANDS: &[Row<Handler>] = &[
     Row { name: "QUIT",        params: 0, missing: NOT_ENOUGH,   handler: session::quit },
     Row { name: "CAP",         params: 0, missing: NOT_ENOUGH,   handler: session::cap },
     Row { name: "NICK",        params: 1, missing: NO_NICK,      handler: session::nick },
+    Row { name: "AWAY",        params: 0, missing: NOT_ENOUGH,   handler: session::away },
     Row { name: "SETNAME",     params: 1, missing: NOT_ENOUGH,   handler: session::setname },
     Row { name: "PASS",        params: 0, missing: NOT_ENOUGH,   handler: session::reregister },
     Row { name: "USER",        params: 0, missing: NOT_ENOUGH,   handler: session::reregister },

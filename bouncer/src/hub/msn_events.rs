@@ -28,6 +28,7 @@ pub(super) fn worker_state(hub: &mut Hub, state: &WorkerState) {
     hub.worker.set_state(state);
     let text = format!("MSN worker: {}", hub.worker.shown());
     hub.roster_notice(&text);
+    super::welcome::roster_topic_changed(hub);
     if lost {
         // The worker's conversations died with it; their channels stay,
         // dormant, so staff keep the context and can write again.

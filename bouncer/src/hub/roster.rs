@@ -22,6 +22,21 @@ pub struct Contact {
     pub status: Status,
 }
 
+/// A status as people say it: "be right back", not `BeRightBack`.
+pub fn status_words(status: Status) -> &'static str {
+    match status {
+        Status::Online => "online",
+        Status::Busy => "busy",
+        Status::Idle => "idle",
+        Status::BeRightBack => "be right back",
+        Status::Away => "away",
+        Status::OnThePhone => "on the phone",
+        Status::OutToLunch => "out to lunch",
+        Status::Hidden => "hidden",
+        Status::Offline => "offline",
+    }
+}
+
 impl Contact {
     pub fn online(&self) -> bool {
         !matches!(self.status, Status::Offline | Status::Hidden)
@@ -31,7 +46,7 @@ impl Contact {
     pub fn away(&self) -> Option<String> {
         match self.status {
             Status::Online | Status::Offline | Status::Hidden => None,
-            other => Some(format!("{other:?}")),
+            other => Some(status_words(other).to_owned()),
         }
     }
 

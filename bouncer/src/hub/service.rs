@@ -78,35 +78,35 @@ impl<'a> Args<'a> {
 
 #[rustfmt::skip]
 pub const COMMANDS: &[Spec] = &[
-    Spec { name: "help",           usage: "help [command]",          help: "list commands, or explain one", admin: false, args: 0, example: "help add", run: help_command },
-    Spec { name: "contacts",       usage: "contacts",                help: "list the account's contacts and their status", admin: false, args: 0, example: "contacts", run: account::contacts },
-    Spec { name: "add",            usage: "add <address>",           help: "add a contact (allow and subscribe)", admin: false, args: 1, example: "add bob@example.com", run: account::add },
+    Spec { name: "help",           usage: "help [command]",          help: "the commands, or one explained", admin: false, args: 0, example: "help add", run: help_command },
+    Spec { name: "contacts",       usage: "contacts",                help: "the account's contacts and their status", admin: false, args: 0, example: "contacts", run: account::contacts },
+    Spec { name: "add",            usage: "add <address>",           help: "add a contact", admin: false, args: 1, example: "add bob@example.com", run: account::add },
     Spec { name: "remove",         usage: "remove <address>",        help: "remove a contact", admin: false, args: 1, example: "remove bob@example.com", run: account::remove },
-    Spec { name: "block",          usage: "block <address>",         help: "block a contact: they see us offline and cannot write", admin: false, args: 1, example: "block spam@example.com", run: account::block },
+    Spec { name: "block",          usage: "block <address>",         help: "block a contact (they see us offline)", admin: false, args: 1, example: "block spam@example.com", run: account::block },
     Spec { name: "unblock",        usage: "unblock <address>",       help: "unblock a contact", admin: false, args: 1, example: "unblock spam@example.com", run: account::unblock },
     Spec { name: "accept",         usage: "accept <address>",        help: "accept someone who added the account", admin: false, args: 1, example: "accept new@example.com", run: account::accept },
-    Spec { name: "status",         usage: "status online|busy|away|brb|phone|lunch|hidden", help: "set the account's MSN status", admin: false, args: 1, example: "status busy", run: account::status },
-    Spec { name: "name",           usage: "name <friendly name>",    help: "set the account's friendly name", admin: false, args: 1, example: "name Example Shop Support", run: account::name },
-    Spec { name: "psm",            usage: "psm <text>",              help: "set the account's personal message (MSNP11+)", admin: false, args: 1, example: "psm Open 9-17 CET", run: account::psm },
-    Spec { name: "claim",          usage: "claim <#conversation>",   help: "take a conversation: its topic shows you answer it", admin: false, args: 1, example: "claim #bob", run: desk::claim },
+    Spec { name: "status",         usage: "status <status>",         help: "online, busy, away, brb, phone, lunch, hidden", admin: false, args: 1, example: "status busy", run: account::status },
+    Spec { name: "name",           usage: "name <friendly name>",    help: "the account's friendly name", admin: false, args: 1, example: "name Example Shop Support", run: account::name },
+    Spec { name: "psm",            usage: "psm <text>",              help: "the account's personal message", admin: false, args: 1, example: "psm Open 9-17 CET", run: account::psm },
+    Spec { name: "claim",          usage: "claim <#conversation>",   help: "take a conversation (its topic names you)", admin: false, args: 1, example: "claim #bob", run: desk::claim },
     Spec { name: "unclaim",        usage: "unclaim <#conversation>", help: "release a conversation you claimed", admin: false, args: 1, example: "unclaim #bob", run: desk::unclaim },
-    Spec { name: "who",            usage: "who",                     help: "who of the staff is attached, and from how many devices", admin: false, args: 0, example: "who", run: account::who },
+    Spec { name: "who",            usage: "who",                     help: "which staff are attached, on how many devices", admin: false, args: 0, example: "who", run: account::who },
     Spec { name: "worker",         usage: "worker",                  help: "what the MSN worker is doing", admin: false, args: 0, example: "worker", run: account::worker },
-    Spec { name: "worker restart", usage: "worker restart",          help: "replace the MSN worker with a new one now", admin: true, args: 0, example: "worker restart", run: account::worker_restart },
-    Spec { name: "worker resume",  usage: "worker resume",           help: "start the MSN worker again after a fatal error", admin: true, args: 0, example: "worker resume", run: account::worker_resume },
+    Spec { name: "worker restart", usage: "worker restart",          help: "a new MSN worker, now", admin: true, args: 0, example: "worker restart", run: account::worker_restart },
+    Spec { name: "worker resume",  usage: "worker resume",           help: "start the worker again after a fatal error", admin: true, args: 0, example: "worker resume", run: account::worker_resume },
     Spec { name: "users list",     usage: "users list",              help: "staff accounts and their roles", admin: true, args: 0, example: "users list", run: staff_admin::users_list },
-    Spec { name: "users add",      usage: "users add <name> <password>", help: "add a staff account", admin: true, args: 2, example: "users add zoe s3cret", run: staff_admin::users_add },
+    Spec { name: "users add",      usage: "users add <name>",        help: "a staff account, with a new password", admin: true, args: 1, example: "users add zoe", run: staff_admin::users_add },
     Spec { name: "users del",      usage: "users del <name>",        help: "delete a staff account", admin: true, args: 1, example: "users del zoe", run: staff_admin::users_del },
-    Spec { name: "users passwd",   usage: "users passwd <name> <password>", help: "set a staff member's password", admin: true, args: 2, example: "users passwd zoe n3w", run: staff_admin::users_passwd },
-    Spec { name: "users role",     usage: "users role <name> admin|staff", help: "make a staff member an administrator, or not", admin: true, args: 2, example: "users role zoe admin", run: staff_admin::users_role },
-    Spec { name: "signature",      usage: "signature [<template>|none|default]", help: "your signature on messages to customers ({nick}, {text}); none, or the default one", admin: false, args: 0, example: "signature {text} (Alice, Example Shop)", run: staff_admin::signature },
-    Spec { name: "cert",           usage: "cert [list]",             help: "the TLS client certificates that log you in (SASL EXTERNAL)", admin: false, args: 0, example: "cert list", run: staff_admin::cert_list },
-    Spec { name: "cert add",       usage: "cert add [<sha256>]",     help: "register a certificate; alone, this connection's", admin: false, args: 0, example: "cert add", run: staff_admin::cert_add },
+    Spec { name: "users passwd",   usage: "users passwd <name>",     help: "a new password for a staff account", admin: true, args: 1, example: "users passwd zoe", run: staff_admin::users_passwd },
+    Spec { name: "users role",     usage: "users role <name> <role>", help: "admin or staff", admin: true, args: 2, example: "users role zoe admin", run: staff_admin::users_role },
+    Spec { name: "signature",      usage: "signature [<template>]",  help: "yours, with {nick} and {text}; none; default", admin: false, args: 0, example: "signature {text} (Alice, Example Shop)", run: staff_admin::signature },
+    Spec { name: "cert",           usage: "cert [list]",             help: "the TLS certificates that log you in", admin: false, args: 0, example: "cert list", run: staff_admin::cert_list },
+    Spec { name: "cert add",       usage: "cert add [<sha256>]",     help: "register one; alone, this connection's", admin: false, args: 0, example: "cert add", run: staff_admin::cert_add },
     Spec { name: "cert del",       usage: "cert del <sha256>",       help: "forget a certificate", admin: false, args: 1, example: "cert del ab:cd", run: staff_admin::cert_del },
-    Spec { name: "history",        usage: "history <#conversation> [lines]", help: "the last lines of a conversation (20, at most 500), for clients without chathistory", admin: false, args: 1, example: "history #bob 50", run: backlog_queries::history },
-    Spec { name: "search",         usage: "search <words>",          help: "find lines with all these words, in every conversation (newest first)", admin: false, args: 1, example: "search order 1234", run: backlog_queries::search },
+    Spec { name: "history",        usage: "history <#chan> [lines]", help: "a conversation's last lines (20; 500 at most)", admin: false, args: 1, example: "history #bob 50", run: backlog_queries::history },
+    Spec { name: "search",         usage: "search <words>",          help: "lines with all these words, newest first", admin: false, args: 1, example: "search order 1234", run: backlog_queries::search },
     Spec { name: "store",          usage: "store",                   help: "the history store's size", admin: true, args: 0, example: "store", run: backlog_queries::store },
-    Spec { name: "store prune",    usage: "store prune",             help: "delete now what the retention policy no longer keeps", admin: true, args: 0, example: "store prune", run: backlog_queries::store_prune },
+    Spec { name: "store prune",    usage: "store prune",             help: "apply the retention policy now", admin: true, args: 0, example: "store prune", run: backlog_queries::store_prune },
     Spec { name: "version",        usage: "version",                 help: "msnbnc's version", admin: false, args: 0, example: "version", run: account::version },
 ];
 
@@ -161,7 +161,7 @@ pub fn help(topic: &str, is_admin: bool) -> Vec<String> {
             COMMANDS
                 .iter()
                 .filter(visible)
-                .map(|c| format!("  {:<50} {}", c.usage, c.help)),
+                .map(|c| format!("{} — {}", c.usage, c.help)),
         );
         return lines;
     }
@@ -236,10 +236,10 @@ mod tests {
 
     #[test]
     fn subcommands_are_rows_and_a_family_answers_with_its_usages() {
-        let (spec, args) = parse("USERS add bob s3cret with spaces", true).unwrap();
+        let (spec, args) = parse("USERS role bob admin", true).unwrap();
         assert_eq!(
             (spec.name, args.word(0), args.from(1)),
-            ("users add", "bob", "s3cret with spaces")
+            ("users role", "bob", "admin")
         );
         let (spec, args) = parse("worker", false).unwrap();
         assert_eq!((spec.name, args.is_empty()), ("worker", true));
@@ -249,6 +249,19 @@ mod tests {
             .unwrap_err()
             .starts_with("usage: users list | users add"));
         assert_eq!(help("users", true).len(), 10, "five rows, two lines each");
+    }
+
+    #[test]
+    fn help_is_one_short_line_per_command_without_padding() {
+        for line in help("", true) {
+            // 80 columns, less what a client puts in front ("-*msn- ").
+            assert!(
+                line.chars().count() <= 72,
+                "{} chars: {line}",
+                line.chars().count()
+            );
+            assert!(!line.contains("  "), "padded: {line:?}");
+        }
     }
 
     #[test]
@@ -269,8 +282,8 @@ mod tests {
     fn mistakes_get_usage() {
         assert_eq!(parse("add", false).err(), Some("usage: add <address>".into()));
         assert_eq!(
-            parse("users add bob", true).err(),
-            Some("usage: users add <name> <password>".into())
+            parse("users role bob", true).err(),
+            Some("usage: users role <name> <role>".into())
         );
         assert!(parse("frobnicate", false)
             .unwrap_err()

@@ -18,6 +18,7 @@ const MOTD: &[&str] = &[
     "&msn is the contact list; each customer conversation is a channel.",
     "Talk in a conversation channel (or /msg a contact) to answer the customer;",
     "prefix the channel with @ (/msg @#bob …) for a note only staff see.",
+    "/msg *msn help lists the desk's commands (claim, history, search …).",
 ];
 
 /// SETNAME's limit, also in ISUPPORT NAMELEN.
@@ -35,9 +36,13 @@ pub(super) fn attach(hub: &mut Hub, a: Attached) {
         hub.send(id, line);
     }
     if info.first_of_user {
-        // The other staff see a colleague arrive.
-        let (prefix, realname) = (hub.user_prefix(&nick), hub.clients.realname(&nick));
-        broadcast_join(hub, &prefix, ROSTER, &nick, &realname, Some(id));
+        if hub.clients.team_joined(&nick) {
+            // An account msnbnc did not know yet: a new member everywhere.
+            member_joins(hub, &nick, Some(id));
+        } else if hub.clients.away_message(&nick).is_none() {
+            // A member all along: colleagues see them back.
+            announce_away(hub, &nick, Some(id));
+        }
     }
     join_burst(hub, id, ROSTER);
     let channels: Vec<String> = hub.conversations.iter().map(|c| c.channel.clone()).collect();
@@ -110,6 +115,20 @@ pub(super) fn sync_status(hub: &mut Hub) {
         false => Status::Online,
     };
     hub.command(ipc::Command::SetStatus(status), None);
+    account_status_is(hub, status);
+}
+
+/// The account's status changed: `&msn`'s topic says so.
+pub(super) fn account_status_is(hub: &mut Hub, status: Status) {
+    if hub.worker.account_status.replace(status) != Some(status) {
+        roster_topic_changed(hub);
+    }
+}
+
+/// Everyone sees `&msn`'s new topic (the worker's state, the status).
+pub(super) fn roster_topic_changed(hub: &mut Hub) {
+    let line = format!(":{} TOPIC {ROSTER} :{}", hub.server(), topic(hub, ROSTER));
+    hub.broadcast(&line, None);
 }
 
 /// A JOIN as client `id` wants it: extended-join adds the account (`*`
@@ -144,6 +163,33 @@ pub(super) fn broadcast_join(
     }
 }
 
+/// A new staff member joins `&msn` and every conversation, as every
+/// attached client (but `except`) sees it.
+pub(super) fn member_joins(hub: &mut Hub, nick: &str, except: Option<ClientId>) {
+    let (prefix, realname) = (hub.user_prefix(nick), hub.clients.realname(nick));
+    let channels: Vec<String> = std::iter::once(ROSTER.to_owned())
+        .chain(hub.conversations.iter().map(|c| c.channel.clone()))
+        .collect();
+    for channel in channels {
+        broadcast_join(hub, &prefix, &channel, nick, &realname, except);
+    }
+}
+
+/// away-notify: `nick` is away now (with why) or back, to every client
+/// that asked to hear it but `except`.
+pub(super) fn announce_away(hub: &mut Hub, nick: &str, except: Option<ClientId>) {
+    let prefix = hub.user_prefix(nick);
+    let line = match hub.clients.away_message(nick) {
+        Some(why) => format!(":{prefix} AWAY :{why}"),
+        None => format!(":{prefix} AWAY"),
+    };
+    for id in hub.clients.with(Cap::AwayNotify) {
+        if Some(id) != except {
+            hub.send(id, line.clone());
+        }
+    }
+}
+
 /// A channel joined by every attached client (a new conversation).
 pub(super) fn everyone_joins(hub: &mut Hub, channel: &str) {
     for id in hub.clients.ids() {
@@ -173,7 +219,16 @@ pub(super) fn join_burst(hub: &mut Hub, id: ClientId, channel: &str) {
 /// are and who answers in a conversation, whatever staff set in theirs.
 pub(super) fn topic(hub: &Hub, channel: &str) -> String {
     if channel.eq_ignore_ascii_case(ROSTER) {
-        return format!("MSN account: {}", hub.worker.shown());
+        return match hub.worker.account_status {
+            Some(s) if hub.worker.signed_in() => {
+                format!(
+                    "MSN account: {} | {}",
+                    hub.worker.shown(),
+                    super::roster::status_words(s)
+                )
+            }
+            _ => format!("MSN account: {}", hub.worker.shown()),
+        };
     }
     if let Some(local) = hub.staff_channels.get(channel) {
         return local.topic.clone();
@@ -197,12 +252,12 @@ pub(super) fn topic_changed(hub: &mut Hub, conversation: i64) {
     hub.broadcast(&line, None);
 }
 
-/// The staff in a channel: a staff channel's members, otherwise
-/// everyone attached.
+/// The staff in a channel: a staff channel's members, otherwise the
+/// whole team, attached or not (away while not).
 pub(super) fn channel_staff(hub: &Hub, channel: &str) -> BTreeSet<String> {
     match hub.staff_channels.get(channel) {
         Some(local) => local.members.clone(),
-        None => hub.clients.users().keys().cloned().collect(),
+        None => hub.clients.team(),
     }
 }
 

@@ -19,6 +19,9 @@ pub struct WorkerLink {
     shown: String,
     /// `*msn` commands waiting for the worker: who asked, and what.
     service: HashMap<u64, (ClientId, String)>,
+    /// The MSN status last asked for (by `*msn status`, or by staff
+    /// attaching and leaving).
+    pub account_status: Option<ipc::Status>,
 }
 
 impl WorkerLink {
@@ -29,6 +32,7 @@ impl WorkerLink {
             state: WorkerState::Starting,
             shown: "starting".into(),
             service: HashMap::new(),
+            account_status: None,
         }
     }
 

@@ -11,11 +11,15 @@ use crate::untrusted::short;
 type WhoRow = (String, String, String, String, String);
 
 fn staff_row(hub: &Hub, nick: &str) -> WhoRow {
+    let flag = match hub.clients.away_message(nick) {
+        Some(_) => "G@",
+        None => "H@",
+    };
     (
         nick.to_owned(),
         nick.to_owned(),
         hub.server().to_owned(),
-        "H@".to_owned(),
+        flag.to_owned(),
         hub.clients.realname(nick),
     )
 }
@@ -48,8 +52,8 @@ pub(super) fn who(hub: &mut Hub, ctx: &Ctx<'_>) {
         rows.extend(channel_contacts(hub, mask).iter().map(|c| contact_row(c, voice)));
     } else if let Some(c) = hub.roster.contact_by_nick(mask) {
         rows.push(contact_row(c, ""));
-    } else if let Some(n) = hub.clients.user_named(mask) {
-        rows.push(staff_row(hub, n));
+    } else if let Some(n) = hub.clients.member_named(mask) {
+        rows.push(staff_row(hub, &n));
     }
     let channel = if is_channel { mask } else { "*" };
     for (nick, user, host, flags, real) in rows {
@@ -70,12 +74,12 @@ pub(super) fn whois(hub: &mut Hub, ctx: &Ctx<'_>) {
         let (user, host) = c.handle.split_once('@').unwrap_or((&c.handle, "msn"));
         let real = format!("{} <{}>", short(&c.friendly_name), c.handle);
         hub.numeric(ctx.id, "311", &[&c.nick, user, host, "*", &real]);
-        let what = format!("MSN contact, {:?}", c.status);
+        let what = format!("MSN contact, {}", crate::hub::roster::status_words(c.status));
         hub.numeric(ctx.id, "312", &[&c.nick, &server, &what]);
         if let Some(away) = c.away() {
             hub.numeric(ctx.id, "301", &[&c.nick, &away]);
         }
-    } else if let Some(n) = hub.clients.user_named(target).map(str::to_owned) {
+    } else if let Some(n) = hub.clients.member_named(target) {
         let devices = hub.clients.devices_of(&n).len();
         let real = hub.clients.realname(&n);
         hub.numeric(ctx.id, "311", &[&n, &n, &server, "*", &real]);
@@ -84,6 +88,9 @@ pub(super) fn whois(hub: &mut Hub, ctx: &Ctx<'_>) {
             if devices == 1 { "" } else { "s" }
         );
         hub.numeric(ctx.id, "312", &[&n, &server, &what]);
+        if let Some(away) = hub.clients.away_message(&n) {
+            hub.numeric(ctx.id, "301", &[&n, &away]);
+        }
         hub.numeric(ctx.id, "330", &[&n, &n, "is logged in as"]);
     } else {
         hub.numeric(ctx.id, "401", &[target, "No such nick/channel"]);

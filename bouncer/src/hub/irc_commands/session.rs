@@ -72,3 +72,20 @@ pub(super) fn nick(hub: &mut Hub, ctx: &Ctx<'_>) {
 pub(super) fn reregister(hub: &mut Hub, ctx: &Ctx<'_>) {
     hub.numeric(ctx.id, "462", &["You may not reregister"]);
 }
+
+/// AWAY with a message marks the user away on every device, AWAY alone
+/// back; colleagues hear it through away-notify, WHO and WHOIS.
+pub(super) fn away(hub: &mut Hub, ctx: &Ctx<'_>) {
+    let message = ctx
+        .params
+        .first()
+        .map(|m| crate::untrusted::short(m))
+        .filter(|m| !m.is_empty());
+    let (code, text) = match message {
+        Some(_) => ("306", "You have been marked as being away"),
+        None => ("305", "You are no longer marked as being away"),
+    };
+    hub.clients.set_away(&ctx.nick, message);
+    hub.numeric(ctx.id, code, &[text]);
+    crate::hub::welcome::announce_away(hub, &ctx.nick, Some(ctx.id));
+}

@@ -24,10 +24,8 @@ pub(super) fn contacts(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(),
         .roster
         .contacts()
         .map(|c| {
-            format!(
-                "{:<16} {:<32} {:?}  {}",
-                c.nick, c.handle, c.status, c.friendly_name
-            )
+            let status = crate::hub::roster::status_words(c.status);
+            format!("{} <{}> {status}: {}", c.nick, c.handle, c.friendly_name)
         })
         .collect();
     if lines.is_empty() {
@@ -73,7 +71,9 @@ pub(super) fn accept(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<()
 pub(super) fn status(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
     let wanted = args.from(0).trim();
     let status = parse_status(wanted).ok_or_else(String::new)?;
-    msn(hub, asker, Command::SetStatus(status), format!("status {wanted}"))
+    msn(hub, asker, Command::SetStatus(status), format!("status {wanted}"))?;
+    crate::hub::welcome::account_status_is(hub, status);
+    Ok(())
 }
 
 pub(super) fn name(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {

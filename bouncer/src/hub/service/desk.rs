@@ -23,13 +23,12 @@ pub(super) fn claim(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(),
         .conversations
         .get_mut(id)
         .and_then(|c| c.claim.replace(asker.nick.clone()));
-    if let Some(p) = previous.filter(|p| *p != asker.nick) {
-        notice(
-            hub,
-            asker.client,
-            &format!("{channel} was claimed by {p}; it is yours now"),
-        );
-    }
+    let answer = match previous {
+        Some(p) if p != asker.nick => format!("{channel} was claimed by {p}; it is yours now"),
+        Some(_) => format!("{channel} was yours already"),
+        None => format!("{channel} is yours now"),
+    };
+    notice(hub, asker.client, &answer);
     topic_changed(hub, id);
     Ok(())
 }
@@ -45,6 +44,7 @@ pub(super) fn unclaim(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(
             if let Some(c) = hub.conversations.get_mut(id) {
                 c.claim = None;
             }
+            notice(hub, asker.client, &format!("{channel} is no longer claimed"));
             topic_changed(hub, id);
         }
         Some(o) => notice(

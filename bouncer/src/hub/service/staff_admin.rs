@@ -34,31 +34,81 @@ pub(super) fn users_list(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(
     Ok(())
 }
 
+/// No password travels on an IRC line: clients keep their input
+/// history, and some log what they send.
+const NO_PASSWORD_HERE: &str = "no passwords on IRC lines (clients keep them in their history): \
+     msnbnc makes one and shows it once; or set one on the server with msnbnc user passwd";
+
+/// A new password: 15 random bytes as 20 base64url characters.
+fn new_password() -> Result<String, String> {
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 15];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| "the system's random source failed; no password made".to_owned())?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
 pub(super) fn users_add(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
-    let (name, password) = (args.word(0).to_owned(), args.from(1).to_owned());
+    if args.count() > 1 {
+        return Err(NO_PASSWORD_HERE.into());
+    }
+    let name = args.word(0).to_owned();
+    let password = new_password()?;
     // No contact gets this name from now on.
     hub.roster.staff_added(&name);
-    answer_with(hub, asker, move |s| {
-        s.add_user(&name, &password, Role::Staff)?;
-        Ok(vec![format!("added {name} (staff)")])
+    let client = asker.client;
+    let job = move |s: &mut Store| {
+        s.add_user(&name, &password, Role::Staff)
+            .map(|_| (name, password))
+    };
+    hub.maintain(job, move |hub, result| match result {
+        Ok((name, password)) => {
+            notice(
+                hub,
+                client,
+                &format!("added {name} (staff); password, shown only now: {password}"),
+            );
+            // A member of every conversation from now on (away until attached).
+            if hub.clients.team_joined(&name) {
+                crate::hub::welcome::member_joins(hub, &name, None);
+                crate::hub::welcome::announce_away(hub, &name, None);
+            }
+        }
+        Err(e) => notice(hub, client, &format!("failed: {e}")),
     });
     Ok(())
 }
 
 pub(super) fn users_del(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
     let name = args.word(0).to_owned();
-    answer_with(hub, asker, move |s| {
-        s.delete_user(&name)?;
-        Ok(vec![format!("deleted {name}")])
+    let client = asker.client;
+    let job = move |s: &mut Store| s.delete_user(&name).map(|()| name);
+    hub.maintain(job, move |hub, result| match result {
+        Ok(name) => {
+            notice(hub, client, &format!("deleted {name}"));
+            if hub.clients.team_left(&name) {
+                let line = format!(":{} QUIT :staff account deleted", hub.user_prefix(&name));
+                hub.broadcast(&line, None);
+            }
+        }
+        Err(e) => notice(hub, client, &format!("failed: {e}")),
     });
     Ok(())
 }
 
 pub(super) fn users_passwd(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
-    let (name, password) = (args.word(0).to_owned(), args.from(1).to_owned());
+    if args.count() > 1 {
+        return Err(NO_PASSWORD_HERE.into());
+    }
+    let name = args.word(0).to_owned();
+    let password = new_password()?;
     answer_with(hub, asker, move |s| {
         s.set_password(&name, &password)?;
-        Ok(vec![format!("password of {name} changed")])
+        Ok(vec![format!(
+            "new password of {name}, shown only now: {password}"
+        )])
     });
     Ok(())
 }
