@@ -23,6 +23,8 @@ mod staff_channels;
 mod welcome;
 mod worker_link;
 
+#[cfg(test)]
+mod client_view_tests;
 #[cfg(any(test, feature = "harness"))]
 pub mod harness;
 #[cfg(test)]

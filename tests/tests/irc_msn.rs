@@ -281,7 +281,10 @@ fn the_service_answers_and_changes_the_account() {
         .expect(":*msn!service@msnbnc NOTICE alice :commands", SOON)
         .unwrap();
     alice
-        .expect("status <status> — online, busy, away, brb, phone, lunch, hidden", SOON)
+        .expect(
+            "status <status> — online, busy, away, brb, phone, lunch, hidden",
+            SOON,
+        )
         .unwrap();
     alice.send("PRIVMSG *msn :name Example Shop Support");
     alice

@@ -22,35 +22,56 @@ const MAX_LINES: usize = 25;
 pub(super) fn worker_state(hub: &mut Hub, state: &WorkerState) {
     let lost = super::worker_link::WorkerLink::lost(state);
     // A worker that is gone will not confirm deliveries it accepted.
-    if lost {
-        outbox::worker_lost(hub);
-    }
+    let held = match lost {
+        true => outbox::worker_lost(hub),
+        false => outbox::PerChannel::new(),
+    };
+    let was_up = hub.worker.signed_in();
     hub.worker.set_state(state);
-    let text = format!("MSN worker: {}", hub.worker.shown());
-    hub.roster_notice(&text);
-    super::welcome::roster_topic_changed(hub);
+    // `&msn` hears of an outage once, and once of its end; not of each
+    // step of a restart (those are in `*msn worker`).
+    let up = hub.worker.signed_in();
+    let tell = match state {
+        _ if up => !was_up,
+        WorkerState::Held { .. } | WorkerState::Stopped => {
+            hub.worker.first_word_of_outage();
+            true
+        }
+        _ if lost => hub.worker.first_word_of_outage(),
+        _ => false,
+    };
+    if tell {
+        let text = format!("MSN worker: {}", hub.worker.shown());
+        hub.roster_notice(&text);
+        super::welcome::roster_topic_changed(hub);
+    }
     if lost {
         // The worker's conversations died with it; their channels stay,
         // dormant, so staff keep the context and can write again.
         for id in hub.conversations.suspend_all() {
-            let text = format!(
-                "MSN connection lost ({}); this conversation re-opens when the customer writes again, or when you write here",
-                hub.worker.shown()
-            );
-            if let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) {
-                hub.server_notice_in(&channel, &text);
-            }
+            let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) else {
+                continue;
+            };
+            let text = match held.get(&channel) {
+                Some(n) => format!(
+                    "MSN connection lost; {n} message(s) held, and anything written here, go out when it is back"
+                ),
+                None => "MSN connection lost; anything written here goes out when it is back".to_owned(),
+            };
+            hub.server_notice_in(&channel, &text);
         }
-    } else if hub.worker.signed_in() {
+    } else if up {
+        let sent = outbox::resend(hub);
         for id in hub.conversations.take_suspended() {
-            if let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) {
-                hub.server_notice_in(
-                    &channel,
-                    "MSN connection back; write here to reach the customer again",
-                );
-            }
+            let Some(channel) = hub.conversations.get(id).map(|c| c.channel.clone()) else {
+                continue;
+            };
+            let text = match sent.get(&channel) {
+                Some(n) => format!("MSN connection back; {n} held message(s) sent now"),
+                None => "MSN connection back".to_owned(),
+            };
+            hub.server_notice_in(&channel, &text);
         }
-        outbox::resend(hub);
     }
 }
 

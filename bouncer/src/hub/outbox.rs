@@ -203,10 +203,16 @@ fn hold(hub: &mut Hub, message: StaffMessage) {
     }
 }
 
+/// Counts per channel, for the one line each conversation gets when MSN
+/// goes or comes back.
+pub(super) type PerChannel = std::collections::BTreeMap<String, usize>;
+
 /// The worker stopped: what it had written may or may not have reached
-/// the customer (reported, never re-sent); what it had not waits.
-pub(super) fn worker_lost(hub: &mut Hub) {
+/// the customer (reported, never re-sent); what it had not waits, counted
+/// per channel for the outage's one line there.
+pub(super) fn worker_lost(hub: &mut Hub) -> PerChannel {
     let lost: Vec<InFlight> = hub.outbox.in_flight.drain().map(|(_, f)| f).collect();
+    let mut held = PerChannel::new();
     for f in lost {
         if f.sent || f.message.row.is_none() {
             set_state(hub, f.message.row, State::Unknown);
@@ -217,21 +223,20 @@ pub(super) fn worker_lost(hub: &mut Hub) {
                 "the MSN worker stopped before confirming it",
             );
         } else {
-            announce(
-                hub,
-                &f.message,
-                "held: the MSN worker stopped before sending it; it goes out when MSN is back",
-            );
+            *held.entry(place(hub, &f.message)).or_default() += 1;
             hold(hub, f.message);
         }
     }
+    held
 }
 
-/// Signed in again: what waits goes out, oldest first; what is too old is
-/// reported failed; what an earlier msnbnc left half-sent is unknown.
-pub(super) fn resend(hub: &mut Hub) {
+/// Signed in again: what waits goes out, oldest first (counted per
+/// channel); what is too old is reported failed; what an earlier msnbnc
+/// left half-sent is unknown.
+pub(super) fn resend(hub: &mut Hub) -> PerChannel {
     let cutoff = retry_cutoff(hub.settings.store.outbox_retry);
     let waiting = std::mem::take(&mut hub.outbox.waiting);
+    let mut sent = PerChannel::new();
     for (message, state) in waiting.into_values() {
         if state == State::Sent {
             set_state(hub, message.row, State::Unknown);
@@ -245,6 +250,7 @@ pub(super) fn resend(hub: &mut Hub) {
             set_state(hub, message.row, State::Failed);
             announce_failure(hub, &message, "not sent", "MSN was unavailable for too long");
         } else {
+            *sent.entry(place(hub, &message)).or_default() += 1;
             let command = Command::SendMessage {
                 to: ConversationTarget::Contact(message.handle.clone()),
                 text: message.body.clone(),
@@ -254,6 +260,7 @@ pub(super) fn resend(hub: &mut Hub) {
             hub.outbox.retried(id);
         }
     }
+    sent
 }
 
 /// While MSN is away: messages waiting longer than allowed fail.

@@ -22,6 +22,8 @@ pub struct WorkerLink {
     /// The MSN status last asked for (by `*msn status`, or by staff
     /// attaching and leaving).
     pub account_status: Option<ipc::Status>,
+    /// Staff were told of the outage going on.
+    outage_told: bool,
 }
 
 impl WorkerLink {
@@ -33,6 +35,7 @@ impl WorkerLink {
             shown: "starting".into(),
             service: HashMap::new(),
             account_status: None,
+            outage_told: false,
         }
     }
 
@@ -53,7 +56,16 @@ impl WorkerLink {
         self.control.try_send(control).is_ok()
     }
 
+    /// Whether this is the first word of an outage to staff (the next
+    /// ones are not, until the worker has signed in again).
+    pub fn first_word_of_outage(&mut self) -> bool {
+        !std::mem::replace(&mut self.outage_told, true)
+    }
+
     pub fn set_state(&mut self, state: &WorkerState) {
+        if matches!(state, WorkerState::SignedIn { .. }) {
+            self.outage_told = false;
+        }
         self.shown = short(&state.to_string());
         self.state = state.clone();
     }
