@@ -105,6 +105,9 @@ pub(crate) struct Shown<'a> {
     pub text: &'a str,
     /// The staff account, for account-tag.
     pub account: Option<&'a str>,
+    /// A staff member's client-only tags (`+draft/reply` …): relayed to
+    /// colleagues whose clients take tags, never stored, never to MSN.
+    pub client_tags: &'a [(String, String)],
 }
 
 pub struct Hub {
@@ -393,10 +396,13 @@ impl Hub {
             clients = ?self.clients.iter().map(|(c, _)| *c).filter(|c| Some(*c) != except).collect::<Vec<_>>(),
             "shown"
         );
-        match line.account {
-            Some(a) => self.broadcast_at(now, &[("account", a), ("msgid", &msgid)], &text, except),
-            None => self.broadcast_at(now, &[("msgid", &msgid)], &text, except),
+        let mut tags: Vec<(&str, &str)> = Vec::with_capacity(2 + line.client_tags.len());
+        if let Some(a) = line.account {
+            tags.push(("account", a));
         }
+        tags.push(("msgid", &msgid));
+        tags.extend(line.client_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        self.broadcast_at(now, &tags, &text, except);
         row
     }
 
@@ -412,6 +418,7 @@ impl Hub {
                 target: channel,
                 text,
                 account: None,
+                client_tags: &[],
             },
             None,
         );

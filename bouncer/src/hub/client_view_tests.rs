@@ -353,3 +353,40 @@ fn messages_held_by_an_outage_are_counted_in_its_two_lines() {
         .iter()
         .any(|c| matches!(c, Command::SendMessage { text, .. } if text.contains("one moment please"))));
 }
+
+#[test]
+fn client_tags_reach_colleagues_and_the_echo_but_not_msn() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    h.customer_says(1, BOB, "hi");
+    let tags = [Cap::MessageTags, Cap::EchoMessage];
+    let alice = h.attach("alice", None, &tags);
+    let zoe = h.attach("zoe", None, &[Cap::MessageTags]);
+    let plain = h.attach("kim", None, &[]);
+    h.got(alice);
+    h.got(zoe);
+    h.got(plain);
+    h.commands();
+    h.line(alice, "@+draft/reply=abc;+example=x\\sy PRIVMSG #bob :sure");
+    for id in [alice, zoe] {
+        let got = h.got(id);
+        let line = got.iter().find(|l| l.ends_with("PRIVMSG #bob :sure")).unwrap();
+        assert!(
+            line.contains("+draft/reply=abc") && line.contains("+example=x\\sy"),
+            "{line}"
+        );
+    }
+    assert!(!h.got(plain).iter().any(|l| l.contains("+draft")));
+    let sent = h.commands();
+    assert!(
+        sent.iter()
+            .any(|c| matches!(c, Command::SendMessage { text, .. } if text == "sure")),
+        "{sent:?}"
+    );
+    // A reaction: to colleagues and back, nothing to MSN.
+    h.line(alice, "@+draft/react=👍;+draft/reply=abc TAGMSG #bob");
+    assert!(has(&h.got(zoe), "+draft/react=👍"));
+    assert!(has(&h.got(alice), "TAGMSG #bob"));
+    assert!(h.got(plain).is_empty());
+    assert!(h.commands().is_empty());
+}

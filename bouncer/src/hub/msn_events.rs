@@ -371,6 +371,7 @@ fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &st
             target: &channel,
             text: &styled,
             account: None,
+            client_tags: &[],
         };
         hub.show(shown, None);
     }
@@ -390,6 +391,7 @@ fn nudge(hub: &mut Hub, worker: ConversationId, from: &str) {
         target: &channel,
         text: "*sent a nudge*",
         account: None,
+        client_tags: &[],
     };
     hub.show(shown, None);
 }

@@ -306,6 +306,7 @@ pub(super) fn announce_failure(hub: &mut Hub, message: &StaffMessage, what: &str
             target: &target,
             text: &text,
             account: None,
+            client_tags: &[],
         },
         None,
     );

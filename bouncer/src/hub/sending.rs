@@ -4,6 +4,7 @@
 //! first) and handed to the outbox. Writing in a dormant channel, or to a
 //! contact with no conversation, opens one with them.
 
+use crate::irc::wire::client_tags;
 use ipc::{ConversationTarget, TextFormat};
 
 use super::conversation::Link;
@@ -121,6 +122,7 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
         target: &channel,
         text,
         account: Some(&ctx.nick),
+        client_tags: &client_tags(ctx.message),
     };
     let row = hub.show(shown, except);
     if ctx.cmd != "PRIVMSG" {

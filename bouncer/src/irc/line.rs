@@ -8,8 +8,10 @@ use irc_proto::Message;
 
 /// The message part: 512 bytes including CR LF (RFC 1459).
 pub const MAX_MESSAGE: usize = 512;
-/// The tags part, including the leading `@` and the space after it (IRCv3).
-pub const MAX_TAGS: usize = 8191;
+/// The tags part a client may send, including the leading `@` and the
+/// space after it: 4,094 bytes of tag data (IRCv3 message-tags; the 8,191
+/// of the spec's limit are for the server's tags added to them).
+pub const MAX_TAGS: usize = 4096;
 const MAX_LINE: usize = MAX_TAGS + MAX_MESSAGE;
 
 #[derive(Debug)]
@@ -120,7 +122,7 @@ mod tests {
     }
 
     #[test]
-    fn limits_are_512_bytes_plus_8191_of_tags() {
+    fn limits_are_512_bytes_plus_4094_bytes_of_client_tags() {
         let body = "a".repeat(MAX_MESSAGE - 2 - "PRIVMSG #x :".len());
         let fits = format!("PRIVMSG #x :{body}\r\n");
         assert!(matches!(lines(fits.as_bytes()).as_slice(), [Line::Message(_)]));

@@ -22,7 +22,7 @@ pub const COMMANDS: &[Row<Handler>] = &[
     Row { name: "PASS",         params: 1, missing: Missing::NotEnough, handler: Registration::pass },
     Row { name: "NICK",         params: 1, missing: Missing::Reply("431", "No nickname given"), handler: Registration::nick },
     Row { name: "USER",         params: 4, missing: Missing::NotEnough, handler: Registration::user },
-    Row { name: "PING",         params: 0, missing: Missing::NotEnough, handler: Registration::ping },
+    Row { name: "PING",         params: 1, missing: Missing::Reply("409", "No origin specified"), handler: Registration::ping },
     Row { name: "PONG",         params: 0, missing: Missing::NotEnough, handler: |_, _, _| {} },
     Row { name: "QUIT",         params: 0, missing: Missing::NotEnough, handler: Registration::quit },
 ];
@@ -83,6 +83,9 @@ enum Sasl {
     Plain(String),
     /// `AUTHENTICATE EXTERNAL` accepted; waiting for the authzid (`+`: none).
     External,
+    /// A payload was too long: its remaining chunks are dropped, up to
+    /// the last (shorter than 400 bytes).
+    Discarding,
     /// Waiting for the verdict.
     Checking,
     Done(Login),
@@ -199,7 +202,12 @@ impl Registration {
         }
     }
 
-    fn user(&mut self, p: &[String], _: &mut Vec<Output>) {
+    fn user(&mut self, p: &[String], out: &mut Vec<Output>) {
+        // An empty user name or real name is not enough (RFC 2812 3.1.3).
+        if p.first().is_none_or(String::is_empty) || p.get(3).is_none_or(|r| r.trim().is_empty()) {
+            out.push(self.numeric("461", &["USER", "Not enough parameters"]));
+            return;
+        }
         self.username = p.first().cloned();
         self.realname = p.get(3).cloned().unwrap_or_default();
     }
@@ -229,7 +237,10 @@ impl Registration {
     fn authenticate(&mut self, p: &[String], out: &mut Vec<Output>) {
         let arg = p.first().cloned().unwrap_or_default();
         if !self.caps.has(cap::Cap::Sasl) {
-            out.push(self.numeric("904", &["SASL authentication failed"]));
+            out.push(self.numeric(
+                "904",
+                &["SASL authentication failed: request the sasl capability first (CAP REQ :sasl)"],
+            ));
             return;
         }
         match std::mem::take(&mut self.sasl) {
@@ -239,6 +250,9 @@ impl Registration {
             }
             Sasl::Checking => self.sasl = Sasl::Checking,
             _ if arg == "*" => out.push(self.numeric("906", &["SASL authentication aborted"])),
+            // The rest of a payload already refused.
+            Sasl::Discarding if arg.len() == 400 => self.sasl = Sasl::Discarding,
+            Sasl::Discarding => {}
             Sasl::Idle => {
                 if arg.eq_ignore_ascii_case("PLAIN") {
                     self.sasl = Sasl::Plain(String::new());
@@ -276,31 +290,38 @@ impl Registration {
                     _ => out.push(self.numeric("904", &["SASL authentication failed"])),
                 }
             }
-            Sasl::Plain(mut data) => {
-                if arg != "+" {
-                    data.push_str(&arg);
-                }
-                if data.len() > MAX_SASL {
-                    out.push(self.numeric("905", &["SASL message too long"]));
-                    return;
-                }
-                // A 400-byte chunk means more follows.
-                if arg.len() == 400 {
-                    self.sasl = Sasl::Plain(data);
-                    return;
-                }
-                match decode_plain(&data) {
-                    Some((login, password)) => {
-                        self.sasl = Sasl::Checking;
-                        out.push(Output::Verify {
-                            login,
-                            password,
-                            via: Via::Sasl,
-                        });
-                    }
-                    None => out.push(self.numeric("904", &["SASL authentication failed"])),
-                }
+            Sasl::Plain(data) => self.plain_chunk(data, &arg, out),
+        }
+    }
+
+    /// One chunk of a SASL PLAIN payload.
+    fn plain_chunk(&mut self, mut data: String, arg: &str, out: &mut Vec<Output>) {
+        if arg != "+" {
+            data.push_str(arg);
+        }
+        if data.len() > MAX_SASL {
+            out.push(self.numeric("905", &["SASL message too long"]));
+            out.push(self.numeric("904", &["SASL authentication failed"]));
+            if arg.len() == 400 {
+                self.sasl = Sasl::Discarding;
             }
+            return;
+        }
+        // A 400-byte chunk means more follows.
+        if arg.len() == 400 {
+            self.sasl = Sasl::Plain(data);
+            return;
+        }
+        match decode_plain(&data) {
+            Some((login, password)) => {
+                self.sasl = Sasl::Checking;
+                out.push(Output::Verify {
+                    login,
+                    password,
+                    via: Via::Sasl,
+                });
+            }
+            None => out.push(self.numeric("904", &["SASL authentication failed"])),
         }
     }
 
@@ -373,7 +394,14 @@ impl Registration {
                     caps: self.caps,
                 }));
             }
-            Sasl::Checking | Sasl::Plain(_) | Sasl::External => {}
+            Sasl::Checking => {}
+            // CAP END in the middle of SASL: the exchange is over, and the
+            // login goes on without it (PASS, or a clear refusal).
+            Sasl::Plain(_) | Sasl::External | Sasl::Discarding => {
+                out.push(self.numeric("906", &["SASL authentication aborted"]));
+                self.sasl = Sasl::Idle;
+                self.try_finish(out);
+            }
             Sasl::Idle => match self.pass.take() {
                 Some(pass) => match pass.split_once(':').and_then(|(l, p)| Some((parse_login(l)?, p))) {
                     Some((login, password)) => {

@@ -272,3 +272,77 @@ fn logins_and_nicks() {
     assert!(valid_nick("alice") && valid_nick("[away]") && valid_nick("a-1"));
     assert!(!valid_nick("1a") && !valid_nick("") && !valid_nick("a b") && !valid_nick(&"a".repeat(31)));
 }
+
+#[test]
+fn an_empty_real_name_or_ping_without_origin_get_their_numerics() {
+    let mut r = Registration::new("msnbnc");
+    let got = sent(&feed(&mut r, &["PING", "NICK alice", "USER alice 0 * :"]));
+    assert_eq!(
+        got,
+        [
+            ":msnbnc 409 * :No origin specified",
+            ":msnbnc 461 alice USER :Not enough parameters",
+        ]
+    );
+}
+
+#[test]
+fn cap_end_in_the_middle_of_sasl_aborts_it_and_the_login_goes_on_with_pass() {
+    let mut r = Registration::new("msnbnc");
+    let out = feed(
+        &mut r,
+        &[
+            "CAP LS 302",
+            "CAP REQ :sasl",
+            "PASS :alice:pw",
+            "NICK alice",
+            "USER alice 0 * :A",
+            "AUTHENTICATE PLAIN",
+            "CAP END",
+        ],
+    );
+    assert!(sent(&out).iter().any(|l| l.contains(" 906 alice ")), "{out:?}");
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Verify { via: Via::Pass, .. })),
+        "no hanging: {out:?}"
+    );
+}
+
+#[test]
+fn an_overlong_sasl_payload_fails_once_and_the_next_try_starts_clean() {
+    let mut r = Registration::new("msnbnc");
+    feed(
+        &mut r,
+        &[
+            "CAP LS 302",
+            "CAP REQ :sasl",
+            "NICK alice",
+            "USER alice 0 * :A",
+            "AUTHENTICATE PLAIN",
+        ],
+    );
+    let chunk = format!("AUTHENTICATE {}", "A".repeat(400));
+    let mut lines: Vec<&str> = vec![chunk.as_str(); 14];
+    lines.push("AUTHENTICATE AAAA");
+    let got = sent(&feed(&mut r, &lines));
+    assert_eq!(
+        got,
+        [
+            ":msnbnc 905 alice :SASL message too long",
+            ":msnbnc 904 alice :SASL authentication failed",
+        ]
+    );
+    let again = sent(&feed(&mut r, &["AUTHENTICATE PLAIN"]));
+    assert_eq!(again, ["AUTHENTICATE +"]);
+}
+
+#[test]
+fn authenticate_without_the_sasl_capability_says_what_to_do() {
+    let mut r = Registration::new("msnbnc");
+    let got = sent(&feed(&mut r, &["NICK alice", "AUTHENTICATE PLAIN"]));
+    assert!(
+        got[0].contains(" 904 alice :") && got[0].contains("CAP REQ :sasl"),
+        "{got:?}"
+    );
+}

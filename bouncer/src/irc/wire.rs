@@ -44,6 +44,17 @@ pub fn tag<'a>(m: &'a Message, name: &str) -> Option<&'a str> {
         .and_then(|t| t.1.as_deref())
 }
 
+/// A client's client-only tags (`+name[=value]`), to relay to other
+/// clients as they came.
+pub fn client_tags(m: &Message) -> Vec<(String, String)> {
+    m.tags
+        .iter()
+        .flatten()
+        .filter(|t| t.0.starts_with('+') && t.0.len() > 1)
+        .map(|t| (t.0.clone(), t.1.clone().unwrap_or_default()))
+        .collect()
+}
+
 /// `p` if it can stand as a middle parameter as it is; `*` otherwise (a
 /// client's trailing parameter — `MODE :a b` — echoed back in the middle
 /// would become two parameters, or a trailing one).

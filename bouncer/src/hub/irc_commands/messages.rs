@@ -3,6 +3,7 @@
 //! customer), to a colleague, or to a contact's nick. What reaches a
 //! customer is in [`crate::hub::sending`].
 
+use crate::irc::wire::client_tags;
 use ipc::{Command, ConversationTarget};
 
 use super::channels::members_clients;
@@ -11,7 +12,6 @@ use crate::hub::roster::ROSTER;
 use crate::hub::{sending, Hub, Shown};
 use crate::irc::cap::Cap;
 use crate::irc::conn::ClientId;
-use crate::irc::wire::tag;
 use crate::store::lines::Kind;
 
 /// Where a staff message goes.
@@ -129,7 +129,8 @@ fn to_staff_channel(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str, echo: bool) {
     }
     let msgid = hub.history.msgid();
     let line = echo_line(hub, ctx);
-    let tags = [("account", ctx.nick.as_str()), ("msgid", msgid.as_str())];
+    let extra = client_tags(ctx.message);
+    let tags = staff_tags(&ctx.nick, &msgid, &extra);
     for cid in members_clients(hub, channel) {
         if cid != ctx.id || echo {
             hub.send_tagged(cid, &tags, line.clone());
@@ -152,6 +153,7 @@ fn note(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str, except: Option<ClientId>) {
         target: ctx.param(0),
         text: ctx.param(1),
         account: Some(&ctx.nick),
+        client_tags: &client_tags(ctx.message),
     };
     hub.show(shown, except);
 }
@@ -161,7 +163,8 @@ fn note(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str, except: Option<ClientId>) {
 fn to_colleague(hub: &mut Hub, ctx: &Ctx<'_>, nick: &str, echo: bool) {
     let msgid = hub.history.msgid();
     let line = echo_line(hub, ctx);
-    let tags = [("account", ctx.nick.as_str()), ("msgid", msgid.as_str())];
+    let extra = client_tags(ctx.message);
+    let tags = staff_tags(&ctx.nick, &msgid, &extra);
     let mut to: Vec<ClientId> = hub.clients.devices_of(nick);
     for c in hub.clients.devices_of(&ctx.nick) {
         if c != ctx.id && !to.contains(&c) {
@@ -176,29 +179,56 @@ fn to_colleague(hub: &mut Hub, ctx: &Ctx<'_>, nick: &str, echo: bool) {
     }
 }
 
-/// Typing (`+typing` client tag) in a conversation: the other staff see
-/// it, and the customer sees "typing" while it is active.
+/// A staff line's tags: the account, the msgid, and the client's own.
+fn staff_tags<'a>(nick: &'a str, msgid: &'a str, extra: &'a [(String, String)]) -> Vec<(&'a str, &'a str)> {
+    let mut tags = vec![("account", nick), ("msgid", msgid)];
+    tags.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    tags
+}
+
+/// TAGMSG: client-only tags (typing, reactions, replies …) for the other
+/// staff in the channel, and back with echo-message; toward MSN only
+/// typing goes, in a conversation, as "typing" while it is active.
 pub(super) fn tagmsg(hub: &mut Hub, ctx: &Ctx<'_>) {
-    let Some(state) = tag(ctx.message, "+typing").map(str::to_owned) else {
+    let extra = client_tags(ctx.message);
+    if extra.is_empty() {
         return;
-    };
+    }
     let target = ctx.param(0);
-    let Some(worker) = hub
-        .conversations
-        .by_channel(target)
-        .and_then(|id| hub.conversations.get(id))
-        .and_then(|c| c.worker_id())
-    else {
-        return;
+    let echo = hub.clients.get(ctx.id).is_some_and(|c| c.has(Cap::EchoMessage));
+    let audience: Vec<ClientId> = match target_of(hub, target) {
+        Target::Conversation(_) | Target::Roster => hub.clients.ids(),
+        Target::StaffChannel(channel) if hub.staff_channels.is_member(&channel, &ctx.nick) => {
+            members_clients(hub, &channel)
+        }
+        Target::Colleague(nick) => {
+            let mut to = hub.clients.devices_of(&nick);
+            to.extend(hub.clients.devices_of(&ctx.nick));
+            to.sort_unstable();
+            to.dedup();
+            to
+        }
+        _ => return,
     };
     let line = format!(":{} TAGMSG {target}", hub.user_prefix(&ctx.nick));
-    let tags = [("+typing", state.as_str()), ("account", ctx.nick.as_str())];
-    for cid in hub.clients.with(Cap::MessageTags) {
-        if cid != ctx.id {
+    let mut tags = vec![("account", ctx.nick.as_str())];
+    tags.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for cid in audience {
+        let tagged = hub.clients.get(cid).is_some_and(|c| c.has(Cap::MessageTags));
+        if tagged && (cid != ctx.id || echo) {
             hub.send_tagged(cid, &tags, line.clone());
         }
     }
-    if state == "active" {
+    let typing = extra
+        .iter()
+        .find(|(k, _)| k == "+typing")
+        .map(|(_, v)| v.as_str());
+    let worker = hub
+        .conversations
+        .by_channel(target)
+        .and_then(|id| hub.conversations.get(id))
+        .and_then(|c| c.worker_id());
+    if let (Some("active"), Some(worker)) = (typing, worker) {
         let to = ConversationTarget::Existing(worker);
         hub.command(Command::SendTyping { to }, None);
     }
