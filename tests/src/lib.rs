@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 pub mod irc;
 pub mod msn_env;
 pub mod notify;
+pub mod real_clients;
 pub mod worker;
 
 pub struct Binaries {
