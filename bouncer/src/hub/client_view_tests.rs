@@ -390,3 +390,43 @@ fn client_tags_reach_colleagues_and_the_echo_but_not_msn() {
     assert!(h.got(plain).is_empty());
     assert!(h.commands().is_empty());
 }
+
+#[test]
+fn list_userhost_who_masks_lusers_time_and_whowas_are_answered() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    h.customer_says(1, BOB, "hi");
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    h.line(alice, "LIST");
+    let got = h.got(alice);
+    assert!(has(&got, " 321 alice Channel :Users  Name"), "{got:#?}");
+    assert!(has(&got, " 322 alice &msn 2 :MSN account"), "{got:#?}");
+    assert!(
+        has(&got, " 322 alice #bob 2 :Conversation with bob@example.com"),
+        "{got:#?}"
+    );
+    assert!(has(&got, " 323 alice :End of /LIST"), "{got:#?}");
+    h.line(alice, "USERHOST alice bob nobody");
+    assert!(has(
+        &h.got(alice),
+        " 302 alice :alice=+alice@msnbnc bob=+bob@example.com"
+    ));
+    h.line(alice, "WHO b*");
+    let who = h.got(alice);
+    assert!(
+        has(&who, " 352 alice * bob example.com msnbnc bob H :0 bob"),
+        "{who:#?}"
+    );
+    assert!(!has(&who, " alice H@"), "{who:#?}");
+    h.line(alice, "LUSERS");
+    assert!(has(&h.got(alice), " 251 alice :There are 2 users"));
+    h.line(alice, "TIME");
+    assert!(has(&h.got(alice), " 391 alice msnbnc :"));
+    h.line(alice, "WHOWAS carl");
+    let got = h.got(alice);
+    assert!(
+        has(&got, " 406 alice carl :") && has(&got, " 369 alice carl :"),
+        "{got:#?}"
+    );
+}

@@ -8,6 +8,7 @@ pub(super) mod backlog;
 mod channels;
 mod lookups;
 mod messages;
+mod server_queries;
 mod session;
 
 use irc_proto::Message;
@@ -67,6 +68,11 @@ pub(super) const COMMANDS: &[Row<Handler>] = &[
     Row { name: "MODE",        params: 1, missing: NOT_ENOUGH,   handler: channels::mode },
     Row { name: "WHO",         params: 0, missing: NOT_ENOUGH,   handler: lookups::who },
     Row { name: "WHOIS",       params: 1, missing: NO_NICK,      handler: lookups::whois },
+    Row { name: "LIST",        params: 0, missing: NOT_ENOUGH,   handler: server_queries::list },
+    Row { name: "USERHOST",    params: 1, missing: NOT_ENOUGH,   handler: server_queries::userhost },
+    Row { name: "LUSERS",      params: 0, missing: NOT_ENOUGH,   handler: server_queries::lusers },
+    Row { name: "TIME",        params: 0, missing: NOT_ENOUGH,   handler: server_queries::time },
+    Row { name: "WHOWAS",      params: 1, missing: NO_NICK,      handler: server_queries::whowas },
     Row { name: "CHATHISTORY", params: 0, missing: NOT_ENOUGH,   handler: backlog::chathistory },
     Row { name: "MARKREAD",    params: 0, missing: NOT_ENOUGH,   handler: backlog::markread },
 ];

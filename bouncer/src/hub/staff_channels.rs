@@ -86,6 +86,11 @@ impl StaffChannels {
     }
 
     /// The channels a user is in (joined for each new device).
+    /// Every staff channel.
+    pub fn all(&self) -> impl Iterator<Item = &StaffChannel> {
+        self.channels.values()
+    }
+
     pub fn of(&self, user: &str) -> Vec<String> {
         self.channels
             .values()

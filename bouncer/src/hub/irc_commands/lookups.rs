@@ -50,6 +50,22 @@ pub(super) fn who(hub: &mut Hub, ctx: &Ctx<'_>) {
             ""
         };
         rows.extend(channel_contacts(hub, mask).iter().map(|c| contact_row(c, voice)));
+    } else if mask.contains(['*', '?']) || mask.is_empty() {
+        // A mask: everyone whose nick matches (`WHO *` for all).
+        let pattern = if mask.is_empty() { "*" } else { mask };
+        let staff: Vec<String> = hub
+            .clients
+            .team()
+            .into_iter()
+            .filter(|n| glob(pattern, n))
+            .collect();
+        rows.extend(staff.iter().map(|n| staff_row(hub, n)));
+        rows.extend(
+            hub.roster
+                .contacts()
+                .filter(|c| glob(pattern, &c.nick))
+                .map(|c| contact_row(c, "")),
+        );
     } else if let Some(c) = hub.roster.contact_by_nick(mask) {
         rows.push(contact_row(c, ""));
     } else if let Some(n) = hub.clients.member_named(mask) {
@@ -96,4 +112,46 @@ pub(super) fn whois(hub: &mut Hub, ctx: &Ctx<'_>) {
         hub.numeric(ctx.id, "401", &[target, "No such nick/channel"]);
     }
     hub.numeric(ctx.id, "318", &[target, "End of /WHOIS list"]);
+}
+
+/// IRC's mask matching, case-insensitive: `*` any run, `?` one character.
+fn glob(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (
+        pattern.to_ascii_lowercase().chars().collect(),
+        name.to_ascii_lowercase().chars().collect(),
+    );
+    // The classic two-pointer walk, remembering the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn masks_match_like_irc_servers_do() {
+        assert!(glob("*", "alice"));
+        assert!(glob("a*", "Alice"));
+        assert!(glob("*li?e", "alice"));
+        assert!(!glob("b*", "alice"));
+        assert!(glob("a*e*", "alicee"));
+        assert!(!glob("a?", "abc"));
+    }
 }
