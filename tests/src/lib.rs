@@ -14,10 +14,10 @@ use anyhow::{anyhow, bail, Context};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod client_drivers;
 pub mod irc;
 pub mod msn_env;
 pub mod notify;
-pub mod real_clients;
 pub mod worker;
 
 pub struct Binaries {

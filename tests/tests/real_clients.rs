@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use msnbnc_tests::client_drivers::{installed, Irssi, Weechat};
 use msnbnc_tests::irc::IrcClient;
 use msnbnc_tests::msn_env::{config, signed_in_port, sim, Sim};
-use msnbnc_tests::real_clients::{installed, Irssi, Weechat};
 use msnbnc_tests::worker::{ACCOUNT, PASSWORD};
 use msnbnc_tests::{add_staff, Bouncer, TestDir};
 

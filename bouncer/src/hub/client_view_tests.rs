@@ -430,3 +430,39 @@ fn list_userhost_who_masks_lusers_time_and_whowas_are_answered() {
         "{got:#?}"
     );
 }
+
+#[test]
+fn znc_playback_clients_get_no_replay_and_ask_for_what_they_want() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    h.customer_says(1, BOB, "my lamp is broken");
+    let caps = [Cap::Playback, Cap::ServerTime, Cap::Batch];
+    let lounge = h.attach("alice", Some("lounge"), &caps);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!has(&h.got(lounge), "my lamp is broken"), "no replay of its own");
+    h.line(lounge, "PRIVMSG *playback :PLAY * 0");
+    let got = h.wait_for(lounge, "my lamp is broken");
+    let line = got.iter().find(|l| l.contains("my lamp is broken")).unwrap();
+    assert!(line.contains("time=") && line.contains("batch="), "{line}");
+    // Nothing after a time in the future; a wrong request is explained.
+    h.line(lounge, "PRIVMSG *playback :PLAY #bob 99999999999");
+    h.line(lounge, "PRIVMSG *playback :LIST");
+    let got = h.wait_for(lounge, "only PLAY");
+    assert!(!has(&got, "my lamp is broken"), "{got:#?}");
+}
+
+#[test]
+fn ones_own_private_messages_reach_ones_devices_that_take_self_message() {
+    let mut h = Harness::new("");
+    let phone = h.attach("alice", Some("phone"), &[]);
+    let lounge = h.attach("alice", Some("lounge"), &[Cap::SelfMessage]);
+    let plain = h.attach("alice", Some("old"), &[]);
+    let zoe = h.attach("zoe", None, &[]);
+    for id in [phone, lounge, plain, zoe] {
+        h.got(id);
+    }
+    h.line(phone, "PRIVMSG zoe :lunch?");
+    assert!(has(&h.got(zoe), ":alice!alice@msnbnc PRIVMSG zoe :lunch?"));
+    assert!(has(&h.got(lounge), ":alice!alice@msnbnc PRIVMSG zoe :lunch?"));
+    assert!(h.got(plain).is_empty());
+}

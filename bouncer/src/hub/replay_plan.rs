@@ -57,7 +57,8 @@ fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
         })
         .collect();
     let Some(c) = hub.clients.get(id) else { return };
-    if c.has(Cap::Chathistory) || jobs.is_empty() {
+    // Clients that fetch history themselves (chathistory, ZNC's playback).
+    if c.has(Cap::Chathistory) || c.has(Cap::Playback) || jobs.is_empty() {
         return;
     }
     tracing::debug!(

@@ -20,11 +20,15 @@ pub enum Cap {
     Setname,
     Chathistory,
     ReadMarker,
+    /// ZNC's: a user's own private messages reach their other devices.
+    SelfMessage,
+    /// ZNC's: no replay on attach; `PRIVMSG *playback :PLAY …` asks.
+    Playback,
 }
 
 impl Cap {
     /// Every capability, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 15] = [
+    pub const ALL: [Cap; 17] = [
         Cap::Sasl,
         Cap::MessageTags,
         Cap::ServerTime,
@@ -40,6 +44,8 @@ impl Cap {
         Cap::Setname,
         Cap::Chathistory,
         Cap::ReadMarker,
+        Cap::SelfMessage,
+        Cap::Playback,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +65,8 @@ impl Cap {
             Cap::Setname => "setname",
             Cap::Chathistory => "draft/chathistory",
             Cap::ReadMarker => "draft/read-marker",
+            Cap::SelfMessage => "znc.in/self-message",
+            Cap::Playback => "znc.in/playback",
         }
     }
 

@@ -89,7 +89,7 @@ fn pipelined_cap_sasl_registration() {
     assert_eq!(
         sent(&out),
         vec![
-            ":msnbnc CAP * LS :sasl=PLAIN message-tags server-time echo-message away-notify account-tag multi-prefix userhost-in-names cap-notify batch labeled-response extended-join setname draft/chathistory draft/read-marker",
+            ":msnbnc CAP * LS :sasl=PLAIN message-tags server-time echo-message away-notify account-tag multi-prefix userhost-in-names cap-notify batch labeled-response extended-join setname draft/chathistory draft/read-marker znc.in/self-message znc.in/playback",
             ":msnbnc CAP alice ACK :sasl",
             "AUTHENTICATE +"
         ]

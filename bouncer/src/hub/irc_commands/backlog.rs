@@ -241,3 +241,67 @@ pub(crate) fn markread_after_join(hub: &mut Hub, id: ClientId, channel: &str) {
         },
     );
 }
+
+/// ZNC's playback service, which The Lounge uses instead of chathistory.
+pub(crate) const PLAYBACK: &str = "*playback";
+
+/// Lines per conversation one `PLAY` sends at most.
+const PLAY_LIMIT: usize = 1000;
+
+/// `PLAY <buffers> [<from> [<to>]]` (Unix times, fractions allowed): the
+/// lines of each matching conversation in that window, as a chathistory
+/// batch or time-tagged lines. `*` or `#*` is every conversation.
+pub(crate) fn playback(hub: &mut Hub, id: ClientId, text: &str) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let say = move |hub: &mut Hub, what: &str| {
+        let nick = hub.clients.get(id).map(|c| c.nick.clone()).unwrap_or_default();
+        let server = hub.server().to_owned();
+        hub.send(id, format!(":{PLAYBACK}!znc@{server} NOTICE {nick} :{what}"));
+    };
+    if !words.first().is_some_and(|w| w.eq_ignore_ascii_case("play")) {
+        return say(hub, "only PLAY <buffers> [<from> [<to>]] is known here");
+    }
+    let seconds = |w: Option<&&str>, default: i64| -> Option<i64> {
+        match w {
+            None => Some(default),
+            Some(w) => w
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .map(|t| (t * 1000.0) as i64),
+        }
+    };
+    let (Some(from_ms), Some(to_ms)) = (seconds(words.get(2), 0), seconds(words.get(3), i64::MAX)) else {
+        return say(hub, "PLAY: times are Unix seconds, e.g. PLAY * 1700000000");
+    };
+    let wanted: Vec<String> = words
+        .get(1)
+        .unwrap_or(&"*")
+        .split(',')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let all = wanted.iter().any(|w| w == "*" || w == "#*");
+    let chosen: Vec<(i64, String)> = hub
+        .conversations
+        .iter()
+        .filter(|c| all || wanted.contains(&c.channel.to_ascii_lowercase()))
+        .map(|c| (c.id, c.channel.clone()))
+        .collect();
+    let query = move |s: &Store| -> Result<Vec<(String, Vec<Line>)>, StoreError> {
+        chosen
+            .into_iter()
+            .map(|(c, channel)| {
+                let lines = s.between(c, Anchor::Time(from_ms), Anchor::Time(to_ms), PLAY_LIMIT)?;
+                Ok((channel, lines))
+            })
+            .collect()
+    };
+    hub.read(query, move |hub, found| match found {
+        Ok(found) => {
+            for (channel, lines) in found.iter().filter(|(_, l)| !l.is_empty()) {
+                send_history(hub, id, channel, lines);
+            }
+        }
+        Err(e) => say(hub, &format!("PLAY failed: {e}")),
+    });
+}

@@ -17,6 +17,8 @@ use crate::store::lines::Kind;
 /// Where a staff message goes.
 enum Target {
     Service,
+    /// ZNC's `*playback` (znc.in/playback).
+    Playback,
     StaffChannel(String),
     Note(String),
     Roster,
@@ -29,6 +31,9 @@ enum Target {
 fn target_of(hub: &Hub, target: &str) -> Target {
     if target.eq_ignore_ascii_case(crate::hub::service::NICK) {
         return Target::Service;
+    }
+    if target.eq_ignore_ascii_case(super::backlog::PLAYBACK) {
+        return Target::Playback;
     }
     let bare = target.trim_start_matches('@');
     if hub.staff_channels.exists(bare) {
@@ -85,6 +90,8 @@ pub(super) fn privmsg(hub: &mut Hub, ctx: &Ctx<'_>) {
     match target_kind {
         Target::Service if ctx.cmd == "PRIVMSG" => crate::hub::service::run(hub, ctx.id, text),
         Target::Service => {}
+        Target::Playback if ctx.cmd == "PRIVMSG" => super::backlog::playback(hub, ctx.id, text),
+        Target::Playback => {}
         Target::StaffChannel(channel) => to_staff_channel(hub, ctx, &channel, echo),
         Target::Note(channel) => note(hub, ctx, &channel, except),
         Target::Roster => refuse(
@@ -166,8 +173,10 @@ fn to_colleague(hub: &mut Hub, ctx: &Ctx<'_>, nick: &str, echo: bool) {
     let extra = client_tags(ctx.message);
     let tags = staff_tags(&ctx.nick, &msgid, &extra);
     let mut to: Vec<ClientId> = hub.clients.devices_of(nick);
+    // The sender's other devices see what they sent (znc.in/self-message).
     for c in hub.clients.devices_of(&ctx.nick) {
-        if c != ctx.id && !to.contains(&c) {
+        let understands = hub.clients.get(c).is_some_and(|o| o.has(Cap::SelfMessage));
+        if c != ctx.id && understands && !to.contains(&c) {
             to.push(c);
         }
     }
