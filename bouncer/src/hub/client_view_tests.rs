@@ -466,3 +466,26 @@ fn ones_own_private_messages_reach_ones_devices_that_take_self_message() {
     assert!(has(&h.got(lounge), ":alice!alice@msnbnc PRIVMSG zoe :lunch?"));
     assert!(h.got(plain).is_empty());
 }
+
+#[test]
+fn read_markers_work_in_staff_channels_and_the_roster_too() {
+    let mut h = Harness::new("");
+    let alice = h.attach("alice", Some("laptop"), &[Cap::ReadMarker]);
+    h.got(alice);
+    h.line(alice, "JOIN #team");
+    let got = h.wait_for(alice, "MARKREAD #team");
+    assert!(has(&got, "MARKREAD #team *"), "{got:#?}");
+    for target in ["#team", "&msn"] {
+        h.line(
+            alice,
+            &format!("MARKREAD {target} timestamp=2026-12-04T10:00:00.000Z"),
+        );
+        h.wait_for(
+            alice,
+            &format!("MARKREAD {target} timestamp=2026-12-04T10:00:00.000Z"),
+        );
+    }
+    // Another device joining #team learns the marker.
+    let phone = h.attach("alice", Some("phone"), &[Cap::ReadMarker]);
+    h.wait_for(phone, "MARKREAD #team timestamp=2026-12-04T10:00:00.000Z");
+}

@@ -244,6 +244,51 @@ impl Store {
     }
 }
 
+/// Where a read marker is kept: a conversation's by its id, any other
+/// channel's (`&msn`, a staff channel) by its name.
+#[derive(Debug, Clone)]
+pub enum MarkerPlace {
+    Conversation(i64),
+    Channel(String),
+}
+
+impl Store {
+    /// A user's read marker (ms) at `place`, if set.
+    pub fn marker_at(&self, user: &str, place: &MarkerPlace) -> Result<Option<i64>, StoreError> {
+        match place {
+            MarkerPlace::Conversation(c) => self.read_marker(user, *c),
+            MarkerPlace::Channel(name) => Ok(self
+                .conn
+                .query_row(
+                    "SELECT time_ms FROM channel_read_markers WHERE user = ?1 AND channel = ?2",
+                    params![user, name],
+                    |r| r.get(0),
+                )
+                .optional()?),
+        }
+    }
+
+    /// Moves the marker at `place` forward; returns the one in force.
+    pub fn set_marker_at(
+        &mut self,
+        user: &str,
+        place: &MarkerPlace,
+        time_ms: i64,
+    ) -> Result<i64, StoreError> {
+        match place {
+            MarkerPlace::Conversation(c) => self.set_read_marker(user, *c, time_ms),
+            MarkerPlace::Channel(name) => {
+                self.conn.execute(
+                    "INSERT INTO channel_read_markers (user, channel, time_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (user, channel) DO UPDATE SET time_ms = MAX(time_ms, excluded.time_ms)",
+                    params![user, name, time_ms],
+                )?;
+                Ok(self.marker_at(user, place)?.unwrap_or(time_ms))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::lines::tests::{say, store, texts};

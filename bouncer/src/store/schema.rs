@@ -125,6 +125,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX conversations_by_last_message ON conversations(last_message);
     CREATE INDEX conversations_by_last_ms ON conversations(last_ms);
     ALTER TABLE devices ADD COLUMN seen_through INTEGER NOT NULL DEFAULT 0;",
+    // 7: read markers of channels that are not conversations (`&msn`,
+    // staff channels), by name.
+    "CREATE TABLE channel_read_markers (
+        user    TEXT    NOT NULL COLLATE NOCASE,
+        channel TEXT    NOT NULL COLLATE NOCASE,
+        time_ms INTEGER NOT NULL,
+        PRIMARY KEY (user, channel)
+    ) WITHOUT ROWID;",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -3,6 +3,7 @@
 //! threads; the reply (labelled, if the command was) follows when it does.
 
 use super::{finish_label, later_reply, resume_reply, Ctx};
+use crate::hub::roster::ROSTER;
 use crate::hub::Hub;
 use crate::irc::cap::Cap;
 use crate::irc::chathistory::{self, Fail, Query, Ref};
@@ -10,6 +11,7 @@ use crate::irc::conn::ClientId;
 use crate::irc::replay::{format_line, Style};
 use crate::irc::tags::{parse_timestamp, timestamp_ms as stamp};
 use crate::store::lines::{Anchor, Line};
+use crate::store::positions::MarkerPlace;
 use crate::store::{Store, StoreError};
 
 pub(crate) fn chathistory(hub: &mut Hub, ctx: &Ctx<'_>) {
@@ -177,6 +179,9 @@ pub(crate) fn markread(hub: &mut Hub, ctx: &Ctx<'_>) {
         );
     };
     let (id, nick, known) = (ctx.id, ctx.nick.clone(), hub.conversations.by_channel(&target));
+    // `&msn` and staff channels have markers too, by name.
+    let named = (target.eq_ignore_ascii_case(ROSTER) || hub.staff_channels.is_member(&target, &ctx.nick))
+        .then(|| MarkerPlace::Channel(target.to_ascii_lowercase()));
     let server = hub.server().to_owned();
     let set = match ctx.params.get(1) {
         None => None,
@@ -190,12 +195,16 @@ pub(crate) fn markread(hub: &mut Hub, ctx: &Ctx<'_>) {
     };
     // Set or read on the writer, in order with the history it refers to.
     let job = move |s: &mut Store| -> Result<Option<Option<i64>>, StoreError> {
-        let Some(c) = conversation_of(s, known, &target)? else {
-            return Ok(None);
+        let place = match named {
+            Some(place) => place,
+            None => match conversation_of(s, known, &target)? {
+                Some(c) => MarkerPlace::Conversation(c),
+                None => return Ok(None),
+            },
         };
         match set {
-            Some(ms) => s.set_read_marker(&nick, c, ms).map(|m| Some(Some(m))),
-            None => s.read_marker(&nick, c).map(Some),
+            Some(ms) => s.set_marker_at(&nick, &place, ms).map(|m| Some(Some(m))),
+            None => s.marker_at(&nick, &place).map(Some),
         }
     };
     let target = ctx.param(0).to_owned();
@@ -229,12 +238,13 @@ pub(crate) fn markread_after_join(hub: &mut Hub, id: ClientId, channel: &str) {
     let Some(c) = hub.clients.get(id).filter(|c| c.has(Cap::ReadMarker)) else {
         return;
     };
-    let Some(conversation) = hub.conversations.by_channel(channel) else {
-        return;
+    let place = match hub.conversations.by_channel(channel) {
+        Some(conversation) => MarkerPlace::Conversation(conversation),
+        None => MarkerPlace::Channel(channel.to_ascii_lowercase()),
     };
     let (nick, channel, server) = (c.nick.clone(), channel.to_owned(), hub.server().to_owned());
     hub.read(
-        move |s| s.read_marker(&nick, conversation),
+        move |s| s.marker_at(&nick, &place),
         move |hub, marker| {
             let line = markread_line(&server, &channel, marker.ok().flatten());
             hub.send(id, line);
