@@ -161,3 +161,38 @@ fn irssi_syncs_every_channel_and_shows_the_conversation_with_its_start_and_witho
         assert!(names.contains(who), "{who} missing:\n{names}");
     }
 }
+
+/// The Lounge 4.5 (on irc-framework 4.14) could not run here (it needs
+/// Node 22 and a GitHub checkout): this client sends what their source
+/// sends — its capability request, then, after each JOIN, `ZNC *playback
+/// PLAY <channel> 0` instead of chathistory.
+#[test]
+fn a_client_speaking_as_the_lounge_gets_the_conversation_through_znc_playback() {
+    let d = desk();
+    zoe_answers(d.port);
+    let mut c = IrcClient::connect(d.port).unwrap();
+    c.send("CAP LS 302");
+    c.send("PASS :alice@lounge:pw");
+    c.send("NICK alice");
+    c.send("USER alice 0 * :Alice");
+    c.expect(" CAP * LS ", SOON).unwrap();
+    c.send(
+        "CAP REQ :cap-notify batch multi-prefix message-tags away-notify account-tag server-time \
+         userhost-in-names extended-join echo-message setname znc.in/self-message znc.in/playback",
+    );
+    let ack = c.expect(" ACK ", SOON).unwrap();
+    assert!(
+        ack.contains("znc.in/playback") && ack.contains("znc.in/self-message"),
+        "{ack}"
+    );
+    c.send("CAP END");
+    c.expect(" JOIN #bob", SOON).unwrap();
+    c.send("ZNC *playback PLAY #bob 0");
+    let question = c.expect("my lamp is broken", SOON).unwrap();
+    assert!(
+        question.contains("time=") && question.contains("batch="),
+        "{question}"
+    );
+    let me = c.expect("ACTION waves", SOON).unwrap();
+    assert!(me.ends_with(":\x01ACTION waves\x01"), "{me}");
+}

@@ -444,6 +444,9 @@ fn znc_playback_clients_get_no_replay_and_ask_for_what_they_want() {
     let got = h.wait_for(lounge, "my lamp is broken");
     let line = got.iter().find(|l| l.contains("my lamp is broken")).unwrap();
     assert!(line.contains("time=") && line.contains("batch="), "{line}");
+    // As The Lounge asks, after joining: ZNC's own command.
+    h.line(lounge, "ZNC *playback PLAY #bob 0");
+    h.wait_for(lounge, "my lamp is broken");
     // Nothing after a time in the future; a wrong request is explained.
     h.line(lounge, "PRIVMSG *playback :PLAY #bob 99999999999");
     h.line(lounge, "PRIVMSG *playback :LIST");

@@ -73,6 +73,7 @@ pub(super) const COMMANDS: &[Row<Handler>] = &[
     Row { name: "LUSERS",      params: 0, missing: NOT_ENOUGH,   handler: server_queries::lusers },
     Row { name: "TIME",        params: 0, missing: NOT_ENOUGH,   handler: server_queries::time },
     Row { name: "WHOWAS",      params: 1, missing: NO_NICK,      handler: server_queries::whowas },
+    Row { name: "ZNC",         params: 1, missing: NOT_ENOUGH,   handler: backlog::znc },
     Row { name: "CHATHISTORY", params: 0, missing: NOT_ENOUGH,   handler: backlog::chathistory },
     Row { name: "MARKREAD",    params: 0, missing: NOT_ENOUGH,   handler: backlog::markread },
 ];

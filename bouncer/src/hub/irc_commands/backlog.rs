@@ -255,6 +255,19 @@ pub(crate) fn markread_after_join(hub: &mut Hub, id: ClientId, channel: &str) {
 /// ZNC's playback service, which The Lounge uses instead of chathistory.
 pub(crate) const PLAYBACK: &str = "*playback";
 
+/// ZNC's own command, `ZNC <module> <words…>`, as The Lounge sends it:
+/// `ZNC *playback PLAY #bob 1733300000`. Only `*playback` is here.
+pub(crate) fn znc(hub: &mut Hub, ctx: &Ctx<'_>) {
+    if ctx.param(0).eq_ignore_ascii_case(PLAYBACK) {
+        return playback(hub, ctx.id, &ctx.params[1..].join(" "));
+    }
+    hub.numeric(
+        ctx.id,
+        "421",
+        &["ZNC", "Unknown command (only ZNC *playback is here)"],
+    );
+}
+
 /// Lines per conversation one `PLAY` sends at most.
 const PLAY_LIMIT: usize = 1000;
 
