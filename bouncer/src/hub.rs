@@ -457,6 +457,9 @@ impl Hub {
             return;
         };
         tracing::info!(client = id, user = %c.login.user, device = c.device(), "IRC client detached: {reason}");
+        if last_of_user {
+            irc_commands::monitor::changed(self, &c.nick);
+        }
         if last_of_user && self.clients.away_message(&c.nick).as_deref() == Some("not attached") {
             // Still a member everywhere: colleagues see them away.
             welcome::announce_away(self, &c.nick, None);

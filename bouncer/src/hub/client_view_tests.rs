@@ -492,3 +492,36 @@ fn read_markers_work_in_staff_channels_and_the_roster_too() {
     let phone = h.attach("alice", Some("phone"), &[Cap::ReadMarker]);
     h.wait_for(phone, "MARKREAD #team timestamp=2026-12-04T10:00:00.000Z");
 }
+
+#[test]
+fn monitor_tells_who_is_online_now_and_when_that_changes() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    h.line(alice, "MONITOR + bob,zoe");
+    let got = h.got(alice);
+    assert!(has(&got, " 730 alice :bob!bob@example.com"), "{got:#?}");
+    assert!(has(&got, " 731 alice :zoe"), "{got:#?}");
+    let zoe = h.attach("zoe", None, &[]);
+    assert!(has(&h.got(alice), " 730 alice :zoe!zoe@msnbnc"));
+    h.detach(zoe);
+    assert!(has(&h.got(alice), " 731 alice :zoe"));
+    h.worker(ipc::Event::Presence {
+        handle: BOB.into(),
+        status: ipc::Status::Offline,
+        friendly_name: None,
+        personal_message: None,
+    });
+    assert!(has(&h.got(alice), " 731 alice :bob"));
+    h.line(alice, "MONITOR L");
+    let got = h.got(alice);
+    assert!(
+        has(&got, " 732 alice :bob,zoe") && has(&got, " 733 alice :End of MONITOR list"),
+        "{got:#?}"
+    );
+    h.line(alice, "MONITOR C");
+    h.line(alice, "MONITOR L");
+    let got = h.got(alice);
+    assert!(!has(&got, " 732 ") && has(&got, " 733 "), "{got:#?}");
+}

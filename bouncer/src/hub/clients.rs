@@ -24,6 +24,8 @@ pub struct Client {
     /// The channels this client was shown joining (lower-cased): a JOIN
     /// of one of them again changes nothing.
     channels: BTreeSet<String>,
+    /// Nicks it MONITORs (lower-cased).
+    monitor: BTreeSet<String>,
     tx: mpsc::Sender<OutLine>,
 }
 
@@ -104,6 +106,7 @@ impl Clients {
                 cert: a.cert,
                 seen_up_to,
                 channels: BTreeSet::new(),
+                monitor: BTreeSet::new(),
                 tx: a.tx,
             },
         );
@@ -186,6 +189,54 @@ impl Clients {
             Some(m) => self.away.insert(nick.to_owned(), m),
             None => self.away.remove(nick),
         };
+    }
+
+    /// MONITOR +: adds what fits under `limit`; returns what was added.
+    pub fn monitor_add(&mut self, id: ClientId, nicks: &[String], limit: usize) -> Vec<String> {
+        let Some(c) = self.by_id.get_mut(&id) else {
+            return Vec::new();
+        };
+        let mut added = Vec::new();
+        for n in nicks {
+            if c.monitor.len() >= limit && !c.monitor.contains(&n.to_ascii_lowercase()) {
+                break;
+            }
+            c.monitor.insert(n.to_ascii_lowercase());
+            added.push(n.clone());
+        }
+        added
+    }
+
+    pub fn monitor_remove(&mut self, id: ClientId, nicks: &[String]) {
+        if let Some(c) = self.by_id.get_mut(&id) {
+            for n in nicks {
+                c.monitor.remove(&n.to_ascii_lowercase());
+            }
+        }
+    }
+
+    pub fn monitor_clear(&mut self, id: ClientId) {
+        if let Some(c) = self.by_id.get_mut(&id) {
+            c.monitor.clear();
+        }
+    }
+
+    /// What client `id` monitors.
+    pub fn monitored(&self, id: ClientId) -> Vec<String> {
+        self.by_id
+            .get(&id)
+            .map(|c| c.monitor.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The clients monitoring `nick`.
+    pub fn monitoring(&self, nick: &str) -> Vec<ClientId> {
+        let key = nick.to_ascii_lowercase();
+        self.by_id
+            .iter()
+            .filter(|(_, c)| c.monitor.contains(&key))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Every client's queue closes (shutdown).

@@ -8,6 +8,7 @@ pub(super) mod backlog;
 mod channels;
 mod lookups;
 mod messages;
+pub(super) mod monitor;
 mod server_queries;
 mod session;
 
@@ -68,6 +69,7 @@ pub(super) const COMMANDS: &[Row<Handler>] = &[
     Row { name: "MODE",        params: 1, missing: NOT_ENOUGH,   handler: channels::mode },
     Row { name: "WHO",         params: 0, missing: NOT_ENOUGH,   handler: lookups::who },
     Row { name: "WHOIS",       params: 1, missing: NO_NICK,      handler: lookups::whois },
+    Row { name: "MONITOR",     params: 1, missing: NOT_ENOUGH,   handler: monitor::monitor },
     Row { name: "LIST",        params: 0, missing: NOT_ENOUGH,   handler: server_queries::list },
     Row { name: "USERHOST",    params: 1, missing: NOT_ENOUGH,   handler: server_queries::userhost },
     Row { name: "LUSERS",      params: 0, missing: NOT_ENOUGH,   handler: server_queries::lusers },

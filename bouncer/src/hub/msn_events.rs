@@ -200,6 +200,7 @@ fn presence_changed(hub: &mut Hub, before: Option<&Contact>, after: &Contact) {
     if was == is {
         return;
     }
+    super::irc_commands::monitor::changed(hub, &after.nick);
     if is {
         broadcast_join(hub, &after.prefix(), ROSTER, "*", &after.friendly_name, None);
         let mode = format!(":{} MODE {ROSTER} +v {}", hub.server(), after.nick);

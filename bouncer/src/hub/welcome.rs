@@ -36,6 +36,7 @@ pub(super) fn attach(hub: &mut Hub, a: Attached) {
         hub.send(id, line);
     }
     if info.first_of_user {
+        super::irc_commands::monitor::changed(hub, &nick);
         if hub.clients.team_joined(&nick) {
             // An account msnbnc did not know yet: a new member everywhere.
             member_joins(hub, &nick, Some(id));
@@ -94,6 +95,7 @@ fn greet(hub: &mut Hub, id: ClientId, nick: &str) {
         "NICKLEN=30".to_owned(),
         "CHANNELLEN=64".to_owned(),
         format!("NAMELEN={MAX_REALNAME}"),
+        format!("MONITOR={}", super::irc_commands::monitor::LIMIT),
         format!("CHATHISTORY={}", crate::irc::chathistory::MAX_LIMIT),
         "MSGREFTYPES=msgid,timestamp".to_owned(),
     ];
