@@ -137,6 +137,15 @@ mod tests {
     }
 
     #[test]
+    fn client_tag_data_over_4094_bytes_is_refused() {
+        // `@` + 4,094 bytes of tag data + ` `: the most a client may send.
+        let fits = format!("@+a={} PRIVMSG #x :hi\r\n", "v".repeat(4094 - 3));
+        assert!(matches!(lines(fits.as_bytes()).as_slice(), [Line::Message(_)]));
+        let over = format!("@+a={} PRIVMSG #x :hi\r\n", "v".repeat(4095 - 3));
+        assert!(matches!(lines(over.as_bytes()).as_slice(), [Line::TooLong]));
+    }
+
+    #[test]
     fn an_endless_line_is_bounded_and_reported_once_it_ends() {
         let mut r = LineReader::default();
         let mut buf = BytesMut::new();
