@@ -26,7 +26,7 @@ fn claiming_is_confirmed_to_the_claimer() {
     h.signed_in(&[BOB]);
     h.customer_says(1, BOB, "hi");
     let alice = h.attach("alice", None, &[]);
-    h.got(alice);
+    h.wait_for(alice, "] hi");
     h.line(alice, "PRIVMSG *msn :claim #bob");
     let got = h.got(alice);
     assert!(has(&got, "NOTICE alice :#bob is yours now"), "{got:#?}");
@@ -45,7 +45,9 @@ fn every_staff_member_is_in_every_conversation_away_while_detached() {
     h.customer_says(1, BOB, "hi");
     let alice = h.attach("alice", None, &[Cap::AwayNotify]);
     let zoe = h.attach("zoe", None, &[]);
-    h.got(alice);
+    // Their first attach replays the conversation beside the hub.
+    h.wait_for(alice, "] hi");
+    h.wait_for(zoe, "] hi");
     h.line(zoe, "NAMES #bob");
     let names = h.got(zoe);
     assert!(has(&names, "@alice") && has(&names, "@zoe"), "{names:#?}");
@@ -71,7 +73,8 @@ fn every_staff_member_is_in_every_conversation_away_while_detached() {
         "{got:#?}"
     );
     let tablet = h.attach("zoe", Some("tablet"), &[]);
-    assert!(h.got(alice).is_empty());
+    let got = h.got(alice);
+    assert!(got.is_empty(), "{got:#?}");
     h.detach(tablet);
     h.detach(phone);
 }
@@ -176,7 +179,7 @@ fn what_clients_probe_on_join_gets_the_standard_answers() {
     h.signed_in(&[BOB]);
     h.customer_says(1, BOB, "hi");
     let alice = h.attach("alice", None, &[]);
-    h.got(alice);
+    h.wait_for(alice, "] hi");
     for (line, want) in [
         ("MODE #bob", " 324 alice #bob :+nt"),
         ("MODE #bob b", " 368 alice #bob :End of channel ban list"),
@@ -204,7 +207,7 @@ fn joining_a_channel_one_is_in_changes_nothing_and_joining_after_a_part_shows_it
     h.signed_in(&[BOB]);
     h.customer_says(1, BOB, "hi");
     let alice = h.attach("alice", None, &[]);
-    h.got(alice);
+    h.wait_for(alice, "] hi");
     assert!(answer(&mut h, alice, "JOIN #bob,&msn").is_empty());
     assert!(has(&answer(&mut h, alice, "PART #bob"), " PART #bob"));
     let again = answer(&mut h, alice, "JOIN #bob");
@@ -363,9 +366,9 @@ fn client_tags_reach_colleagues_and_the_echo_but_not_msn() {
     let alice = h.attach("alice", None, &tags);
     let zoe = h.attach("zoe", None, &[Cap::MessageTags]);
     let plain = h.attach("kim", None, &[]);
-    h.got(alice);
-    h.got(zoe);
-    h.got(plain);
+    for id in [alice, zoe, plain] {
+        h.wait_for(id, "] hi");
+    }
     h.commands();
     h.line(alice, "@+draft/reply=abc;+example=x\\sy PRIVMSG #bob :sure");
     for id in [alice, zoe] {
