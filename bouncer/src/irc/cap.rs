@@ -161,14 +161,24 @@ pub fn cap(caps: &mut Caps, server: &str, me: &str, params: &[String], stage: St
             let wanted = params.get(1).cloned().unwrap_or_default();
             match requested(&wanted, stage) {
                 Some(changes) => {
+                    // Each capability once in the ACK, however often asked.
+                    let mut acked: Vec<String> = Vec::new();
                     for (cap, on) in changes {
                         if on {
                             caps.insert(cap);
                         } else {
                             caps.remove(cap);
                         }
+                        let name = if on {
+                            cap.name().to_owned()
+                        } else {
+                            format!("-{}", cap.name())
+                        };
+                        if !acked.contains(&name) {
+                            acked.push(name);
+                        }
                     }
-                    say(format!("ACK :{wanted}"));
+                    say(format!("ACK :{}", acked.join(" ")));
                 }
                 None => say(format!("NAK :{wanted}")),
             }
@@ -240,6 +250,14 @@ mod tests {
         let r = run(&mut caps, "LS 302", Stage::Registered);
         assert_eq!(r.negotiating, None);
         assert!(r.lines[0].contains("LS :sasl message-tags"), "{r:?}");
+    }
+
+    #[test]
+    fn a_request_repeating_a_capability_is_acked_with_it_once() {
+        let mut caps = Caps::default();
+        let asked = vec!["batch"; 90].join(" ") + " server-time";
+        let r = run(&mut caps, &format!("REQ {asked}"), REG);
+        assert_eq!(r.lines, [":s CAP * ACK :batch server-time"]);
     }
 
     #[test]

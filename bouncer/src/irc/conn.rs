@@ -101,19 +101,23 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut rx: mpsc::Receiver<OutLine>,
     done: tokio_util::sync::CancellationToken,
 ) {
+    // Nothing follows an ERROR: it is the connection's last line.
+    let is_error = |l: &OutLine| l.starts_with("ERROR ");
     let mut batch = Vec::with_capacity(16 * 1024);
     while let Some(line) = rx.recv().await {
         batch.clear();
         batch.extend_from_slice(line.as_bytes());
         batch.extend_from_slice(b"\r\n");
+        let mut ended = is_error(&line);
         // Whatever else is queued already goes out in the same write: one
         // system call per burst, not per line.
-        while batch.len() < MAX_BATCH {
+        while !ended && batch.len() < MAX_BATCH {
             let Ok(more) = rx.try_recv() else { break };
+            ended = is_error(&more);
             batch.extend_from_slice(more.as_bytes());
             batch.extend_from_slice(b"\r\n");
         }
-        if write_out(&mut wr, &batch).await.is_err() {
+        if write_out(&mut wr, &batch).await.is_err() || ended {
             break;
         }
     }
@@ -309,5 +313,33 @@ async fn register<R: AsyncRead + Unpin>(
             Ok(0) | Err(_) => return None,
             Ok(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn nothing_is_written_after_an_error_line() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (ours, mut theirs) = tokio::io::duplex(4096);
+            let (tx, rx) = mpsc::channel::<OutLine>(8);
+            for l in ["PONG :a", "ERROR :Excess Flood", "PRIVMSG #bob :late"] {
+                tx.send(l.into()).await.unwrap();
+            }
+            drop(tx);
+            let done = tokio_util::sync::CancellationToken::new();
+            write_loop(ours, rx, done.clone()).await;
+            assert!(done.is_cancelled());
+            let mut got = String::new();
+            theirs.read_to_string(&mut got).await.unwrap();
+            assert_eq!(got, "PONG :a\r\nERROR :Excess Flood\r\n");
+        });
     }
 }

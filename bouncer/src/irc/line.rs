@@ -34,7 +34,9 @@ impl LineReader {
     /// lines are skipped.
     pub fn next(&mut self, buf: &mut BytesMut) -> Option<Line> {
         loop {
-            let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+            // A lone CR ends a line too, as IRC servers take it; CR LF
+            // leaves an empty line behind, which is skipped.
+            let Some(nl) = buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
                 if buf.len() > MAX_LINE {
                     // Keep nothing of it: memory stays bounded.
                     buf.clear();
@@ -46,8 +48,7 @@ impl LineReader {
             if std::mem::take(&mut self.discarding) {
                 return Some(Line::TooLong);
             }
-            let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let raw = &raw[..raw.len() - 1];
             if raw.iter().all(|&b| b == b' ') {
                 continue;
             }
@@ -134,6 +135,20 @@ mod tests {
         assert!(matches!(lines(tagged.as_bytes()).as_slice(), [Line::Message(_)]));
         let tagged = format!("@{tags}PRIVMSG #x :hi\r\n");
         assert!(matches!(lines(tagged.as_bytes()).as_slice(), [Line::TooLong]));
+    }
+
+    #[test]
+    fn a_lone_cr_ends_a_line() {
+        let got = lines(b"PING :a\rPING :b\rPING :c\r\nPING :d\n");
+        let tokens: Vec<String> = got
+            .iter()
+            .filter_map(|l| match l {
+                Line::Message(m) => Some(m.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tokens.len(), 4, "{got:?}");
+        assert!(tokens[1].contains('b') && tokens[3].contains('d'), "{tokens:?}");
     }
 
     #[test]
