@@ -92,6 +92,40 @@ fn wrong_passwords_are_refused_late_and_alike() {
 }
 
 #[test]
+fn wrong_guesses_for_one_account_do_not_lock_out_a_colleague_at_the_same_address() {
+    let (d, _b, port) = bouncer();
+    add_staff(&d.path().join("msnbnc.toml"), "zoe", "open sesame", false);
+    let guesses: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = IrcClient::connect(port).unwrap();
+                c.send("PASS :alice:wrong");
+                c.send("NICK alice");
+                c.send("USER alice 0 * :A");
+                c.expect(" 464 ", SOON).unwrap();
+            })
+        })
+        .collect();
+    for g in guesses {
+        g.join().unwrap();
+    }
+    // zoe, same address, right password: in, after a short shared wait.
+    let start = Instant::now();
+    let mut zoe = IrcClient::connect(port).unwrap();
+    zoe.send("PASS :zoe:open sesame");
+    zoe.send("NICK zoe");
+    zoe.send("USER zoe 0 * :Z");
+    zoe.expect(" 001 zoe ", SOON).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(6), "{:?}", start.elapsed());
+    // alice herself, with her right password: never "Password incorrect".
+    let mut alice = IrcClient::connect(port).unwrap();
+    alice.send("PASS :alice:open sesame");
+    alice.send("NICK alice");
+    alice.send("USER alice 0 * :A");
+    alice.expect(" 001 alice ", Duration::from_secs(40)).unwrap();
+}
+
+#[test]
 fn bad_input_gets_numerics_not_a_disconnect() {
     let (_d, _b, port) = bouncer();
     let mut c = IrcClient::connect(port).unwrap();

@@ -528,3 +528,29 @@ fn monitor_tells_who_is_online_now_and_when_that_changes() {
     let got = h.got(alice);
     assert!(!has(&got, " 732 ") && has(&got, " 733 "), "{got:#?}");
 }
+
+#[test]
+fn staff_channels_per_user_are_bounded_and_the_bound_is_advertised() {
+    let mut h = Harness::new("");
+    let alice = h.attach("alice", None, &[]);
+    let welcome = h.got(alice);
+    assert!(has(&welcome, "CHANLIMIT=#:50"), "{welcome:#?}");
+    for i in 0..50 {
+        h.line(alice, &format!("JOIN #team{i}"));
+    }
+    h.got(alice);
+    h.line(alice, "JOIN #one-too-many");
+    let got = h.got(alice);
+    assert!(
+        has(
+            &got,
+            " 405 alice #one-too-many :You have joined too many channels"
+        ),
+        "{got:#?}"
+    );
+    assert!(!has(&got, " JOIN #one-too-many"), "{got:#?}");
+    // Joining one already joined is not refused.
+    h.line(alice, "PART #team3");
+    h.line(alice, "JOIN #team3");
+    assert!(has(&h.got(alice), " JOIN #team3"));
+}

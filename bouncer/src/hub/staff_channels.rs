@@ -24,6 +24,10 @@ pub fn valid_name(name: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ':' | '\x07'))
 }
 
+/// Staff channels one user may be in (ISUPPORT `CHANLIMIT=#:`); `&msn`
+/// and the conversations do not count.
+pub const PER_USER: usize = 50;
+
 /// What a JOIN did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Joined {

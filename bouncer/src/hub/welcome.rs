@@ -88,6 +88,7 @@ fn greet(hub: &mut Hub, id: ClientId, nick: &str) {
         format!("NETWORK={}", s.network),
         "CASEMAPPING=ascii".to_owned(),
         "CHANTYPES=#&".to_owned(),
+        format!("CHANLIMIT=#:{}", super::staff_channels::PER_USER),
         "PREFIX=(ov)@+".to_owned(),
         "CHANMODES=,,,nt".to_owned(),
         "STATUSMSG=@".to_owned(),

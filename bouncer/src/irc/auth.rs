@@ -1,5 +1,6 @@
 //! Checks staff credentials off the hub's loop: Argon2 is slow on purpose.
-//! Failed attempts are answered after a growing delay per source address.
+//! Failed attempts are answered after a growing delay (per account and
+//! source address, with a small share per address: [`super::throttle`]).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -69,51 +70,73 @@ impl Auth {
     }
 }
 
-async fn run(store: PathBuf, mut rx: mpsc::Receiver<Request>) {
-    let mut throttle = LoginThrottle::default();
-    while let Some(req) = rx.recv().await {
-        // Still backing off: refuse without hashing (and back off further).
-        if throttle.waiting(req.ip, Instant::now()).is_some() {
-            let delay = throttle.failed(req.ip, Instant::now());
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = req.reply.send(None);
-            });
-            continue;
+impl Credential {
+    /// Whose login this is, for the throttle and the log.
+    fn account(&self) -> String {
+        match self {
+            Credential::Password { user, .. } => user.to_ascii_lowercase(),
+            Credential::Certificate(fp) => format!("certificate {fp}"),
         }
-        let path = store.clone();
-        let credential = req.credential.clone();
-        let verdict = tokio::task::spawn_blocking(move || {
-            Store::open(&path)
-                .and_then(|s| match &credential {
-                    Credential::Password { user, password } => s.verify(user, password),
-                    Credential::Certificate(fp) => s.user_by_cert(fp),
-                })
-                .unwrap_or_else(|e| {
-                    tracing::error!("cannot check a login: {e}");
-                    None
-                })
-        })
-        .await
-        .unwrap_or(None);
-        match verdict {
-            Some(user) => {
-                throttle.succeeded(req.ip);
-                let _ = req.reply.send(Some(user));
-            }
-            None => {
-                let delay = throttle.failed(req.ip, Instant::now());
-                let who = match &req.credential {
-                    Credential::Password { user, .. } => format!("{user:?}"),
-                    Credential::Certificate(fp) => format!("the certificate {fp}"),
-                };
-                tracing::warn!(ip = %req.ip, "failed login for {who}; answering in {} ms", delay.as_millis());
-                // Delay the answer, not the next request from someone else.
-                tokio::spawn(async move {
+    }
+}
+
+/// Checks one credential against the store (on a blocking thread).
+async fn check(store: PathBuf, credential: Credential) -> Option<User> {
+    tokio::task::spawn_blocking(move || {
+        Store::open(&store)
+            .and_then(|s| match &credential {
+                Credential::Password { user, password } => s.verify(user, password),
+                Credential::Certificate(fp) => s.user_by_cert(fp),
+            })
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot check a login: {e}");
+                None
+            })
+    })
+    .await
+    .unwrap_or(None)
+}
+
+/// Each login waits out its back-off (its account from its address, and
+/// its address's share), then is checked; a wrong one is answered after
+/// the grown delay. Nobody else's login waits for it.
+async fn run(store: PathBuf, mut rx: mpsc::Receiver<Request>) {
+    let throttle = std::sync::Arc::new(std::sync::Mutex::new(LoginThrottle::default()));
+    // Argon2 takes ~37 ms and 19 MiB per check: as many at once as there
+    // are cores, no more.
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let checking = std::sync::Arc::new(tokio::sync::Semaphore::new(cores));
+    while let Some(req) = rx.recv().await {
+        let (store, throttle, checking) = (store.clone(), throttle.clone(), checking.clone());
+        tokio::spawn(async move {
+            let account = req.credential.account();
+            let wait = throttle
+                .lock()
+                .map(|t| t.wait(&account, req.ip, Instant::now()))
+                .unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            let Ok(_turn) = checking.acquire().await else {
+                return;
+            };
+            let verdict = check(store, req.credential).await;
+            drop(_turn);
+            match verdict {
+                Some(user) => {
+                    if let Ok(mut t) = throttle.lock() {
+                        t.succeeded(&account, req.ip);
+                    }
+                    let _ = req.reply.send(Some(user));
+                }
+                None => {
+                    let delay = throttle
+                        .lock()
+                        .map(|mut t| t.failed(&account, req.ip, Instant::now()))
+                        .unwrap_or_default();
+                    tracing::warn!(ip = %req.ip, "failed login for {account}; answering in {} ms", delay.as_millis());
                     tokio::time::sleep(delay).await;
                     let _ = req.reply.send(None);
-                });
+                }
             }
-        }
+        });
     }
 }

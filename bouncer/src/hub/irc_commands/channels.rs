@@ -48,6 +48,11 @@ fn join_staff_channel(hub: &mut Hub, id: ClientId, nick: &str, channel: &str) {
         );
         return;
     }
+    let member = hub.staff_channels.is_member(channel, nick);
+    if !member && hub.staff_channels.of(nick).len() >= crate::hub::staff_channels::PER_USER {
+        hub.numeric(id, "405", &[channel, "You have joined too many channels"]);
+        return;
+    }
     let name = match hub.staff_channels.join(channel, nick) {
         // Already a member: this device just (re)joins.
         Joined::Again(name) => return join_burst(hub, id, &name),
