@@ -137,7 +137,7 @@ impl History {
         self.broken.take().is_some()
     }
 
-    #[cfg(test)]
+    /// Why history is not being recorded, while it is not.
     pub fn broken(&self) -> Option<&str> {
         self.broken.as_deref()
     }

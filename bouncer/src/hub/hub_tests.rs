@@ -90,6 +90,13 @@ fn a_store_that_fails_is_announced_lines_are_still_shown_and_recording_resumes()
     );
     assert!(has(&got, "PRIVMSG #bob :lost line"), "still shown: {got:#?}");
     assert!(h.hub.history.broken().is_some());
+    // Someone attaching now is told too.
+    let zoe = h.attach("zoe", None, &[]);
+    let got = h.got(zoe);
+    assert!(
+        has(&got, "NOTICE &msn :history is NOT being recorded"),
+        "{got:#?}"
+    );
     h.hub.store.write(Box::new(|s| {
         s.conn.pragma_update(None, "query_only", false).unwrap();
         Box::new(|_: &mut super::Hub| {})

@@ -46,6 +46,16 @@ pub(super) fn attach(hub: &mut Hub, a: Attached) {
         }
     }
     join_burst(hub, id, ROSTER);
+    // Whoever attaches while history is off is told, not only those who
+    // were there when it failed.
+    if let Some(error) = hub.history.broken().map(str::to_owned) {
+        let line = format!(
+            ":{} NOTICE {ROSTER} :history is NOT being recorded (the store failed: {}); lines are still shown live, and recording resumes by itself when the store works again",
+            hub.server(),
+            crate::untrusted::short(&error)
+        );
+        hub.send(id, line);
+    }
     let channels: Vec<String> = hub.conversations.iter().map(|c| c.channel.clone()).collect();
     for c in channels.into_iter().chain(hub.staff_channels.of(&nick)) {
         join_burst(hub, id, &c);
