@@ -126,6 +126,17 @@ fn wrong_guesses_for_one_account_do_not_lock_out_a_colleague_at_the_same_address
 }
 
 #[test]
+fn lines_before_login_are_paced_like_any_others() {
+    let (_d, _b, port) = bouncer();
+    let mut c = IrcClient::connect(port).unwrap();
+    let pings: String = (0..200).map(|i| format!("PING :p{i}\r\n")).collect();
+    c.send_raw(pings.as_bytes());
+    // The burst (30) is answered at once; the rest at 4 a second.
+    c.expect("PONG msnbnc :p29", SOON).unwrap();
+    assert!(c.expect("PONG msnbnc :p60", Duration::from_secs(1)).is_err());
+}
+
+#[test]
 fn bad_input_gets_numerics_not_a_disconnect() {
     let (_d, _b, port) = bouncer();
     let mut c = IrcClient::connect(port).unwrap();

@@ -253,8 +253,19 @@ async fn register<R: AsyncRead + Unpin>(
     let mut reg = Registration::new(server).with_cert(cert);
     // The user the credentials proved, once they have.
     let mut proved = None;
+    // Before login too, lines beyond the burst are paced, and a flood is
+    // cut off: nobody unauthenticated gets answers at wire speed.
+    let mut bucket = super::flood::Bucket::new(std::time::Instant::now());
     loop {
         while let Some(line) = input.lines.next(&mut input.buf) {
+            match bucket.take(std::time::Instant::now()) {
+                super::flood::Verdict::Go => {}
+                super::flood::Verdict::Wait(d) => tokio::time::sleep(d).await,
+                super::flood::Verdict::Flood => {
+                    let _ = tx.send(OutLine::from("ERROR :Excess Flood")).await;
+                    return None;
+                }
+            }
             let mut pending = match line {
                 Line::Message(m) => reg.on_message(&m),
                 Line::TooLong => {
