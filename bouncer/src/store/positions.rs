@@ -218,14 +218,7 @@ impl Store {
 
     /// A user's read marker in a conversation (ms), if set.
     pub fn read_marker(&self, user: &str, conversation: i64) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT time_ms FROM read_markers WHERE user = ?1 AND conversation = ?2",
-                params![user, conversation],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.marker_at(user, &MarkerPlace::Conversation(conversation))
     }
 
     /// Moves a read marker forward; returns the marker now in force.
@@ -235,12 +228,32 @@ impl Store {
         conversation: i64,
         time_ms: i64,
     ) -> Result<i64, StoreError> {
-        self.conn.execute(
-            "INSERT INTO read_markers (user, conversation, time_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (user, conversation) DO UPDATE SET time_ms = MAX(time_ms, excluded.time_ms)",
-            params![user, conversation, time_ms],
-        )?;
-        Ok(self.read_marker(user, conversation)?.unwrap_or(time_ms))
+        self.set_marker_at(user, &MarkerPlace::Conversation(conversation), time_ms)
+    }
+
+    /// A user's read marker (ms) at `place`, if set.
+    pub fn marker_at(&self, user: &str, place: &MarkerPlace) -> Result<Option<i64>, StoreError> {
+        let (select, _, key) = place.sql();
+        Ok(self
+            .conn
+            .prepare_cached(select)?
+            .query_row(params![user, key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Moves the marker at `place` forward (never back); returns the one
+    /// in force.
+    pub fn set_marker_at(
+        &mut self,
+        user: &str,
+        place: &MarkerPlace,
+        time_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let (_, upsert, key) = place.sql();
+        self.conn
+            .prepare_cached(upsert)?
+            .execute(params![user, key, time_ms])?;
+        Ok(self.marker_at(user, place)?.unwrap_or(time_ms))
     }
 }
 
@@ -252,39 +265,22 @@ pub enum MarkerPlace {
     Channel(String),
 }
 
-impl Store {
-    /// A user's read marker (ms) at `place`, if set.
-    pub fn marker_at(&self, user: &str, place: &MarkerPlace) -> Result<Option<i64>, StoreError> {
-        match place {
-            MarkerPlace::Conversation(c) => self.read_marker(user, *c),
-            MarkerPlace::Channel(name) => Ok(self
-                .conn
-                .query_row(
-                    "SELECT time_ms FROM channel_read_markers WHERE user = ?1 AND channel = ?2",
-                    params![user, name],
-                    |r| r.get(0),
-                )
-                .optional()?),
-        }
-    }
-
-    /// Moves the marker at `place` forward; returns the one in force.
-    pub fn set_marker_at(
-        &mut self,
-        user: &str,
-        place: &MarkerPlace,
-        time_ms: i64,
-    ) -> Result<i64, StoreError> {
-        match place {
-            MarkerPlace::Conversation(c) => self.set_read_marker(user, *c, time_ms),
-            MarkerPlace::Channel(name) => {
-                self.conn.execute(
-                    "INSERT INTO channel_read_markers (user, channel, time_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (user, channel) DO UPDATE SET time_ms = MAX(time_ms, excluded.time_ms)",
-                    params![user, name, time_ms],
-                )?;
-                Ok(self.marker_at(user, place)?.unwrap_or(time_ms))
-            }
+impl MarkerPlace {
+    /// The statements that read and move the marker, and its key.
+    fn sql(&self) -> (&'static str, &'static str, rusqlite::types::Value) {
+        match self {
+            MarkerPlace::Conversation(c) => (
+                "SELECT time_ms FROM read_markers WHERE user = ?1 AND conversation = ?2",
+                "INSERT INTO read_markers (user, conversation, time_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user, conversation) DO UPDATE SET time_ms = MAX(time_ms, excluded.time_ms)",
+                (*c).into(),
+            ),
+            MarkerPlace::Channel(name) => (
+                "SELECT time_ms FROM channel_read_markers WHERE user = ?1 AND channel = ?2",
+                "INSERT INTO channel_read_markers (user, channel, time_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user, channel) DO UPDATE SET time_ms = MAX(time_ms, excluded.time_ms)",
+                name.clone().into(),
+            ),
         }
     }
 }
