@@ -198,6 +198,26 @@ async fn finish(tx: mpsc::Sender<OutLine>, writer: &mut tokio::task::JoinHandle<
     }
 }
 
+/// Flood control for one line, before login and after: what is over the
+/// burst waits its turn; a client over the limit for too long is told
+/// `ERROR :Excess Flood` (on `tx`, while it is there) and `false` says to
+/// drop it.
+async fn paced(bucket: &mut super::flood::Bucket, tx: Option<&mpsc::Sender<OutLine>>) -> bool {
+    match bucket.take(std::time::Instant::now()) {
+        super::flood::Verdict::Go => true,
+        super::flood::Verdict::Wait(d) => {
+            tokio::time::sleep(d).await;
+            true
+        }
+        super::flood::Verdict::Flood => {
+            if let Some(tx) = tx {
+                let _ = tx.send(OutLine::from("ERROR :Excess Flood")).await;
+            }
+            false
+        }
+    }
+}
+
 /// A registered client's lines, paced, to the hub, until it leaves (the
 /// reason) or the hub is gone (`None`).
 async fn read_loop<R: AsyncRead + Unpin>(
@@ -211,16 +231,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut bucket = super::flood::Bucket::new(std::time::Instant::now());
     loop {
         while let Some(line) = input.lines.next(&mut input.buf) {
-            // Flood control: pace what is over the burst, cut sustained abuse.
-            match bucket.take(std::time::Instant::now()) {
-                super::flood::Verdict::Go => {}
-                super::flood::Verdict::Wait(d) => tokio::time::sleep(d).await,
-                super::flood::Verdict::Flood => {
-                    if let Some(tx) = weak.upgrade() {
-                        let _ = tx.send(OutLine::from("ERROR :Excess Flood")).await;
-                    }
-                    return Some("excess flood".to_owned());
-                }
+            if !paced(&mut bucket, weak.upgrade().as_ref()).await {
+                return Some("excess flood".to_owned());
             }
             let event = match line {
                 Line::Message(m) => ClientEvent::Line(id, m),
@@ -258,13 +270,8 @@ async fn register<R: AsyncRead + Unpin>(
     let mut bucket = super::flood::Bucket::new(std::time::Instant::now());
     loop {
         while let Some(line) = input.lines.next(&mut input.buf) {
-            match bucket.take(std::time::Instant::now()) {
-                super::flood::Verdict::Go => {}
-                super::flood::Verdict::Wait(d) => tokio::time::sleep(d).await,
-                super::flood::Verdict::Flood => {
-                    let _ = tx.send(OutLine::from("ERROR :Excess Flood")).await;
-                    return None;
-                }
+            if !paced(&mut bucket, Some(tx)).await {
+                return None;
             }
             let mut pending = match line {
                 Line::Message(m) => reg.on_message(&m),
