@@ -39,6 +39,7 @@ impl Style {
 
 /// One stored line of `channel` (its name now); `batch` is the reference
 /// it belongs to, if batched.
+#[cfg(test)]
 pub fn format_line(l: &Line, channel: &str, style: Style, batch: Option<&str>, local: &LocalTime) -> String {
     let mut out = String::with_capacity(l.text.len() + 128);
     let mut stamps = Stamps::new(local.clone());

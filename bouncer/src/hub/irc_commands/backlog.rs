@@ -8,7 +8,7 @@ use crate::hub::Hub;
 use crate::irc::cap::Cap;
 use crate::irc::chathistory::{self, Fail, Query, Ref};
 use crate::irc::conn::ClientId;
-use crate::irc::replay::{format_line, Style};
+use crate::irc::replay::{format_line_into, Stamps, Style};
 use crate::irc::tags::{parse_timestamp, timestamp_ms as stamp};
 use crate::store::lines::{Anchor, Line};
 use crate::store::positions::MarkerPlace;
@@ -135,12 +135,17 @@ fn send_batch(hub: &mut Hub, id: ClientId, target: &str, lines: &[Line]) {
 fn send_history(hub: &mut Hub, id: ClientId, target: &str, lines: &[Line]) {
     let Some(c) = hub.clients.get(id) else { return };
     let style = Style::of(c.caps);
-    let local = hub.settings.irc.time_zone.clone();
-    if !style.batched {
+    // One set of stamps for all the lines: the date is made once a day.
+    let mut stamps = Stamps::new(hub.settings.irc.time_zone.clone());
+    let mut each = |hub: &mut Hub, reference: Option<&str>| {
         for l in lines {
-            hub.push(id, format_line(l, target, style, None, &local).into());
+            let mut out = String::with_capacity(l.text.len() + 128);
+            format_line_into(&mut out, &mut stamps, (l, target), style, reference);
+            hub.push(id, out.into());
         }
-        return;
+    };
+    if !style.batched {
+        return each(hub, None);
     }
     let server = hub.server().to_owned();
     let reference = hub.out.batch_ids().fresh();
@@ -148,9 +153,7 @@ fn send_history(hub: &mut Hub, id: ClientId, target: &str, lines: &[Line]) {
         id,
         format!(":{server} BATCH +{reference} chathistory {target}").into(),
     );
-    for l in lines {
-        hub.push(id, format_line(l, target, style, Some(&reference), &local).into());
-    }
+    each(hub, Some(&reference));
     hub.push(id, format!(":{server} BATCH -{reference}").into());
 }
 
