@@ -110,6 +110,29 @@ pub(crate) struct Shown<'a> {
     pub client_tags: &'a [(String, String)],
 }
 
+/// A message line's tags: the staff account (account-tag), the msgid,
+/// then the sender's client-only tags.
+pub(crate) fn line_tags<'a>(
+    account: Option<&'a str>,
+    msgid: &'a str,
+    client_tags: &'a [(String, String)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut tags = Vec::with_capacity(2 + client_tags.len());
+    if let Some(a) = account {
+        tags.push(("account", a));
+    }
+    tags.push(("msgid", msgid));
+    tags.extend(client_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    tags
+}
+
+/// What staff are told while history is not being recorded.
+pub(crate) fn recording_off(error: &str) -> String {
+    format!(
+        "history is NOT being recorded (the store failed: {error}); lines are still shown live, and recording resumes by itself when the store works again"
+    )
+}
+
 pub struct Hub {
     settings: Settings,
     clients: Clients,
@@ -396,12 +419,7 @@ impl Hub {
             clients = ?self.clients.iter().map(|(c, _)| *c).filter(|c| Some(*c) != except).collect::<Vec<_>>(),
             "shown"
         );
-        let mut tags: Vec<(&str, &str)> = Vec::with_capacity(2 + line.client_tags.len());
-        if let Some(a) = line.account {
-            tags.push(("account", a));
-        }
-        tags.push(("msgid", &msgid));
-        tags.extend(line.client_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let tags = line_tags(line.account, &msgid, line.client_tags);
         self.broadcast_at(now, &tags, &text, except);
         row
     }
@@ -431,9 +449,7 @@ impl Hub {
         }
         tracing::error!("the history store failed; new lines are NOT being recorded: {error}");
         crate::systemd::status(&format!("history not recorded: {error}"));
-        self.roster_notice(&format!(
-            "history is NOT being recorded (the store failed: {error}); lines are still shown live, and recording resumes by itself when the store works again"
-        ));
+        self.roster_notice(&recording_off(error));
     }
 
     /// Every attached device has seen everything up to now.
@@ -460,7 +476,7 @@ impl Hub {
         if last_of_user {
             irc_commands::monitor::changed(self, &c.nick);
         }
-        if last_of_user && self.clients.away_message(&c.nick).as_deref() == Some("not attached") {
+        if last_of_user && !self.clients.said_away(&c.nick) {
             // Still a member everywhere: colleagues see them away.
             welcome::announce_away(self, &c.nick, None);
         }

@@ -183,6 +183,11 @@ impl Clients {
         (!self.users.contains_key(nick)).then(|| "not attached".to_owned())
     }
 
+    /// Whether `nick` said AWAY (and has not come back).
+    pub fn said_away(&self, nick: &str) -> bool {
+        self.away.contains_key(nick)
+    }
+
     /// AWAY: `Some(message)` marks `nick` away, `None` back.
     pub fn set_away(&mut self, nick: &str, message: Option<String>) {
         match message {

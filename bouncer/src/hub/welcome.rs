@@ -40,7 +40,7 @@ pub(super) fn attach(hub: &mut Hub, a: Attached) {
         if hub.clients.team_joined(&nick) {
             // An account msnbnc did not know yet: a new member everywhere.
             member_joins(hub, &nick, Some(id));
-        } else if hub.clients.away_message(&nick).is_none() {
+        } else if !hub.clients.said_away(&nick) {
             // A member all along: colleagues see them back.
             announce_away(hub, &nick, Some(id));
         }
@@ -48,14 +48,12 @@ pub(super) fn attach(hub: &mut Hub, a: Attached) {
     join_burst(hub, id, ROSTER);
     // Whoever attaches while history is off is told, not only those who
     // were there when it failed.
-    if let Some(error) = hub.history.broken().map(str::to_owned) {
-        let line = format!(
-            ":{} NOTICE {ROSTER} :history is NOT being recorded (the store failed: {}); lines are still shown live, and recording resumes by itself when the store works again",
-            hub.server(),
-            crate::untrusted::short(&error)
-        );
+    if let Some(error) = hub.history.broken() {
+        let text = crate::untrusted::short(&super::recording_off(error));
+        let line = format!(":{} NOTICE {ROSTER} :{text}", hub.server());
         hub.send(id, line);
     }
+
     let channels: Vec<String> = hub.conversations.iter().map(|c| c.channel.clone()).collect();
     for c in channels.into_iter().chain(hub.staff_channels.of(&nick)) {
         join_burst(hub, id, &c);

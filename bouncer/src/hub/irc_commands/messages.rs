@@ -3,6 +3,7 @@
 //! customer), to a colleague, or to a contact's nick. What reaches a
 //! customer is in [`crate::hub::sending`].
 
+use crate::hub::line_tags;
 use crate::irc::wire::client_tags;
 use ipc::{Command, ConversationTarget};
 
@@ -137,7 +138,7 @@ fn to_staff_channel(hub: &mut Hub, ctx: &Ctx<'_>, channel: &str, echo: bool) {
     let msgid = hub.history.msgid();
     let line = echo_line(hub, ctx);
     let extra = client_tags(ctx.message);
-    let tags = staff_tags(&ctx.nick, &msgid, &extra);
+    let tags = line_tags(Some(&ctx.nick), &msgid, &extra);
     for cid in members_clients(hub, channel) {
         if cid != ctx.id || echo {
             hub.send_tagged(cid, &tags, line.clone());
@@ -171,7 +172,7 @@ fn to_colleague(hub: &mut Hub, ctx: &Ctx<'_>, nick: &str, echo: bool) {
     let msgid = hub.history.msgid();
     let line = echo_line(hub, ctx);
     let extra = client_tags(ctx.message);
-    let tags = staff_tags(&ctx.nick, &msgid, &extra);
+    let tags = line_tags(Some(&ctx.nick), &msgid, &extra);
     let mut to: Vec<ClientId> = hub.clients.devices_of(nick);
     // The sender's other devices see what they sent (znc.in/self-message).
     for c in hub.clients.devices_of(&ctx.nick) {
@@ -186,13 +187,6 @@ fn to_colleague(hub: &mut Hub, ctx: &Ctx<'_>, nick: &str, echo: bool) {
     for cid in to {
         hub.send_tagged(cid, &tags, line.clone());
     }
-}
-
-/// A staff line's tags: the account, the msgid, and the client's own.
-fn staff_tags<'a>(nick: &'a str, msgid: &'a str, extra: &'a [(String, String)]) -> Vec<(&'a str, &'a str)> {
-    let mut tags = vec![("account", nick), ("msgid", msgid)];
-    tags.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    tags
 }
 
 /// TAGMSG: client-only tags (typing, reactions, replies …) for the other

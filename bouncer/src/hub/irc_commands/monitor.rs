@@ -80,11 +80,7 @@ pub(super) fn monitor(hub: &mut Hub, ctx: &Ctx<'_>) {
 
 /// `nick` came online (or went offline): every client monitoring it hears.
 pub(crate) fn changed(hub: &mut Hub, nick: &str) {
-    let watchers = hub.clients.monitoring(nick);
-    if watchers.is_empty() {
-        return;
-    }
-    for id in watchers {
+    for id in hub.clients.monitoring(nick) {
         tell(hub, id, &[nick.to_owned()]);
     }
 }
