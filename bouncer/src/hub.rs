@@ -25,6 +25,8 @@ mod worker_link;
 
 #[cfg(test)]
 mod client_view_tests;
+#[cfg(test)]
+mod crash_tests;
 #[cfg(any(test, feature = "harness"))]
 pub mod harness;
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub struct Harness {
     clients: BTreeMap<ClientId, mpsc::Receiver<OutLine>>,
     next_client: ClientId,
     pub dir: tempfile::TempDir,
+    irc: String,
     rt: tokio::runtime::Runtime,
 }
 
@@ -35,7 +36,18 @@ const MINIMAL: &str = "[account]\nhandle = \"support@example.com\"\npassword = \
 impl Harness {
     /// A hub with `irc` lines in its `[irc]` section.
     pub fn new(irc: &str) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
+        Harness::in_dir(tempfile::tempdir().unwrap(), irc)
+    }
+
+    /// As if msnbnc were killed (nothing saved, nothing said) and started
+    /// again on the same database.
+    pub fn crash_and_restart(self) -> Harness {
+        let Harness { hub, dir, irc, .. } = self;
+        drop(hub);
+        Harness::in_dir(dir, &irc)
+    }
+
+    fn in_dir(dir: tempfile::TempDir, irc: &str) -> Harness {
         let path = dir.path().join("msnbnc.db");
         let text = format!("{MINIMAL}[store]\npath = {path:?}\n[irc]\n{irc}\n");
         let config = crate::config::parse(std::path::Path::new("test.toml"), &text).unwrap();
@@ -58,6 +70,7 @@ impl Harness {
             clients: BTreeMap::new(),
             next_client: 1,
             dir,
+            irc: irc.to_owned(),
             rt,
         }
     }
@@ -174,10 +187,15 @@ impl Harness {
 
     /// The commands the worker was sent since the last call.
     pub fn commands(&mut self) -> Vec<ipc::Command> {
+        self.commands_with_ids().into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The same, with the ids their results answer to.
+    pub fn commands_with_ids(&mut self) -> Vec<(u64, ipc::Command)> {
         let mut out = Vec::new();
         while let Ok(c) = self.worker.try_recv() {
-            if let Control::Command { command, .. } = c {
-                out.push(command);
+            if let Control::Command { id, command } = c {
+                out.push((id, command));
             }
         }
         out

@@ -25,8 +25,10 @@ pub struct StaffMessage {
     /// Its line in history, which is also its outbox row (`None`: it was
     /// not stored).
     pub row: Option<i64>,
-    /// Its conversation's record.
+    /// Its conversation's record, and that conversation's channel when
+    /// the message was written.
     pub conversation: Option<i64>,
+    pub channel: String,
     pub handle: String,
     /// What the customer gets (signed, MSN-formatted).
     pub body: String,
@@ -42,6 +44,7 @@ impl StaffMessage {
         StaffMessage {
             row: Some(q.message),
             conversation: Some(q.conversation),
+            channel: q.channel,
             handle: q.handle,
             body: q.body,
             format: q.format,
@@ -275,13 +278,16 @@ pub(super) fn expire(hub: &mut Hub) {
     }
 }
 
-/// Where to say something about a message: its conversation's channel
-/// while staff are in it, else the roster.
-fn place(hub: &Hub, message: &StaffMessage) -> String {
-    message
-        .conversation
-        .and_then(|c| hub.conversations.get(c))
-        .map_or_else(|| ROSTER.to_owned(), |c| c.channel.clone())
+/// Where to say something about a message: its conversation's channel,
+/// reopened (dormant) if it has none — after a restart none has — so that
+/// the outcome is kept in that conversation's history and replayed with
+/// it. Only a message with no conversation is spoken of in the roster.
+fn place(hub: &mut Hub, message: &StaffMessage) -> String {
+    let Some(conversation) = message.conversation else {
+        return ROSTER.to_owned();
+    };
+    let customers = [message.handle.to_ascii_lowercase()];
+    super::replay_plan::reopen(hub, conversation, &message.channel, &customers)
 }
 
 /// A notice about a staff message, in its conversation (kept in history).
@@ -295,6 +301,8 @@ fn announce(hub: &mut Hub, message: &StaffMessage, what: &str) {
 /// in the conversation's channel, naming the message.
 pub(super) fn announce_failure(hub: &mut Hub, message: &StaffMessage, what: &str, detail: &str) {
     let target = place(hub, message);
+    // For the operator too (which message, never what it said).
+    tracing::info!(line = message.row, channel = %target, "staff message {what}: {}", short(detail));
     let text = format!("{what} ({}): <{}> {}", short(detail), message.from, message.text);
     let server = hub.server().to_owned();
     hub.show(

@@ -50,7 +50,7 @@ fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
     let jobs: Vec<Job> = unseen
         .into_iter()
         .map(|u| Job {
-            channel: reopen(hub, &u),
+            channel: reopen(hub, u.conversation, &u.channel, &u.customers),
             conversation: u.conversation,
             after: u.after,
             count: u.count,
@@ -81,34 +81,34 @@ fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
     .spawn();
 }
 
-/// A conversation with history but no channel gets a dormant one (under
-/// its old name if that is free), joined by every attached client.
-fn reopen(hub: &mut Hub, u: &Unseen) -> String {
-    if let Some(c) = hub.conversations.get(u.conversation) {
+/// The channel of stored conversation `conversation`; one with history
+/// but no channel gets a dormant one (under its old name `channel` if
+/// that is free), joined by every attached client.
+pub(super) fn reopen(hub: &mut Hub, conversation: i64, channel: &str, customers: &[String]) -> String {
+    if let Some(c) = hub.conversations.get(conversation) {
         return c.channel.clone();
     }
-    let nick = u
-        .customers
+    let nick = customers
         .first()
         .and_then(|h| hub.roster.contact(h).map(|c| c.nick.clone()))
-        .unwrap_or_else(|| u.channel.trim_start_matches('#').to_owned());
+        .unwrap_or_else(|| channel.trim_start_matches('#').to_owned());
     let staff = &hub.staff_channels;
-    let channel = hub
+    let name = hub
         .conversations
-        .free_channel(&nick, Some(&u.channel), |n| staff.exists(n));
+        .free_channel(&nick, Some(channel), |n| staff.exists(n));
     let record = Conversation::new(
-        u.conversation,
-        channel.clone(),
-        u.customers.iter().cloned().collect(),
+        conversation,
+        name.clone(),
+        customers.iter().cloned().collect(),
         Link::Dormant { suspended: false },
         Instant::now(),
     );
-    if channel != u.channel {
+    if name != channel {
         hub.history.conversation(record.row());
     }
     hub.conversations.add(record);
-    everyone_joins(hub, &channel);
-    channel
+    everyone_joins(hub, &name);
+    name
 }
 
 /// Background retention: a bounded batch at a time, on the maintenance

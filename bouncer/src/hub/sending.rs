@@ -132,6 +132,7 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
     let message = StaffMessage {
         row,
         conversation: Some(id),
+        channel,
         handle,
         body,
         format,
