@@ -131,7 +131,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         irc: config.irc.clone(),
         store: config.store.clone(),
     };
-    let mut hub = Hub::new(settings, preload, threads, control_tx.clone());
+    let mut hub = Hub::new(settings, preload, threads, control_tx.clone(), irc_tx.clone());
     let shutdown = CancellationToken::new();
     let supervisor = Supervisor::new(config.clone(), updates_tx, control_rx, shutdown.clone());
     let mut inputs = Inputs {
@@ -165,6 +165,8 @@ impl Daemon {
         let mut sigint = signal(SignalKind::interrupt())?;
         let mut sighup = signal(SignalKind::hangup())?;
         let mut ticks = housekeeping(&self.config);
+        let mut positions = tokio::time::interval(crate::hub::POSITIONS_EVERY);
+        positions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let watchdog_period = systemd::watchdog_period();
         let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         loop {
@@ -202,6 +204,10 @@ impl Daemon {
                 }
                 _ = ticks.tick() => {
                     hub.tick(std::time::Instant::now());
+                    hub.end_turn();
+                }
+                _ = positions.tick() => {
+                    hub.save_positions();
                     hub.end_turn();
                 }
                 _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),

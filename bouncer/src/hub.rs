@@ -135,6 +135,11 @@ pub(crate) fn recording_off(error: &str) -> String {
     )
 }
 
+/// How often attached devices' positions are saved: after a crash, a
+/// device is re-sent at most the lines delivered in this long before it
+/// (and what was still on its way).
+pub const POSITIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Hub {
     settings: Settings,
     clients: Clients,
@@ -146,6 +151,9 @@ pub struct Hub {
     worker: WorkerLink,
     history: History,
     store: StoreThreads<Continuation>,
+    /// The hub's own client-event queue, for work it starts beside itself
+    /// that reports back (a replay).
+    events: mpsc::Sender<ClientEvent>,
 }
 
 impl Hub {
@@ -154,6 +162,7 @@ impl Hub {
         preload: Preload,
         store: StoreThreads<Continuation>,
         worker: mpsc::Sender<Control>,
+        events: mpsc::Sender<ClientEvent>,
     ) -> Hub {
         Hub {
             roster: Roster::new(preload.contacts, &preload.staff),
@@ -170,6 +179,7 @@ impl Hub {
             staff_channels: StaffChannels::default(),
             worker: WorkerLink::new(worker),
             store,
+            events,
         }
     }
 
@@ -182,6 +192,7 @@ impl Hub {
             ClientEvent::Line(id, m) => irc_commands::on_line(self, id, &m),
             ClientEvent::TooLong(id) => self.numeric(id, "417", &["Input line was too long"]),
             ClientEvent::Detached(id, reason) => self.detach(id, &reason),
+            ClientEvent::Replayed(id, outcome) => replay_plan::finished(self, id, outcome),
         }
     }
 
@@ -198,6 +209,7 @@ impl Hub {
     pub fn on_store(&mut self, event: StoreEvent<Continuation>) {
         match event {
             StoreEvent::Committed { seq } => {
+                self.history.settled(seq, true);
                 if self.history.stored() {
                     tracing::info!("the history store works again; lines are recorded");
                     crate::systemd::status("history is recorded again");
@@ -206,6 +218,7 @@ impl Hub {
                 self.release(seq);
             }
             StoreEvent::Failed { seq, error } => {
+                self.history.settled(seq, false);
                 self.history_failed(&error);
                 self.release(seq);
             }
@@ -213,11 +226,9 @@ impl Hub {
         }
     }
 
-    /// Periodic housekeeping: positions reach the store even if msnbnc is
-    /// killed later; held messages expire; retention; idle conversations
-    /// close.
+    /// Periodic housekeeping: held messages expire; retention; idle
+    /// conversations close.
     pub fn tick(&mut self, now: Instant) {
-        self.save_positions();
         outbox::expire(self);
         replay_plan::prune_now_and_then(self, now);
         let limit = self.settings.irc.idle_close;
@@ -256,14 +267,18 @@ impl Hub {
         for (id, why) in self.clients.take_gone() {
             self.detach(id, why);
         }
-        let batch = self.history.take_batch();
+        let (batch, lines) = self.history.take_batch();
         if batch.is_empty() {
             return;
         }
         let holds = batch.holds_output();
         match self.store.commit(batch) {
-            Some(seq) if holds => self.out.seal(seq),
-            Some(_) => {}
+            Some(seq) => {
+                self.history.committing(seq, lines);
+                if holds {
+                    self.out.seal(seq);
+                }
+            }
             None => {
                 self.history_failed("the store writer stopped");
                 let held = self.out.release_all();
@@ -454,13 +469,18 @@ impl Hub {
         self.roster_notice(&recording_off(error));
     }
 
-    /// Every attached device has seen everything up to now.
-    fn save_positions(&mut self) {
-        let newest = self.history.newest();
+    /// Every attached device has seen every delivered line (those it is
+    /// still being replayed, or failed to be, aside): saved every second,
+    /// so that a crash re-sends at most what was in flight.
+    pub fn save_positions(&mut self) {
+        let delivered = self.history.delivered();
         for id in self.clients.ids() {
-            if let Some(c) = self.clients.get_mut(id) {
+            if let Some(c) = self.clients.get_mut(id).filter(|c| c.follows_delivery()) {
                 let seen = c.seen_up_to;
-                c.seen_up_to = newest.max(seen);
+                if seen >= delivered {
+                    continue;
+                }
+                c.seen_up_to = delivered;
                 let (user, device) = (c.login.user.clone(), c.device().to_owned());
                 self.history.device_saw(&user, &device, seen);
             }
@@ -482,7 +502,9 @@ impl Hub {
             // Still a member everywhere: colleagues see them away.
             welcome::announce_away(self, &c.nick, None);
         }
-        self.history.device_saw(&c.login.user, c.device(), c.seen_up_to);
+        if c.follows_delivery() {
+            self.history.device_saw(&c.login.user, c.device(), c.seen_up_to);
+        }
         if self.clients.is_empty() {
             welcome::sync_status(self);
         }

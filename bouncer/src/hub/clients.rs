@@ -21,6 +21,8 @@ pub struct Client {
     pub cert: Option<String>,
     /// Every line up to this one was shown to this client (live or replayed).
     pub seen_up_to: i64,
+    /// Whether its position may follow what is delivered.
+    pub tracking: Tracking,
     /// The channels this client was shown joining (lower-cased): a JOIN
     /// of one of them again changes nothing.
     channels: BTreeSet<String>,
@@ -29,7 +31,25 @@ pub struct Client {
     tx: mpsc::Sender<OutLine>,
 }
 
+/// Whose word a device's position waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracking {
+    /// What it missed is being planned or replayed: the replay moves its
+    /// positions as it goes; the hub does not yet.
+    Replaying,
+    /// Its position follows every delivered line.
+    Following,
+    /// Its replay failed: its position stays where it was, so that what
+    /// it never got is replayed on its next connection.
+    Frozen,
+}
+
 impl Client {
+    /// Whether the hub may save this device's position.
+    pub fn follows_delivery(&self) -> bool {
+        self.tracking == Tracking::Following
+    }
+
     pub fn has(&self, cap: Cap) -> bool {
         self.caps.has(cap)
     }
@@ -105,6 +125,7 @@ impl Clients {
                 caps: a.caps,
                 cert: a.cert,
                 seen_up_to,
+                tracking: Tracking::Replaying,
                 channels: BTreeSet::new(),
                 monitor: BTreeSet::new(),
                 tx: a.tx,

@@ -24,6 +24,8 @@ pub struct Harness {
     pub hub: Hub,
     events: mpsc::UnboundedReceiver<StoreEvent<Continuation>>,
     worker: mpsc::Receiver<Control>,
+    /// What work beside the hub (a replay) reports back.
+    reports: mpsc::Receiver<ClientEvent>,
     clients: BTreeMap<ClientId, mpsc::Receiver<OutLine>>,
     next_client: ClientId,
     pub dir: tempfile::TempDir,
@@ -62,11 +64,13 @@ impl Harness {
             .enable_all()
             .build()
             .unwrap();
-        let hub = Hub::new(settings, preload, threads, control);
+        let (report, reports) = mpsc::channel(1024);
+        let hub = Hub::new(settings, preload, threads, control, report);
         Harness {
             hub,
             events,
             worker,
+            reports,
             clients: BTreeMap::new(),
             next_client: 1,
             dir,
@@ -96,6 +100,10 @@ impl Harness {
         loop {
             while let Ok(event) = self.events.try_recv() {
                 self.hub.on_store(event);
+                self.hub.end_turn();
+            }
+            while let Ok(event) = self.reports.try_recv() {
+                self.hub.on_client(event);
                 self.hub.end_turn();
             }
             if !self.hub.store.busy() && self.events.is_empty() {
@@ -176,6 +184,7 @@ impl Harness {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut all = Vec::new();
         loop {
+            self.settle();
             all.extend(self.got(id));
             if all.iter().any(|l| l.contains(text)) {
                 return all;

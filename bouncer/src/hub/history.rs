@@ -1,10 +1,11 @@
 //! The hub's side of history: every change to the store made in one turn,
 //! gathered into one batch for the writer; ids for new lines (the hub
 //! gives them, so a line can be shown the moment its batch is committed);
-//! msgids; whether recording works; and which conversations moved, for
-//! the positions of attached devices.
+//! msgids; whether recording works; and which lines were delivered (stored,
+//! then shown) in which conversations, for the positions of attached
+//! devices.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::irc::tags::MsgIds;
@@ -17,8 +18,13 @@ pub struct History {
     batch: Batch,
     /// Why recording failed, while it does.
     broken: Option<String>,
-    /// The newest line of each conversation that moved lately.
+    /// The newest delivered line of each conversation that moved lately.
     moved: HashMap<i64, i64>,
+    /// Batches with lines on their way to the store (by writer sequence):
+    /// the newest line of each conversation in them.
+    in_flight: VecDeque<(u64, Vec<(i64, i64)>)>,
+    /// Every line up to this one is stored and was shown.
+    delivered: i64,
     /// When the next retention pass may start.
     next_prune: Instant,
 }
@@ -38,6 +44,8 @@ impl History {
             batch: Batch::default(),
             broken: None,
             moved: HashMap::new(),
+            in_flight: VecDeque::new(),
+            delivered: next_line - 1,
             next_prune: Instant::now(),
         }
     }
@@ -75,7 +83,6 @@ impl History {
         let id = self.next_line;
         self.next_line += 1;
         row.id = id;
-        self.moved.insert(row.conversation, id);
         self.batch.lines.push(row);
         id
     }
@@ -92,11 +99,16 @@ impl History {
         self.batch.contact_names.push((handle, name));
     }
 
-    /// A device has seen everything up to the newest line: its positions
-    /// in what moved since `seen_up_to`.
+    /// The newest line that is stored and was shown.
+    pub fn delivered(&self) -> i64 {
+        self.delivered
+    }
+
+    /// A device has seen every delivered line: its positions in what moved
+    /// since `seen_up_to`.
     pub fn device_saw(&mut self, user: &str, device: &str, seen_up_to: i64) {
-        let newest = self.newest();
-        if seen_up_to >= newest {
+        let delivered = self.delivered;
+        if seen_up_to >= delivered {
             return;
         }
         let positions = self
@@ -109,7 +121,7 @@ impl History {
             user: user.to_owned(),
             device: device.to_owned(),
             positions,
-            seen_through: newest,
+            seen_through: delivered,
         });
     }
 
@@ -122,9 +134,42 @@ impl History {
         }
     }
 
-    /// The batch of this turn, to hand to the writer.
-    pub fn take_batch(&mut self) -> Batch {
-        std::mem::take(&mut self.batch)
+    /// The batch of this turn, to hand to the writer, and the newest line
+    /// of each conversation in it (for [`History::committing`]).
+    pub fn take_batch(&mut self) -> (Batch, Vec<(i64, i64)>) {
+        let batch = std::mem::take(&mut self.batch);
+        let mut newest: HashMap<i64, i64> = HashMap::new();
+        for l in &batch.lines {
+            newest.insert(l.conversation, l.id);
+        }
+        (batch, newest.into_iter().collect())
+    }
+
+    /// A batch with these lines went to the writer as `seq`.
+    pub fn committing(&mut self, seq: u64, lines: Vec<(i64, i64)>) {
+        if !lines.is_empty() {
+            self.in_flight.push_back((seq, lines));
+        }
+    }
+
+    /// Batches up to `seq` are done: their lines, if `stored`, are
+    /// delivered now (shown, as the hub releases them). Lines that were
+    /// not stored never count: no position may pass a line id the store
+    /// does not have.
+    pub fn settled(&mut self, seq: u64, stored: bool) {
+        while self.in_flight.front().is_some_and(|(s, _)| *s <= seq) {
+            let Some((_, lines)) = self.in_flight.pop_front() else {
+                break;
+            };
+            if !stored {
+                continue;
+            }
+            for (conversation, line) in lines {
+                self.delivered = self.delivered.max(line);
+                let last = self.moved.entry(conversation).or_insert(line);
+                *last = (*last).max(line);
+            }
+        }
     }
 
     /// A batch failed; returns whether recording just stopped working.
@@ -164,24 +209,47 @@ mod tests {
     }
 
     #[test]
-    fn devices_learn_the_positions_of_what_moved_since_they_last_saw() {
+    fn devices_learn_the_positions_of_what_was_delivered_since_they_last_saw() {
         let mut h = History::new(10);
         assert_eq!(h.record(row(1)), 10);
         assert_eq!(h.record(row(2)), 11);
         assert_eq!(h.record(row(1)), 12);
+        let (b, lines) = h.take_batch();
+        assert_eq!(b.lines.len(), 3);
+        h.committing(7, lines);
+        h.device_saw("alice", "", 9);
+        assert!(
+            h.take_batch().0.devices.is_empty(),
+            "nothing is delivered before its commit"
+        );
+        h.settled(7, true);
         h.device_saw("alice", "", 10);
         h.device_saw("zoe", "", 12);
-        let b = h.take_batch();
-        assert_eq!(b.lines.len(), 3);
+        let (b, _) = h.take_batch();
         assert_eq!(b.devices.len(), 1, "zoe saw it all already");
         let mut p = b.devices[0].positions.clone();
         p.sort();
         assert_eq!((p, b.devices[0].seen_through), (vec![(1, 12), (2, 11)], 12));
         h.forget_moves(Some(11));
         h.device_saw("bob", "", 11);
-        assert_eq!(h.take_batch().devices[0].positions, [(1, 12)]);
+        assert_eq!(h.take_batch().0.devices[0].positions, [(1, 12)]);
         assert!(h.failed("disk full") && !h.failed("again"));
         assert_eq!(h.broken(), Some("again"));
         assert!(h.stored() && !h.stored());
+    }
+
+    #[test]
+    fn lines_that_were_not_stored_never_count_as_delivered() {
+        let mut h = History::new(10);
+        h.record(row(1));
+        let (_, lines) = h.take_batch();
+        h.committing(3, lines);
+        h.record(row(1));
+        let (_, lines) = h.take_batch();
+        h.committing(4, lines);
+        h.settled(3, false);
+        assert_eq!(h.delivered(), 9);
+        h.settled(4, true);
+        assert_eq!(h.delivered(), 11);
     }
 }

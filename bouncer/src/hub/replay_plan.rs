@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use super::clients::Tracking;
 use super::conversation::{Conversation, Link};
 use super::history::PRUNE_BATCH;
 use super::welcome::everyone_joins;
@@ -39,8 +40,29 @@ pub(super) fn plan(hub: &mut Hub, id: ClientId) {
     };
     hub.write(find, move |hub, found| match found {
         Ok(unseen) => start(hub, id, upto, unseen),
-        Err(e) => hub.history_failed(&e.to_string()),
+        Err(e) => {
+            hub.history_failed(&e.to_string());
+            finished(hub, id, Err(e.to_string()));
+        }
     });
+}
+
+/// The replay for client `id` ended. After a failure the client is told,
+/// and its position stays where it was: what it never got is replayed on
+/// its next connection.
+pub(super) fn finished(hub: &mut Hub, id: ClientId, outcome: Result<(), String>) {
+    let server = hub.server().to_owned();
+    let Some(c) = hub.clients.get_mut(id) else { return };
+    let Err(error) = outcome else {
+        c.tracking = Tracking::Following;
+        return;
+    };
+    c.tracking = Tracking::Frozen;
+    let nick = c.nick.clone();
+    let text = crate::untrusted::short(&format!(
+        "Could not replay what this device missed ({error}). Nothing is marked as seen on this device, so it is replayed when you connect again; meanwhile /msg *msn history #channel shows a conversation."
+    ));
+    hub.send(id, format!(":{server} NOTICE {nick} :{text}"));
 }
 
 /// Every conversation with lines the device missed is in its channel;
@@ -56,9 +78,11 @@ fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
             count: u.count,
         })
         .collect();
-    let Some(c) = hub.clients.get(id) else { return };
+    let server = hub.server().to_owned();
+    let Some(c) = hub.clients.get_mut(id) else { return };
     // Clients that fetch history themselves (chathistory, ZNC's playback).
     if c.has(Cap::Chathistory) || c.has(Cap::Playback) || jobs.is_empty() {
+        c.tracking = Tracking::Following;
         return;
     }
     tracing::debug!(
@@ -68,7 +92,7 @@ fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
     );
     Replay {
         store: hub.settings.store.path.clone(),
-        server: hub.server().to_owned(),
+        server,
         user: c.login.user.clone(),
         device: c.device().to_owned(),
         style: Style::of(c.caps),
@@ -77,6 +101,8 @@ fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
         upto,
         jobs,
         tx: c.sender(),
+        client: id,
+        done: hub.events.clone(),
     }
     .spawn();
 }

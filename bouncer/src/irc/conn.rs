@@ -70,6 +70,8 @@ pub enum ClientEvent {
     /// A line over the length limits (answered with 417).
     TooLong(ClientId),
     Detached(ClientId, String),
+    /// The replay of what a device missed ended (`Err`: why it failed).
+    Replayed(ClientId, Result<(), String>),
 }
 
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use super::cap::{Cap, Caps};
-use super::conn::OutLine;
+use super::conn::{ClientEvent, ClientId, OutLine};
 use super::local_time::{action, LocalTime};
 use super::tags::{push_escaped, timestamp_ms};
 use crate::store::lines::{Kind, Line};
@@ -184,6 +184,9 @@ pub struct Replay {
     pub upto: i64,
     pub jobs: Vec<Job>,
     pub tx: mpsc::Sender<OutLine>,
+    /// Who is told when it ends, and how: the hub, about `client`.
+    pub client: ClientId,
+    pub done: mpsc::Sender<ClientEvent>,
 }
 
 /// Lines read from the store at a time.
@@ -195,12 +198,23 @@ impl Replay {
     /// Runs on a blocking thread; ends early if the client goes.
     pub fn spawn(self) {
         tokio::task::spawn_blocking(move || {
-            match self.run() {
-                // What a long replay read and formatted is free again.
-                Ok(lines) if lines >= GIVE_BACK_AFTER => crate::malloc_tuning::give_back_freed_memory(),
-                Ok(_) => {}
-                Err(e) => tracing::warn!("replay stopped: {e}"),
-            }
+            let (client, done, tx) = (self.client, self.done.clone(), self.tx.clone());
+            let outcome = match self.run() {
+                Ok(lines) => {
+                    // What a long replay read and formatted is free again.
+                    if lines >= GIVE_BACK_AFTER {
+                        crate::malloc_tuning::give_back_freed_memory();
+                    }
+                    Ok(())
+                }
+                // The client left: nobody to tell.
+                Err(_) if tx.is_closed() => return,
+                Err(e) => {
+                    tracing::warn!(client, "replay failed: {e:#}");
+                    Err(format!("{e:#}"))
+                }
+            };
+            let _ = done.blocking_send(ClientEvent::Replayed(client, outcome));
         });
     }
 
