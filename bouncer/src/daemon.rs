@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, reload, Config, LogSettings};
 use crate::hub::{Continuation, Hub, Preload, Settings};
-use crate::irc::{auth::Auth, conn::ClientEvent, server, tls};
+use crate::irc::{admission::Admission, auth::Auth, conn::ClientEvent, server, tls};
 use crate::store::threads::StoreThreads;
 use crate::store::writer::StoreEvent;
 use crate::store::{Store, StoreError};
@@ -48,8 +48,14 @@ async fn listen(
     events: &mpsc::Sender<ClientEvent>,
 ) -> anyhow::Result<Option<watch::Sender<tokio_rustls::TlsAcceptor>>> {
     let irc = &config.irc;
+    let doors = server::Doors {
+        server: irc.server_name.clone(),
+        auth: auth.clone(),
+        hub: events.clone(),
+        admission: Admission::new(irc.unregistered),
+    };
     for l in server::listen(&irc.listen, "IRC").await? {
-        server::spawn_accept(l, irc.server_name.clone(), auth.clone(), events.clone());
+        server::spawn_accept(l, doors.clone());
     }
     let (false, Some(cert), Some(key)) = (irc.tls_listen.is_empty(), &irc.tls_cert, &irc.tls_key) else {
         return Ok(None);
@@ -57,13 +63,7 @@ async fn listen(
     let acceptor = tls::acceptor(cert, key).map_err(|e| anyhow::anyhow!(e))?;
     let (tx, rx) = watch::channel(acceptor);
     for l in server::listen(&irc.tls_listen, "IRC (TLS)").await? {
-        server::spawn_accept_tls(
-            l,
-            rx.clone(),
-            irc.server_name.clone(),
-            auth.clone(),
-            events.clone(),
-        );
+        server::spawn_accept_tls(l, rx.clone(), doors.clone());
     }
     Ok(Some(tx))
 }

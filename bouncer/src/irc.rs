@@ -3,6 +3,7 @@
 //! bounded line reader, and the sans-IO pieces of the protocol
 //! (CHATHISTORY, tags, batches, formatting, splitting).
 
+pub mod admission;
 pub mod auth;
 pub mod cap;
 pub mod chathistory;

@@ -137,6 +137,39 @@ fn lines_before_login_are_paced_like_any_others() {
 }
 
 #[test]
+fn connections_still_logging_in_are_capped_per_address_and_a_login_frees_a_place() {
+    let dir = TestDir::new();
+    let config = dir.write("msnbnc.toml", &config_text(&binaries().worker, ""));
+    msnbnc_tests::msn_env::add_to_config(&config, "[irc]", "max_unregistered_per_address = 3");
+    add_staff(&config, "alice", "open sesame", false);
+    let b = Bouncer::run(&config);
+    let (_, line) = b.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
+    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let mut waiting: Vec<IrcClient> = (0..3).map(|_| IrcClient::connect(port).unwrap()).collect();
+    for (i, c) in waiting.iter_mut().enumerate() {
+        c.send(&format!("PING :w{i}"));
+        c.expect(&format!("PONG msnbnc :w{i}"), SOON).unwrap();
+    }
+    let mut fourth = IrcClient::connect(port).unwrap();
+    fourth
+        .expect(
+            "ERROR :Closing link (too many connections from your address are still logging in)",
+            SOON,
+        )
+        .unwrap();
+    assert!(fourth.closed(SOON));
+    // One of them logs in: its place is free again.
+    let first = &mut waiting[0];
+    first.send("PASS :alice:open sesame");
+    first.send("NICK alice");
+    first.send("USER alice 0 * :A");
+    first.expect(" 001 alice ", SOON).unwrap();
+    let mut next = IrcClient::connect(port).unwrap();
+    next.send("PING :admitted");
+    next.expect("PONG msnbnc :admitted", SOON).unwrap();
+}
+
+#[test]
 fn bad_input_gets_numerics_not_a_disconnect() {
     let (_d, _b, port) = bouncer();
     let mut c = IrcClient::connect(port).unwrap();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Errors;
+use crate::irc::admission::Limits;
 use crate::irc::local_time::LocalTime;
 
 #[derive(Debug, Deserialize)]
@@ -26,6 +27,8 @@ pub(super) struct RawIrc {
     replay_max: usize,
     signature: String,
     time_zone: String,
+    max_unregistered: usize,
+    max_unregistered_per_address: usize,
 }
 
 impl Default for RawIrc {
@@ -43,6 +46,8 @@ impl Default for RawIrc {
             replay_max: 500,
             signature: String::new(),
             time_zone: String::new(),
+            max_unregistered: 256,
+            max_unregistered_per_address: 16,
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct IrcSettings {
     /// The zone of times written into text (`*msn` replies, replay to
     /// clients without server-time).
     pub time_zone: LocalTime,
+    /// Connections still logging in, at most: per address and in all.
+    pub unregistered: Limits,
 }
 
 /// MSN statuses by the names staff use (`*msn status`, the configuration).
@@ -167,6 +174,17 @@ pub(super) fn validate(raw: RawIrc, errors: &mut Errors) -> IrcSettings {
         errors.add("irc.time_zone", e);
         LocalTime::default()
     });
+    for (key, n) in [
+        ("irc.max_unregistered", raw.max_unregistered),
+        (
+            "irc.max_unregistered_per_address",
+            raw.max_unregistered_per_address,
+        ),
+    ] {
+        if n == 0 {
+            errors.add(key, "must be at least 1 (0 would let nobody log in)".into());
+        }
+    }
     IrcSettings {
         listen,
         tls_listen,
@@ -180,5 +198,9 @@ pub(super) fn validate(raw: RawIrc, errors: &mut Errors) -> IrcSettings {
         replay_max: raw.replay_max,
         signature: raw.signature,
         time_zone,
+        unregistered: Limits {
+            per_address: raw.max_unregistered_per_address,
+            total: raw.max_unregistered,
+        },
     }
 }

@@ -41,6 +41,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         replay_max: _,
         signature: _,
         time_zone: _,
+        unregistered: _,
     } = o;
     let StoreSettings {
         path: _,
@@ -55,6 +56,10 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         ("irc.tls_listen", o.tls_listen != n.tls_listen),
         ("irc.server_name", o.server_name != n.server_name),
         ("irc.network", o.network != n.network),
+        (
+            "irc.max_unregistered(_per_address)",
+            o.unregistered != n.unregistered,
+        ),
         ("store.path", old.store.path != new.store.path),
     ];
     let now = [

@@ -10,9 +10,11 @@ use irc_proto::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::admission::Ticket;
 use super::auth::Auth;
 use super::line::{Line, LineReader};
 use super::registration::{Login, Output, Registered, Registration};
+use super::server::Doors;
 use super::wire::reply;
 
 /// Lines queued to one client before it counts as too slow and is dropped
@@ -134,14 +136,10 @@ struct Input {
     lines: LineReader,
 }
 
-pub async fn serve<S>(
-    stream: S,
-    addr: SocketAddr,
-    cert: Option<String>,
-    server: String,
-    auth: Auth,
-    hub: mpsc::Sender<ClientEvent>,
-) where
+/// Serves one connection: registration (holding `ticket`, its place among
+/// those logging in), then its lines to the hub until it leaves.
+pub async fn serve<S>(stream: S, addr: SocketAddr, cert: Option<String>, ticket: Ticket, doors: Doors)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut rd, wr) = tokio::io::split(stream);
@@ -152,9 +150,15 @@ pub async fn serve<S>(
     let mut writer = tokio::spawn(write_loop(wr, rx, writer_done.clone()));
     let id = next_id();
     let mut input = Input::default();
+    let Doors {
+        server, auth, hub, ..
+    } = doors;
     let peer = (server.as_str(), addr, cert.clone());
     let registration = register(&mut rd, &mut input, peer, &auth, &tx);
-    let attached = match tokio::time::timeout(REGISTRATION_TIMEOUT, registration).await {
+    let registered = tokio::time::timeout(REGISTRATION_TIMEOUT, registration).await;
+    // Logged in or not, it no longer waits to.
+    drop(ticket);
+    let attached = match registered {
         Ok(Some((r, user))) => Attached {
             id,
             login: r.login,
