@@ -30,6 +30,7 @@ fn check_sandbox_reports_every_layer_and_every_forbidden_attempt_blocked() {
             "spawn /bin/sh",
             "exec /bin/sh",
             "ptrace(PTRACE_TRACEME)",
+            "hold a capability",
         ] {
             assert!(row(attempt).contains(" blocked "), "{}", row(attempt));
         }
@@ -42,6 +43,8 @@ fn check_sandbox_reports_every_layer_and_every_forbidden_attempt_blocked() {
         "exec /bin/sh",
         "ptrace(PTRACE_TRACEME)",
         "connect to 127.0.0.1:",
+        // Every set, the bounding set included.
+        "hold a capability",
     ] {
         let line = stdout
             .lines()

@@ -94,5 +94,41 @@ pub fn run(req: &ProbeRequest) -> ProbeReport {
         Err(e) => result(format!("connect to {addr}"), Err(e)),
     });
 
+    results.push(capabilities_held());
+
     ProbeReport { results }
+}
+
+/// Every capability set, the bounding set included, must be empty.
+fn capabilities_held() -> ProbeResult {
+    use caps::CapSet;
+    let attempt = "hold a capability (effective, permitted, inheritable, ambient or bounding)".to_owned();
+    let mut held = Vec::new();
+    for set in [
+        CapSet::Effective,
+        CapSet::Permitted,
+        CapSet::Inheritable,
+        CapSet::Ambient,
+        CapSet::Bounding,
+    ] {
+        match caps::read(None, set) {
+            Ok(caps) if caps.is_empty() => {}
+            Ok(caps) => held.push(format!("{set:?} holds {}", caps.len())),
+            Err(e) => {
+                return ProbeResult {
+                    attempt,
+                    blocked: false,
+                    detail: format!("cannot read {set:?}: {e}"),
+                }
+            }
+        }
+    }
+    ProbeResult {
+        attempt,
+        blocked: held.is_empty(),
+        detail: match held.is_empty() {
+            true => "every set is empty".into(),
+            false => held.join(", "),
+        },
+    }
 }

@@ -69,6 +69,8 @@ const ALWAYS: &[libc::c_long] = &[
     libc::SYS_gettid,
     libc::SYS_uname,
     libc::SYS_getdents64,
+    // Reading our own capability sets (check-sandbox verifies they are empty).
+    libc::SYS_capget,
     libc::SYS_restart_syscall,
     libc::SYS_exit,
     libc::SYS_exit_group,
@@ -143,6 +145,22 @@ fn build() -> Result<BpfProgram, String> {
     rules.insert(
         libc::SYS_ioctl,
         one_of(1, &[libc::FIONBIO as u64, libc::FIOCLEX as u64])?,
+    );
+
+    // prctl only to read the bounding and ambient capability sets.
+    rules.insert(
+        libc::SYS_prctl,
+        vec![
+            SeccompRule::new(vec![
+                condition(0, SeccompCmpOp::Eq, libc::PR_CAPBSET_READ as u64).map_err(err)?
+            ])
+            .map_err(err)?,
+            SeccompRule::new(vec![
+                condition(0, SeccompCmpOp::Eq, libc::PR_CAP_AMBIENT as u64).map_err(err)?,
+                condition(1, SeccompCmpOp::Eq, libc::PR_CAP_AMBIENT_IS_SET as u64).map_err(err)?,
+            ])
+            .map_err(err)?,
+        ],
     );
 
     let filter = SeccompFilter::new(
