@@ -9,7 +9,8 @@ use ipc::{Event, FromWorker, LoginStage, SignOutClass, ToWorker};
 use crate::config::Config;
 use crate::supervisor::{spawn, worker};
 
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Beyond the worker's own login timeout: time to start it and hear it.
+const MARGIN: Duration = Duration::from_secs(30);
 
 /// What went wrong, in an operator's words.
 pub fn describe(class: SignOutClass) -> &'static str {
@@ -30,13 +31,14 @@ pub async fn run(config: &Config) -> anyhow::Result<bool> {
     spawn::preflight(&config.worker)?;
     let mut spawned = spawn::spawn(&config.worker)?;
     let pid = spawned.pid;
-    let result = tokio::time::timeout(LOGIN_TIMEOUT, login(config, &mut spawned.channel, pid)).await;
+    let limit = config.msn.login_timeout + MARGIN;
+    let result = tokio::time::timeout(limit, login(config, &mut spawned.channel, pid)).await;
     let _ = spawned.channel.send(ToWorker::Shutdown).await;
     let _ = tokio::time::timeout(Duration::from_secs(3), spawned.child.wait()).await;
     let _ = spawned.child.start_kill();
     match result {
         Ok(r) => r,
-        Err(_) => bail!("no answer within {} s", LOGIN_TIMEOUT.as_secs()),
+        Err(_) => bail!("no answer within {} s", limit.as_secs()),
     }
 }
 

@@ -254,6 +254,7 @@ password_file = "/run/pw"
 servers = ["host:70000"]
 protocol_min = 12
 protocol_max = 7
+login_timeout_secs = 1
 
 [worker]
 heartbeat_interval_secs = 10
@@ -262,6 +263,7 @@ read_paths = ["relative/path"]
 
 [irc]
 time_zone = "Mars/Olympus"
+max_unregistered_per_address = 0
 "#;
         let e = errors(text);
         let keys: Vec<&str> = e.iter().map(|l| l.split(": ").nth(1).unwrap_or("")).collect();
@@ -271,9 +273,11 @@ time_zone = "Mars/Olympus"
             "msn.servers[0]",
             "msn.protocol_max",
             "msn.protocol_min",
+            "msn.login_timeout_secs",
             "worker.heartbeat_timeout_secs",
             "worker.read_paths[0]",
             "irc.time_zone",
+            "irc.max_unregistered_per_address",
         ] {
             assert!(keys.contains(&key), "{key} missing from {e:#?}");
         }

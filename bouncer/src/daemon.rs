@@ -165,8 +165,8 @@ impl Daemon {
         let mut sigint = signal(SignalKind::interrupt())?;
         let mut sighup = signal(SignalKind::hangup())?;
         let mut ticks = housekeeping(&self.config);
-        let mut positions = tokio::time::interval(crate::hub::POSITIONS_EVERY);
-        positions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut second = tokio::time::interval(crate::hub::SECOND);
+        second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let watchdog_period = systemd::watchdog_period();
         let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         loop {
@@ -206,8 +206,8 @@ impl Daemon {
                     hub.tick(std::time::Instant::now());
                     hub.end_turn();
                 }
-                _ = positions.tick() => {
-                    hub.save_positions();
+                _ = second.tick() => {
+                    hub.every_second(std::time::Instant::now());
                     hub.end_turn();
                 }
                 _ = watchdog.tick(), if watchdog_period.is_some() => systemd::watchdog(),

@@ -135,10 +135,10 @@ pub(crate) fn recording_off(error: &str) -> String {
     )
 }
 
-/// How often attached devices' positions are saved: after a crash, a
-/// device is re-sent at most the lines delivered in this long before it
-/// (and what was still on its way).
-pub const POSITIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often [`Hub::every_second`] runs. Attached devices' positions are
+/// saved this often: after a crash, a device is re-sent at most the lines
+/// delivered in this long before it (and what was still on its way).
+pub const SECOND: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct Hub {
     settings: Settings,
@@ -472,6 +472,12 @@ impl Hub {
     /// Every attached device has seen every delivered line (those it is
     /// still being replayed, or failed to be, aside): saved every second,
     /// so that a crash re-sends at most what was in flight.
+    /// Every [`SECOND`]: positions are saved; a slow login is mentioned.
+    pub fn every_second(&mut self, now: Instant) {
+        self.save_positions();
+        msn_events::login_watch(self, now);
+    }
+
     pub fn save_positions(&mut self) {
         let delivered = self.history.delivered();
         for id in self.clients.ids() {

@@ -26,7 +26,11 @@ pub enum WorkerState {
     Starting,
     LoggingIn {
         pid: u32,
+        /// The server being tried, and the step the login is at.
         server: String,
+        step: String,
+        /// When the worker gives up on this login.
+        gives_up_after: Duration,
     },
     SignedIn {
         pid: u32,
@@ -47,7 +51,7 @@ impl fmt::Display for WorkerState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WorkerState::Starting => write!(f, "starting the MSN worker"),
-            WorkerState::LoggingIn { server, .. } => write!(f, "logging in to {server}"),
+            WorkerState::LoggingIn { server, step, .. } => write!(f, "logging in to {server} ({step})"),
             WorkerState::SignedIn { account, .. } => write!(f, "signed in as {account}"),
             WorkerState::Restarting { after, reason } => {
                 write!(

@@ -177,6 +177,7 @@ mod tests {
             },
             heartbeat_interval_ms: 5000,
             first_conversation: 1,
+            login_timeout_ms: 60_000,
         }
     }
 

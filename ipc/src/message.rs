@@ -81,6 +81,9 @@ pub struct WorkerConfig {
     /// across the workers of one bouncer run, so a conversation is named
     /// by the same id in both processes' logs.
     pub first_conversation: ConversationId,
+    /// Longest a login may take, from connecting to the end of the
+    /// contact-list sync, before the worker gives up on it.
+    pub login_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

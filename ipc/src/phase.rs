@@ -240,6 +240,7 @@ mod tests {
             },
             heartbeat_interval_ms: 1000,
             first_conversation: 1,
+            login_timeout_ms: 60_000,
         })
     }
 

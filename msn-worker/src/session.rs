@@ -86,7 +86,10 @@ impl<'a> Session<'a> {
             inbox_tx,
             inbox,
             tls: None,
-            ns: NsLink::new(config.servers.clone()),
+            ns: NsLink::new(
+                config.servers.clone(),
+                Duration::from_millis(config.login_timeout_ms),
+            ),
             sbs: HashMap::new(),
             routing: Routing::new(config.first_conversation),
         }
@@ -207,7 +210,7 @@ impl<'a> Session<'a> {
         if self.ns.login_overdue(now) {
             let reason = format!(
                 "login did not complete within {} s",
-                ns_link::LOGIN_TIMEOUT.as_secs()
+                self.ns.login_timeout.as_secs()
             );
             return Ok(Some(self.end(SignOutClass::Transient, reason, None).await?));
         }

@@ -104,6 +104,7 @@ impl Worker {
             },
             heartbeat_interval_ms: 1000,
             first_conversation: 1,
+            login_timeout_ms: 60_000,
         };
         channel.send(ToWorker::Configure(config)).await?;
         match channel.recv().await? {

@@ -170,6 +170,36 @@ fn connections_still_logging_in_are_capped_per_address_and_a_login_frees_a_place
 }
 
 #[test]
+fn a_hung_server_is_given_up_after_the_configured_login_timeout_and_staff_see_it() {
+    let dir = TestDir::new();
+    let config = dir.write("msnbnc.toml", &config_text(&binaries().worker, ""));
+    msnbnc_tests::msn_env::add_to_config(&config, "[msn]", "login_timeout_secs = 5");
+    add_staff(&config, "alice", "open sesame", false);
+    let b = Bouncer::run(&config);
+    let (_, line) = b.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
+    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let mut alice = IrcClient::connect(port).unwrap();
+    alice.send("PASS :alice:open sesame");
+    alice.send("NICK alice");
+    alice.send("USER alice 0 * :A");
+    alice.expect(" 001 alice ", SOON).unwrap();
+    alice.send("PRIVMSG *msn :worker");
+    let server = format!("127.0.0.1:{}", msnbnc_tests::silent_server_port());
+    let now = alice.expect("MSN worker: ", SOON).unwrap();
+    assert!(
+        now.contains(&format!("logging in to {server} (connecting), ")) && now.contains("gives up after 5 s"),
+        "{now}"
+    );
+    let given_up = alice
+        .expect("NOTICE &msn :MSN worker: restarting in ", Duration::from_secs(15))
+        .unwrap();
+    assert!(
+        given_up.contains("login did not complete within 5 s"),
+        "{given_up}"
+    );
+}
+
+#[test]
 fn bad_input_gets_numerics_not_a_disconnect() {
     let (_d, _b, port) = bouncer();
     let mut c = IrcClient::connect(port).unwrap();

@@ -23,6 +23,7 @@ pub(super) struct RawMsn {
     passport_login: Option<String>,
     allow_plain_http_login: bool,
     auto_accept_contacts: bool,
+    login_timeout_secs: u64,
 }
 
 impl Default for RawMsn {
@@ -37,6 +38,7 @@ impl Default for RawMsn {
             passport_login: None,
             allow_plain_http_login: false,
             auto_accept_contacts: true,
+            login_timeout_secs: 60,
         }
     }
 }
@@ -49,6 +51,9 @@ pub struct MsnSettings {
     pub ca_file: Option<PathBuf>,
     pub passport: ipc::PassportConfig,
     pub auto_accept_contacts: bool,
+    /// A login that has not finished in this long is given up (and the
+    /// worker replaced after its back-off).
+    pub login_timeout: std::time::Duration,
 }
 
 pub(super) fn parse_server(s: &str) -> Result<ServerAddr, String> {
@@ -130,7 +135,14 @@ pub(super) fn validate(raw: RawMsn, errors: &mut Errors) -> MsnSettings {
             "must be an absolute path (the worker's sandbox allows absolute paths only)".into(),
         );
     }
+    if !(5..=600).contains(&raw.login_timeout_secs) {
+        errors.add(
+            "msn.login_timeout_secs",
+            format!("{} is not between 5 and 600", raw.login_timeout_secs),
+        );
+    }
     MsnSettings {
+        login_timeout: std::time::Duration::from_secs(raw.login_timeout_secs.clamp(5, 600)),
         servers,
         protocol: VersionRange {
             min: raw.protocol_min,

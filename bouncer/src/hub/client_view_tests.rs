@@ -301,6 +301,8 @@ fn a_worker_restart_is_one_line_per_channel_each_way_and_one_in_the_roster() {
     h.worker_state(WorkerState::LoggingIn {
         pid: 2,
         server: "127.0.0.1:1863".into(),
+        step: "connecting".into(),
+        gives_up_after: std::time::Duration::from_secs(60),
     });
     // A failed try: still the same outage.
     h.worker_state(restarting);

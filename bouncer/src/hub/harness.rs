@@ -201,11 +201,20 @@ impl Harness {
 
     /// The same, with the ids their results answer to.
     pub fn commands_with_ids(&mut self) -> Vec<(u64, ipc::Command)> {
+        self.controls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Control::Command { id, command } => Some((id, command)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Everything the supervisor was sent since the last call.
+    pub fn controls(&mut self) -> Vec<Control> {
         let mut out = Vec::new();
         while let Ok(c) = self.worker.try_recv() {
-            if let Control::Command { id, command } = c {
-                out.push((id, command));
-            }
+            out.push(c);
         }
         out
     }

@@ -273,3 +273,82 @@ fn the_service_answers_from_its_table() {
     assert_eq!(password.len(), 20, "{line}");
     assert!(h.store().verify("kim", password).unwrap().is_some());
 }
+
+#[test]
+fn a_slow_login_is_told_in_the_roster_with_its_server_step_and_time() {
+    let mut h = Harness::new("");
+    let alice = h.attach("alice", None, &[]);
+    let login = |step: &str| WorkerState::LoggingIn {
+        pid: 7,
+        server: "msn.example.net:1863".into(),
+        step: step.into(),
+        gives_up_after: std::time::Duration::from_secs(60),
+    };
+    h.worker_state(login("connecting"));
+    h.worker_state(login("authenticating with Passport"));
+    let start = std::time::Instant::now();
+    let at = |s: u64| start + std::time::Duration::from_secs(s);
+    h.got(alice);
+    h.end_turn_only(|hub| hub.every_second(at(5)));
+    assert!(!has(&h.got(alice), "still logging in"), "not yet");
+    h.end_turn_only(|hub| hub.every_second(at(16)));
+    let got = h.got(alice);
+    assert!(
+        has(
+            &got,
+            "NOTICE &msn :MSN worker: still logging in to msn.example.net:1863 (authenticating with Passport), 16 s so far; gives up after 60 s"
+        ),
+        "{got:#?}"
+    );
+    h.end_turn_only(|hub| hub.every_second(at(20)));
+    assert!(!has(&h.got(alice), "still logging in"), "once per doubling");
+    h.end_turn_only(|hub| hub.every_second(at(31)));
+    assert!(has(&h.got(alice), "31 s so far"));
+    h.line(alice, "PRIVMSG *msn :worker");
+    assert!(has(
+        &h.got(alice),
+        "MSN worker: logging in to msn.example.net:1863 (authenticating with Passport), "
+    ));
+}
+
+#[test]
+fn a_long_back_off_says_when_the_next_attempt_is_each_time_and_how_to_try_now() {
+    let mut h = Harness::new("");
+    h.signed_in(&[]);
+    let alice = h.attach("alice", None, &[]);
+    let restarting = |secs: u64| WorkerState::Restarting {
+        after: std::time::Duration::from_secs(secs),
+        reason: "worker crashed".into(),
+    };
+    h.worker_state(restarting(2));
+    h.worker_state(WorkerState::Starting);
+    h.worker_state(restarting(4));
+    h.worker_state(WorkerState::Starting);
+    h.worker_state(restarting(256));
+    let got = h.got(alice);
+    let told: Vec<&String> = got
+        .iter()
+        .filter(|l| l.contains("NOTICE &msn :MSN worker:"))
+        .collect();
+    assert_eq!(
+        told.len(),
+        2,
+        "the outage's first word, then the long wait: {told:#?}"
+    );
+    assert!(
+        told[1].contains("restarting in 256 s (at ") && told[1].contains("): worker crashed"),
+        "{told:#?}"
+    );
+    assert!(told[1].contains("/msg *msn worker restart"), "{told:#?}");
+    h.line(alice, "PRIVMSG *msn :worker");
+    let got = h.got(alice);
+    assert!(has(&got, "MSN worker: restarting in "), "{got:#?}");
+    h.line(alice, "PRIVMSG *msn :worker restart");
+    assert!(has(&h.got(alice), "restarting the MSN worker"));
+    assert!(
+        h.controls()
+            .iter()
+            .any(|c| matches!(c, crate::supervisor::Control::Restart)),
+        "the supervisor is asked to try now"
+    );
+}

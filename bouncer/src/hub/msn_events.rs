@@ -19,6 +19,19 @@ use crate::untrusted::{irc_text, short};
 /// not flood every staff client.
 const MAX_LINES: usize = 25;
 
+/// A back-off this long is announced in `&msn` every time, with when the
+/// next attempt is.
+const LONG_BACKOFF: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Every second: a login that is taking long is mentioned in `&msn` (at
+/// 15 s, 30 s, 60 s …), with the server and the step it is at.
+pub(super) fn login_watch(hub: &mut Hub, now: std::time::Instant) {
+    if hub.worker.login_is_slow(now) {
+        let described = hub.worker.described(&hub.settings.irc.time_zone, now);
+        hub.roster_notice(&format!("MSN worker: still {described}"));
+    }
+}
+
 pub(super) fn worker_state(hub: &mut Hub, state: &WorkerState) {
     let lost = super::worker_link::WorkerLink::lost(state);
     // A worker that is gone will not confirm deliveries it accepted.
@@ -37,11 +50,19 @@ pub(super) fn worker_state(hub: &mut Hub, state: &WorkerState) {
             hub.worker.first_word_of_outage();
             true
         }
+        // A long back-off is said each time: when the next attempt is.
+        WorkerState::Restarting { after, .. } if *after >= LONG_BACKOFF => {
+            hub.worker.first_word_of_outage();
+            true
+        }
         _ if lost => hub.worker.first_word_of_outage(),
         _ => false,
     };
     if tell {
-        let text = format!("MSN worker: {}", hub.worker.shown());
+        let described = hub
+            .worker
+            .described(&hub.settings.irc.time_zone, std::time::Instant::now());
+        let text = format!("MSN worker: {described}");
         hub.roster_notice(&text);
         super::welcome::roster_topic_changed(hub);
     }

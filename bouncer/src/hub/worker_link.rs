@@ -4,8 +4,11 @@
 //! it with a failure.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+
+use crate::irc::local_time::LocalTime;
 
 use crate::irc::conn::ClientId;
 use crate::supervisor::{Control, WorkerState};
@@ -24,7 +27,15 @@ pub struct WorkerLink {
     pub account_status: Option<ipc::Status>,
     /// Staff were told of the outage going on.
     outage_told: bool,
+    /// Since when the worker is in this state (a login: since its start).
+    since: Instant,
+    /// How long into the current login `&msn` was last told of it.
+    login_told: Duration,
 }
+
+/// A login this slow is mentioned in `&msn`, and again each time it has
+/// taken twice as long.
+const LOGIN_SLOW: Duration = Duration::from_secs(15);
 
 impl WorkerLink {
     pub fn new(control: mpsc::Sender<Control>) -> WorkerLink {
@@ -36,6 +47,8 @@ impl WorkerLink {
             service: HashMap::new(),
             account_status: None,
             outage_told: false,
+            since: Instant::now(),
+            login_told: Duration::ZERO,
         }
     }
 
@@ -66,13 +79,69 @@ impl WorkerLink {
         if matches!(state, WorkerState::SignedIn { .. }) {
             self.outage_told = false;
         }
+        // The steps of one login count from its start.
+        let same_login = matches!(
+            (&self.state, state),
+            (WorkerState::LoggingIn { pid: a, .. }, WorkerState::LoggingIn { pid: b, .. }) if a == b
+        );
+        if !same_login {
+            self.since = Instant::now();
+            self.login_told = Duration::ZERO;
+        }
         self.shown = short(&state.to_string());
         self.state = state.clone();
     }
 
-    /// What staff are told the worker is doing.
+    /// What the worker is doing, in a few words (for the `&msn` topic).
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// What the worker is doing, with its times: how long a login has
+    /// taken, and when the next attempt after a failure is (in `local`
+    /// time).
+    pub fn described(&self, local: &LocalTime, now: Instant) -> String {
+        let so_far = now.saturating_duration_since(self.since);
+        let text = match &self.state {
+            WorkerState::LoggingIn {
+                server,
+                step,
+                gives_up_after,
+                ..
+            } => format!(
+                "logging in to {server} ({step}), {} s so far; gives up after {} s",
+                so_far.as_secs(),
+                gives_up_after.as_secs()
+            ),
+            WorkerState::Restarting { after, reason } => {
+                let left = after.saturating_sub(so_far);
+                let at = crate::store::now_ms() + i64::try_from(left.as_millis()).unwrap_or(0);
+                format!(
+                    "restarting in {} s (at {}): {reason}; an administrator can try now with /msg *msn worker restart",
+                    left.as_secs_f64().ceil() as u64,
+                    local.clock_seconds(at)
+                )
+            }
+            _ => return self.shown.clone(),
+        };
+        short(&text)
+    }
+
+    /// A login that is taking long, when `&msn` should hear of it again.
+    pub fn login_is_slow(&mut self, now: Instant) -> bool {
+        if !matches!(self.state, WorkerState::LoggingIn { .. }) {
+            return false;
+        }
+        let so_far = now.saturating_duration_since(self.since);
+        let next = match self.login_told.is_zero() {
+            true => LOGIN_SLOW,
+            false => self.login_told * 2,
+        };
+        if so_far < next {
+            return false;
+        }
+        self.login_told = next;
+        true
     }
 
     pub fn signed_in(&self) -> bool {

@@ -56,6 +56,12 @@ impl LocalTime {
         format!("{:02}:{:02}", t.hour(), t.minute())
     }
 
+    /// `12:10:07`.
+    pub fn clock_seconds(&self, ms: i64) -> String {
+        let t = self.civil(ms);
+        format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+    }
+
     /// `2026-12-04 12:10`.
     pub fn date_and_clock(&self, ms: i64) -> String {
         let t = self.civil(ms);

@@ -21,6 +21,8 @@ type SignedOut = (SignOutClass, String, Option<Duration>);
 pub(super) struct Running<'l, 'a> {
     link: &'l mut Link<'a>,
     pid: u32,
+    /// The server the login is trying.
+    server: String,
     /// Commands sent and not answered yet.
     outstanding: HashSet<u64>,
     nonce_sent: u64,
@@ -31,10 +33,11 @@ pub(super) struct Running<'l, 'a> {
 }
 
 impl<'l, 'a> Running<'l, 'a> {
-    pub(super) fn new(link: &'l mut Link<'a>, pid: u32) -> Self {
+    pub(super) fn new(link: &'l mut Link<'a>, pid: u32, server: String) -> Self {
         Running {
             link,
             pid,
+            server,
             outstanding: HashSet::new(),
             nonce_sent: 0,
             nonce_acked: 0,
@@ -133,9 +136,23 @@ impl<'l, 'a> Running<'l, 'a> {
             *self.link.next_conversation = (*self.link.next_conversation).max(c.saturating_add(1));
         }
         match &event {
-            Event::LoginProgress(LoginStage::Connecting(server)) => {
-                let server = short(&server.to_string());
-                self.link.state(WorkerState::LoggingIn { pid, server }).await;
+            Event::LoginProgress(stage) => {
+                let step = match stage {
+                    LoginStage::Connecting(server) => {
+                        self.server = short(&server.to_string());
+                        "connecting".to_owned()
+                    }
+                    LoginStage::Negotiated { protocol } => format!("MSNP{protocol} agreed"),
+                    LoginStage::Authenticating => "authenticating with Passport".to_owned(),
+                    LoginStage::Synchronising => "loading the contact list".to_owned(),
+                };
+                let state = WorkerState::LoggingIn {
+                    pid,
+                    server: self.server.clone(),
+                    step,
+                    gives_up_after: self.link.config.msn.login_timeout,
+                };
+                self.link.state(state).await;
             }
             Event::SignedIn { account, .. } => {
                 let account = short(account);

@@ -120,6 +120,7 @@ pub fn worker_config(config: &Config, first_conversation: u64) -> WorkerConfig {
         heartbeat_interval_ms: u64::try_from(config.worker.heartbeat_interval.as_millis())
             .unwrap_or(u64::MAX),
         first_conversation,
+        login_timeout_ms: u64::try_from(config.msn.login_timeout.as_millis()).unwrap_or(u64::MAX),
     }
 }
 
@@ -302,11 +303,13 @@ impl Link<'_> {
             .unwrap_or_default();
         self.state(WorkerState::LoggingIn {
             pid,
-            server: first_server,
+            server: first_server.clone(),
+            step: "connecting".into(),
+            gives_up_after: config.msn.login_timeout,
         })
         .await;
 
-        let (ended, unanswered) = Running::new(self, pid).run(&mut channel).await;
+        let (ended, unanswered) = Running::new(self, pid, first_server).run(&mut channel).await;
         // Commands this worker never answered: say so, nothing is left hanging.
         for id in unanswered {
             let result = ipc::CommandResult::Failed(ipc::Failure {

@@ -11,8 +11,6 @@ use tokio::sync::mpsc;
 
 use crate::msnp::ns::NsSession;
 
-/// Longest a login may take from TCP connect to the end of the list sync.
-pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(90);
 /// Most dispatch redirects followed in one login.
 pub const MAX_REDIRECTS: usize = 3;
 
@@ -22,6 +20,8 @@ pub struct NsLink {
     pub conn: u64,
     pub writer: Option<mpsc::Sender<Vec<u8>>>,
     login_started: Instant,
+    /// Longest a login may take from TCP connect to the end of the list sync.
+    pub login_timeout: Duration,
     redirects: usize,
     ticket_rejections: u32,
     /// The configured servers, and the next one to try.
@@ -42,8 +42,9 @@ pub enum AfterEnd {
 }
 
 impl NsLink {
-    pub fn new(servers: Vec<ServerAddr>) -> NsLink {
+    pub fn new(servers: Vec<ServerAddr>, login_timeout: Duration) -> NsLink {
         NsLink {
+            login_timeout,
             session: None,
             conn: 0,
             writer: None,
@@ -83,7 +84,7 @@ impl NsLink {
 
     /// Whether the login has taken too long.
     pub fn login_overdue(&self, now: Instant) -> bool {
-        !self.online() && now.duration_since(self.login_started) > LOGIN_TIMEOUT
+        !self.online() && now.duration_since(self.login_started) > self.login_timeout
     }
 
     /// The dispatch server sends us elsewhere: `Err` when that has gone
@@ -157,18 +158,18 @@ mod tests {
 
     #[test]
     fn servers_are_tried_in_order() {
-        let mut ns = NsLink::new(servers());
+        let mut ns = NsLink::new(servers(), Duration::from_secs(60));
         assert_eq!(ns.first_server().map(|s| s.host), Some("a".into()));
         assert_eq!(ns.next_server().map(|s| s.host), Some("b".into()));
         assert_eq!(ns.next_server(), None);
         assert_eq!(ns.replace(), 1);
         assert!(!ns.login_overdue(Instant::now()));
-        assert!(ns.login_overdue(Instant::now() + LOGIN_TIMEOUT * 2));
+        assert!(ns.login_overdue(Instant::now() + Duration::from_secs(121)));
     }
 
     #[test]
     fn a_rejected_ticket_is_tried_once_more_then_named_a_credentials_problem() {
-        let mut ns = NsLink::new(servers());
+        let mut ns = NsLink::new(servers(), Duration::from_secs(60));
         ns.ticket_rejected();
         let again = ns.ended(SignOutClass::Transient, "911".into(), None);
         assert!(matches!(again, AfterEnd::LogInAgain(s) if s.host == "a"));
@@ -179,7 +180,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let mut ns = NsLink::new(servers());
+        let mut ns = NsLink::new(servers(), Duration::from_secs(60));
         let plain = ns.ended(SignOutClass::SignedInElsewhere, "OTH".into(), None);
         assert!(matches!(
             plain,
@@ -192,7 +193,7 @@ mod tests {
 
     #[test]
     fn redirects_and_closed_connections() {
-        let mut ns = NsLink::new(servers());
+        let mut ns = NsLink::new(servers(), Duration::from_secs(60));
         for _ in 0..MAX_REDIRECTS {
             assert!(ns.redirected().is_ok());
         }

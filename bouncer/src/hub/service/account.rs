@@ -114,8 +114,10 @@ pub(super) fn worker(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<()
     if !args.is_empty() {
         return Err(String::new());
     }
-    let text = format!("MSN worker: {}", hub.worker.shown());
-    notice(hub, asker.client, &text);
+    let described = hub
+        .worker
+        .described(&hub.settings.irc.time_zone, std::time::Instant::now());
+    notice(hub, asker.client, &format!("MSN worker: {described}"));
     Ok(())
 }
 
