@@ -40,9 +40,10 @@ impl Customer {
         let who = email.split('@').next().unwrap_or(email);
         let c = s.sim.customer(email);
         c.sign_in("NLN");
-        let (stop, accepted, refused) = (Arc::default(), Arc::default(), Arc::default());
-        let (stop2, accepted2, refused2): (Arc<AtomicBool>, Arc<Mutex<Vec<String>>>, Arc<Mutex<usize>>) =
-            (Arc::clone(&stop), Arc::clone(&accepted), Arc::clone(&refused));
+        let stop: Arc<AtomicBool> = Arc::default();
+        let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+        let refused: Arc<Mutex<usize>> = Arc::default();
+        let (stop2, accepted2, refused2) = (stop.clone(), accepted.clone(), refused.clone());
         s.rt.spawn(async move {
             let mut n = 0u64;
             while !stop2.load(Ordering::Relaxed) {
