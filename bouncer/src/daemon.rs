@@ -243,7 +243,15 @@ impl Daemon {
     fn worker_update(&mut self, update: &Update) {
         match update {
             Update::State(state) if *state != self.worker_state => {
-                tracing::info!("worker state: {state}");
+                // A login's steps are in STATUS= and at debug; its start at info.
+                let next_step = matches!(
+                    (&self.worker_state, state),
+                    (WorkerState::LoggingIn { pid: a, .. }, WorkerState::LoggingIn { pid: b, .. }) if a == b
+                );
+                match next_step {
+                    true => tracing::debug!("worker state: {state}"),
+                    false => tracing::info!("worker state: {state}"),
+                }
                 systemd::status(&state.to_string());
                 self.worker_state = state.clone();
             }
