@@ -9,8 +9,14 @@ const SOON: Duration = Duration::from_secs(10);
 
 /// A bouncer with staff user alice (password "open sesame") and its IRC port.
 fn bouncer() -> (TestDir, Bouncer, u16) {
+    bouncer_with("[irc]", "")
+}
+
+/// [`bouncer`], with `lines` added to configuration section `section`.
+fn bouncer_with(section: &str, lines: &str) -> (TestDir, Bouncer, u16) {
     let dir = TestDir::new();
     let config = dir.write("msnbnc.toml", &config_text(&binaries().worker, ""));
+    msnbnc_tests::msn_env::add_to_config(&config, section, lines);
     add_staff(&config, "alice", "open sesame", false);
     let b = Bouncer::run(&config);
     let (_, line) = b.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
@@ -138,13 +144,7 @@ fn lines_before_login_are_paced_like_any_others() {
 
 #[test]
 fn connections_still_logging_in_are_capped_per_address_and_a_login_frees_a_place() {
-    let dir = TestDir::new();
-    let config = dir.write("msnbnc.toml", &config_text(&binaries().worker, ""));
-    msnbnc_tests::msn_env::add_to_config(&config, "[irc]", "max_unregistered_per_address = 3");
-    add_staff(&config, "alice", "open sesame", false);
-    let b = Bouncer::run(&config);
-    let (_, line) = b.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
-    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let (_d, _b, port) = bouncer_with("[irc]", "max_unregistered_per_address = 3");
     let mut waiting: Vec<IrcClient> = (0..3).map(|_| IrcClient::connect(port).unwrap()).collect();
     for (i, c) in waiting.iter_mut().enumerate() {
         c.send(&format!("PING :w{i}"));
@@ -171,13 +171,7 @@ fn connections_still_logging_in_are_capped_per_address_and_a_login_frees_a_place
 
 #[test]
 fn a_hung_server_is_given_up_after_the_configured_login_timeout_and_staff_see_it() {
-    let dir = TestDir::new();
-    let config = dir.write("msnbnc.toml", &config_text(&binaries().worker, ""));
-    msnbnc_tests::msn_env::add_to_config(&config, "[msn]", "login_timeout_secs = 5");
-    add_staff(&config, "alice", "open sesame", false);
-    let b = Bouncer::run(&config);
-    let (_, line) = b.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
-    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let (_d, _b, port) = bouncer_with("[msn]", "login_timeout_secs = 5");
     let mut alice = IrcClient::connect(port).unwrap();
     alice.send("PASS :alice:open sesame");
     alice.send("NICK alice");

@@ -43,13 +43,7 @@ fn an_answer_left_unconfirmed_by_a_crash_is_reported_in_its_conversation() {
         "{got:#?}"
     );
     assert!(has(&got, "JOIN #bob"), "the conversation is open again: {got:#?}");
-    let stored: Vec<String> = h
-        .store()
-        .latest(1, None, 10)
-        .unwrap()
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    let stored = h.stored_texts(1);
     assert!(
         stored.iter().any(|t| t.starts_with("delivery unknown")),
         "kept in the conversation's history: {stored:#?}"
@@ -162,18 +156,12 @@ fn a_device_that_cannot_be_noted_in_a_read_only_store_is_told() {
     let laptop = h.attach("alice", Some("laptop"), &[]);
     h.detach(laptop);
     customer_lines(&mut h, "missed", 2);
-    h.hub.store.write(Box::new(|s| {
-        s.conn.pragma_update(None, "query_only", true).unwrap();
-        Box::new(|_: &mut super::Hub| {})
-    }));
+    h.store_fails(true);
     let phone = h.attach("alice", Some("phone"), &[]);
     h.wait_for(phone, "Could not replay what this device missed");
     h.end_turn_only(super::Hub::save_positions);
     h.detach(phone);
-    h.hub.store.write(Box::new(|s| {
-        s.conn.pragma_update(None, "query_only", false).unwrap();
-        Box::new(|_: &mut super::Hub| {})
-    }));
+    h.store_fails(false);
     let phone = h.attach("alice", Some("phone"), &[]);
     let got = h.wait_for(phone, "missed 1");
     assert_eq!(replayed(&got, "missed"), 2, "{got:#?}");

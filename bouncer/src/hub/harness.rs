@@ -84,6 +84,20 @@ impl Harness {
         Store::open(&self.dir.path().join("msnbnc.db")).unwrap()
     }
 
+    /// The texts of stored conversation `conversation`'s last lines.
+    pub fn stored_texts(&self, conversation: i64) -> Vec<String> {
+        let lines = self.store().latest(conversation, None, 10).unwrap();
+        lines.into_iter().map(|l| l.text).collect()
+    }
+
+    /// As if the disk under the writer failed (`true`), or came back.
+    pub fn store_fails(&mut self, failing: bool) {
+        self.hub.store.write(Box::new(move |s| {
+            s.conn.pragma_update(None, "query_only", failing).unwrap();
+            Box::new(|_: &mut Hub| {})
+        }));
+    }
+
     /// Runs `f` on the hub, ends the turn, and lets the store threads
     /// answer everything they were given.
     fn turn(&mut self, f: impl FnOnce(&mut Hub)) {

@@ -78,10 +78,7 @@ fn a_store_that_fails_is_announced_lines_are_still_shown_and_recording_resumes()
     h.signed_in(&[BOB]);
     let alice = h.attach("alice", None, &[]);
     // As if the disk failed under the writer.
-    h.hub.store.write(Box::new(|s| {
-        s.conn.pragma_update(None, "query_only", true).unwrap();
-        Box::new(|_: &mut super::Hub| {})
-    }));
+    h.store_fails(true);
     h.customer_says(1, BOB, "lost line");
     let got = h.got(alice);
     assert!(
@@ -97,21 +94,12 @@ fn a_store_that_fails_is_announced_lines_are_still_shown_and_recording_resumes()
         has(&got, "NOTICE &msn :history is NOT being recorded"),
         "{got:#?}"
     );
-    h.hub.store.write(Box::new(|s| {
-        s.conn.pragma_update(None, "query_only", false).unwrap();
-        Box::new(|_: &mut super::Hub| {})
-    }));
+    h.store_fails(false);
     h.customer_says(1, BOB, "kept line");
     let got = h.got(alice);
     assert!(has(&got, "history is being recorded again"), "{got:#?}");
     assert!(h.hub.history.broken().is_none());
-    let texts: Vec<String> = h
-        .store()
-        .latest(1, None, 10)
-        .unwrap()
-        .into_iter()
-        .map(|l| l.text)
-        .collect();
+    let texts = h.stored_texts(1);
     assert_eq!(texts, ["kept line"]);
 }
 
