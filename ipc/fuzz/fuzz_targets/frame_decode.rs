@@ -82,5 +82,6 @@ fn config() -> WorkerConfig {
         },
         heartbeat_interval_ms: 1000,
         first_conversation: 1,
+        login_timeout_ms: 60_000,
     }
 }
