@@ -10,6 +10,7 @@
 mod clients;
 mod conversation;
 mod conversations;
+mod desk;
 mod history;
 pub mod irc_commands;
 mod msn_events;
@@ -27,6 +28,8 @@ mod worker_link;
 mod client_view_tests;
 #[cfg(test)]
 mod crash_tests;
+#[cfg(test)]
+mod desk_tests;
 #[cfg(any(test, feature = "harness"))]
 pub mod harness;
 #[cfg(test)]
@@ -78,6 +81,8 @@ pub struct Preload {
     pub staff: Vec<String>,
     /// Staff messages MSN does not have for sure.
     pub outbox: Vec<Queued>,
+    /// Conversations the desk has not resolved: they come back dormant.
+    pub unresolved: Vec<crate::store::desk::Unresolved>,
 }
 
 impl Preload {
@@ -90,6 +95,7 @@ impl Preload {
             contacts: store.known_contacts()?,
             staff: store.users()?.into_iter().map(|u| u.name).collect(),
             outbox: store.outbox_open()?,
+            unresolved: store.unresolved()?,
         })
     }
 }
@@ -154,6 +160,8 @@ pub struct Hub {
     /// The hub's own client-event queue, for work it starts beside itself
     /// that reports back (a replay).
     events: mpsc::Sender<ClientEvent>,
+    /// Added to the system clock for the desk's times (tests move it).
+    clock_offset_ms: i64,
 }
 
 impl Hub {
@@ -164,7 +172,7 @@ impl Hub {
         worker: mpsc::Sender<Control>,
         events: mpsc::Sender<ClientEvent>,
     ) -> Hub {
-        Hub {
+        let mut hub = Hub {
             roster: Roster::new(preload.contacts, &preload.staff),
             conversations: Conversations::new(preload.next_conversation),
             history: History::new(preload.next_line),
@@ -180,7 +188,10 @@ impl Hub {
             worker: WorkerLink::new(worker),
             store,
             events,
-        }
+            clock_offset_ms: 0,
+        };
+        desk::restore(&mut hub, preload.unresolved);
+        hub
     }
 
     // ---- entry points ------------------------------------------------------
@@ -472,10 +483,17 @@ impl Hub {
     /// Every attached device has seen every delivered line (those it is
     /// still being replayed, or failed to be, aside): saved every second,
     /// so that a crash re-sends at most what was in flight.
-    /// Every [`SECOND`]: positions are saved; a slow login is mentioned.
+    /// Every [`SECOND`]: positions are saved; a slow login is mentioned;
+    /// topics show how long customers have waited.
     pub fn every_second(&mut self, now: Instant) {
         self.save_positions();
         msn_events::login_watch(self, now);
+        desk::show_waits(self);
+    }
+
+    /// Now, for the desk (ms since the epoch).
+    fn now_ms(&self) -> i64 {
+        crate::store::now_ms().saturating_add(self.clock_offset_ms)
     }
 
     pub fn save_positions(&mut self) {

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod certs;
 pub mod contacts;
+pub mod desk;
 pub mod lines;
 pub mod outbox_rows;
 pub mod positions;

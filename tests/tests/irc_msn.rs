@@ -513,7 +513,7 @@ fn formatting_actions_and_claims() {
     alice.send("PRIVMSG *msn :claim #bob");
     alice
         .expect(
-            "TOPIC #bob :Conversation with bob@example.com (Bob, online) | claimed by alice",
+            "TOPIC #bob :Conversation with bob@example.com (Bob, online) | open | claimed by alice",
             SOON,
         )
         .unwrap();
@@ -605,6 +605,48 @@ fn admins_manage_users_and_the_worker_from_irc() {
         .expect("NOTICE &msn :MSN worker: signed in as", SOON)
         .unwrap();
     assert!(e.s.rt.block_on(e.s.sim.wait_until(SOON, |s| s.logins() == 3)));
+}
+
+#[test]
+fn the_desk_follows_a_conversation_from_new_to_resolved_and_back_when_the_customer_writes() {
+    let e = env();
+    let mut alice = login(e.port, "alice");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "my parcel never came")).unwrap();
+    alice
+        .expect(
+            "TOPIC #bob :Conversation with bob@example.com (Bob, online) | new | unclaimed",
+            SOON,
+        )
+        .unwrap();
+    alice.send("PRIVMSG *msn :queue");
+    alice
+        .expect("#bob bob@example.com — new, waiting ", SOON)
+        .unwrap();
+    alice.send("PRIVMSG #bob :Sorry about that, I will check.");
+    alice
+        .expect(
+            "TOPIC #bob :Conversation with bob@example.com (Bob, online) | open | unclaimed",
+            SOON,
+        )
+        .unwrap();
+    alice.send("PRIVMSG *msn :resolve #bob resent by courier");
+    alice
+        .expect("NOTICE #bob :resolved by alice: resent by courier", SOON)
+        .unwrap();
+    alice.send("PRIVMSG *msn :queue");
+    alice.expect("the queue is empty", SOON).unwrap();
+    // The customer writes again: the conversation is back in the queue.
+    e.s.rt.block_on(bob.say(ACCOUNT, "it came, but broken")).unwrap();
+    alice
+        .expect("NOTICE #bob :re-opened: the customer wrote again", SOON)
+        .unwrap();
+    alice.expect("| new | unclaimed", SOON).unwrap();
+    alice.send("PRIVMSG *msn :queue");
+    alice
+        .expect("#bob bob@example.com — new, waiting ", SOON)
+        .unwrap();
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use ipc::ConversationId;
 
 use super::roster::Roster;
+use crate::store::desk::{DeskRow, DeskState};
 use crate::store::lines::ConversationRow;
 use crate::untrusted::short;
 
@@ -40,6 +41,45 @@ pub struct Conversation {
     /// Got the unattended auto-reply since staff were last attached.
     pub auto_replied: bool,
     pub created_ms: i64,
+    pub desk: Desk,
+}
+
+/// Where the conversation stands for the desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desk {
+    pub state: DeskState,
+    /// The customer's oldest unanswered line (ms), while there is one.
+    pub waiting_since_ms: Option<i64>,
+    /// When the state last changed (ms; 0: never set, a fresh record).
+    pub state_ms: i64,
+    /// The wait last shown in the topic (whole minutes, at its step).
+    pub shown_wait: Option<u64>,
+}
+
+impl Desk {
+    /// A record the desk has not spoken of yet.
+    pub fn fresh() -> Desk {
+        Desk {
+            state: DeskState::Resolved,
+            waiting_since_ms: None,
+            state_ms: 0,
+            shown_wait: None,
+        }
+    }
+
+    /// How long the customer has waited at `now_ms`, in whole minutes at
+    /// the step the topic shows (each minute to 10, then 5 to 60, then
+    /// 15): `None` under a minute or with nothing unanswered.
+    pub fn wait_step(&self, now_ms: i64) -> Option<u64> {
+        let since = self.waiting_since_ms?;
+        let minutes = u64::try_from(now_ms.saturating_sub(since) / 60_000).unwrap_or(0);
+        match minutes {
+            0 => None,
+            1..=10 => Some(minutes),
+            11..=60 => Some(minutes / 5 * 5),
+            _ => Some(minutes / 15 * 15),
+        }
+    }
 }
 
 impl Conversation {
@@ -53,6 +93,18 @@ impl Conversation {
             last_activity: now,
             auto_replied: false,
             created_ms: crate::store::now_ms(),
+            desk: Desk::fresh(),
+        }
+    }
+
+    /// Its desk fields, as stored.
+    pub fn desk_row(&self) -> DeskRow {
+        DeskRow {
+            conversation: self.id,
+            state: self.desk.state,
+            waiting_since_ms: self.desk.waiting_since_ms,
+            claim: self.claim.clone(),
+            state_ms: self.desk.state_ms,
         }
     }
 
@@ -105,8 +157,10 @@ impl Conversation {
         }
     }
 
-    /// The channel topic: who the customers are and who answers.
-    pub fn topic(&self, roster: &Roster) -> String {
+    /// The channel topic: who the customers are, where the conversation
+    /// stands and for how long its customer has waited (at `now_ms`), and
+    /// who answers.
+    pub fn topic(&self, roster: &Roster, now_ms: i64) -> String {
         let members: Vec<String> = self
             .customers
             .iter()
@@ -120,7 +174,12 @@ impl Conversation {
             Some(who) => format!(" | claimed by {who}"),
             None => " | unclaimed".to_owned(),
         };
-        format!("Conversation with {}{claimed}", members.join(", "))
+        let state = match (self.desk.state_ms, self.desk.wait_step(now_ms)) {
+            (0, _) => String::new(),
+            (_, Some(m)) => format!(" | {}, waiting {m} min", self.desk.state.as_str()),
+            (_, None) => format!(" | {}", self.desk.state.as_str()),
+        };
+        format!("Conversation with {}{state}{claimed}", members.join(", "))
     }
 }
 

@@ -20,6 +20,8 @@ fn answer_on_the_wire_then_crash() -> Harness {
         .into_iter()
         .find_map(|(id, c)| matches!(c, Command::SendMessage { .. }).then_some(id))
         .expect("the answer went to the worker");
+    // Resolved: it does not come back by itself after the restart.
+    h.line(alice, "PRIVMSG *msn :resolve #bob");
     h.detach(alice);
     h.worker(Event::Sent { command_id: sent });
     h.crash_and_restart()

@@ -249,6 +249,13 @@ impl Harness {
         }
     }
 
+    /// Moves the desk's clock on (waits, and what depends on the time).
+    pub fn advance_clock(&mut self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.hub.clock_offset_ms = self.hub.clock_offset_ms.saturating_add(ms);
+        self.turn(|hub| hub.every_second(Instant::now()));
+    }
+
     /// A customer writes in worker conversation `conversation`.
     pub fn customer_says(&mut self, conversation: u64, from: &str, text: &str) {
         self.worker(ipc::Event::Message {

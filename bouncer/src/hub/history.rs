@@ -95,6 +95,10 @@ impl History {
         self.batch.outbox.push(change);
     }
 
+    pub fn desk(&mut self, row: crate::store::desk::DeskRow) {
+        self.batch.desk.push(row);
+    }
+
     pub fn contact_named(&mut self, handle: String, name: String) {
         self.batch.contact_names.push((handle, name));
     }

@@ -128,6 +128,7 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
     if ctx.cmd != "PRIVMSG" {
         return;
     }
+    super::desk::staff_answered(hub, id, &ctx.nick);
     let (body, format) = for_customer(text, &ctx.nick, &signature(hub, &ctx.nick));
     let message = StaffMessage {
         row,

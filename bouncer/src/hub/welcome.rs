@@ -249,7 +249,7 @@ pub(super) fn topic(hub: &Hub, channel: &str) -> String {
         .by_channel(channel)
         .and_then(|c| hub.conversations.get(c))
     {
-        Some(c) => c.topic(&hub.roster),
+        Some(c) => c.topic(&hub.roster, hub.now_ms()),
         None => String::new(),
     }
 }

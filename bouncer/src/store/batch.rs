@@ -1,12 +1,13 @@
 //! What the hub changed in one turn, as one unit of work for the writer:
 //! new or renamed conversations, lines, outbox moves, device positions,
-//! contact names. The writer applies several batches in one transaction
+//! contact names, desk states. The writer applies several batches in one transaction
 //! when they queue up (group commit).
 
 use std::collections::BTreeMap;
 
 use ipc::TextFormat;
 
+use super::desk::DeskRow;
 use super::lines::{ConversationRow, LineRow};
 use super::outbox_rows::State;
 use super::{Store, StoreError};
@@ -47,6 +48,8 @@ pub struct Batch {
     pub devices: Vec<DeviceSeen>,
     /// (handle, IRC name) of contacts named for the first time.
     pub contact_names: Vec<(String, String)>,
+    /// Desk states, waits and claims that changed.
+    pub desk: Vec<DeskRow>,
 }
 
 impl Batch {
@@ -56,6 +59,7 @@ impl Batch {
             && self.outbox.is_empty()
             && self.devices.is_empty()
             && self.contact_names.is_empty()
+            && self.desk.is_empty()
     }
 
     /// Whether what the hub shows or sends after this batch must wait for
@@ -71,6 +75,7 @@ impl Batch {
         self.outbox.append(&mut other.outbox);
         self.devices.append(&mut other.devices);
         self.contact_names.append(&mut other.contact_names);
+        self.desk.append(&mut other.desk);
     }
 }
 
@@ -112,6 +117,9 @@ impl Store {
         }
         for (handle, name) in &b.contact_names {
             self.put_contact_name(handle, name)?;
+        }
+        for d in &b.desk {
+            self.put_desk(d)?;
         }
         Ok(())
     }

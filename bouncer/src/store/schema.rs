@@ -133,6 +133,15 @@ const MIGRATIONS: &[&str] = &[
         time_ms INTEGER NOT NULL,
         PRIMARY KEY (user, channel)
     ) WITHOUT ROWID;",
+    // 8: the desk: each conversation's state, since when its customer
+    // waits for an answer, who claimed it. Conversations from before are
+    // taken as resolved.
+    "ALTER TABLE conversations ADD COLUMN state TEXT NOT NULL DEFAULT 'resolved'
+        CHECK (state IN ('new', 'open', 'waiting', 'resolved'));
+    ALTER TABLE conversations ADD COLUMN waiting_since_ms INTEGER;
+    ALTER TABLE conversations ADD COLUMN claim TEXT;
+    ALTER TABLE conversations ADD COLUMN state_ms INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX conversations_unresolved ON conversations(state) WHERE state != 'resolved';",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -1,8 +1,11 @@
-//! `*msn` for the desk: who answers which conversation.
+//! `*msn` for the desk: who answers which conversation, the queue, and
+//! the states staff set.
 
 use super::{notice, Args, Asker};
+use crate::hub::desk as states;
 use crate::hub::welcome::topic_changed;
 use crate::hub::Hub;
+use crate::store::desk::DeskState;
 
 /// The conversation shown as `channel`, or the answer that there is none.
 fn conversation(hub: &mut Hub, asker: &Asker, channel: &str) -> Option<i64> {
@@ -29,6 +32,7 @@ pub(super) fn claim(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(),
         None => format!("{channel} is yours now"),
     };
     notice(hub, asker.client, &answer);
+    states::claim_changed(hub, id);
     topic_changed(hub, id);
     Ok(())
 }
@@ -45,6 +49,7 @@ pub(super) fn unclaim(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(
                 c.claim = None;
             }
             notice(hub, asker.client, &format!("{channel} is no longer claimed"));
+            states::claim_changed(hub, id);
             topic_changed(hub, id);
         }
         Some(o) => notice(
@@ -54,5 +59,55 @@ pub(super) fn unclaim(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(
         ),
         None => notice(hub, asker.client, &format!("{channel} is not claimed")),
     }
+    Ok(())
+}
+
+/// Every conversation not resolved, longest wait first.
+pub(super) fn queue(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(String::new());
+    }
+    let rows = states::queue(hub);
+    if rows.is_empty() {
+        notice(
+            hub,
+            asker.client,
+            "the queue is empty: every conversation is resolved",
+        );
+        return Ok(());
+    }
+    notice(
+        hub,
+        asker.client,
+        &format!("{} conversation(s) not resolved:", rows.len()),
+    );
+    for row in rows {
+        notice(hub, asker.client, &row);
+    }
+    Ok(())
+}
+
+fn set(hub: &mut Hub, asker: &Asker, channel: &str, state: DeskState, note: &str) {
+    let Some(id) = conversation(hub, asker, channel) else {
+        return;
+    };
+    if !states::set_by_staff(hub, id, state, &asker.nick, note) {
+        notice(
+            hub,
+            asker.client,
+            &format!("{channel} is {} already", state.as_str()),
+        );
+    }
+}
+
+/// Staff asked the customer something.
+pub(super) fn wait(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    set(hub, asker, args.word(0), DeskState::Waiting, "");
+    Ok(())
+}
+
+/// Closed by staff, with an optional note (kept in the channel's history).
+pub(super) fn resolve(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    set(hub, asker, args.word(0), DeskState::Resolved, args.from(1));
     Ok(())
 }

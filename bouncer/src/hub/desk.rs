@@ -1,0 +1,213 @@
+//! The desk: where each conversation stands — `new` until staff answer,
+//! `open`, `waiting` for the customer, `resolved` — and since when its
+//! customer waits for an answer. Customer lines and staff answers move
+//! it; `*msn wait` and `*msn resolve` set it; a customer writing again
+//! re-opens a resolved one. Every change is stored with the conversation
+//! (what is not resolved comes back after a restart) and shown in its
+//! topic; changes staff did not see happen are said once in the channel.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use super::conversation::{Conversation, Link};
+use super::welcome::topic_changed;
+use super::Hub;
+use crate::store::desk::{DeskState, Unresolved};
+
+/// After a restart: every conversation the desk has not resolved is back,
+/// dormant, under its old channel name if that is free.
+pub(super) fn restore(hub: &mut Hub, unresolved: Vec<Unresolved>) {
+    for u in unresolved {
+        let nick = u
+            .customers
+            .first()
+            .and_then(|h| hub.roster.contact(h).map(|c| c.nick.clone()))
+            .unwrap_or_else(|| u.channel.trim_start_matches('#').to_owned());
+        let channel = hub.conversations.free_channel(&nick, Some(&u.channel), |_| false);
+        let customers: BTreeSet<String> = u.customers.into_iter().collect();
+        let mut record = Conversation::new(
+            u.desk.conversation,
+            channel.clone(),
+            customers,
+            Link::Dormant { suspended: false },
+            Instant::now(),
+        );
+        record.created_ms = u.created_ms;
+        record.claim = u.desk.claim;
+        record.desk.state = u.desk.state;
+        record.desk.waiting_since_ms = u.desk.waiting_since_ms;
+        record.desk.state_ms = u.desk.state_ms;
+        if channel != u.channel {
+            hub.history.conversation(record.row());
+        }
+        hub.conversations.add(record);
+    }
+}
+
+/// Stores a conversation's desk fields and shows its topic.
+fn changed(hub: &mut Hub, id: i64) {
+    let now = hub.now_ms();
+    let Some(c) = hub.conversations.get_mut(id) else {
+        return;
+    };
+    c.desk.shown_wait = c.desk.wait_step(now);
+    let row = c.desk_row();
+    hub.history.desk(row);
+    topic_changed(hub, id);
+}
+
+fn set_state(hub: &mut Hub, id: i64, state: DeskState) {
+    let now = hub.now_ms();
+    if let Some(c) = hub.conversations.get_mut(id) {
+        c.desk.state = state;
+        c.desk.state_ms = now;
+    }
+}
+
+/// A customer wrote in conversation `id`: it waits for an answer from
+/// now (unless it already did); a resolved one opens again.
+pub(super) fn customer_wrote(hub: &mut Hub, id: i64) {
+    let now = hub.now_ms();
+    let Some(c) = hub.conversations.get_mut(id) else {
+        return;
+    };
+    let reopened = c.desk.state == DeskState::Resolved && c.desk.state_ms != 0;
+    let before = (c.desk.state, c.desk.waiting_since_ms);
+    c.desk.waiting_since_ms.get_or_insert(now);
+    let state = match c.desk.state {
+        // Fresh, or resolved and written to again: nobody answered yet.
+        DeskState::Resolved => DeskState::New,
+        // The customer answered what staff asked.
+        DeskState::Waiting => DeskState::Open,
+        other => other,
+    };
+    let channel = c.channel.clone();
+    let same = before == (state, c.desk.waiting_since_ms);
+    if state != c.desk.state {
+        set_state(hub, id, state);
+    }
+    if reopened {
+        hub.server_notice_in(&channel, "re-opened: the customer wrote again");
+    }
+    if !same {
+        changed(hub, id);
+    }
+}
+
+/// Staff answered the customer in conversation `id`.
+pub(super) fn staff_answered(hub: &mut Hub, id: i64, nick: &str) {
+    let Some(c) = hub.conversations.get_mut(id) else {
+        return;
+    };
+    let before = (c.desk.state, c.desk.waiting_since_ms);
+    c.desk.waiting_since_ms = None;
+    let (state, reopened) = match c.desk.state {
+        DeskState::New => (DeskState::Open, false),
+        DeskState::Resolved => (DeskState::Open, c.desk.state_ms != 0),
+        other => (other, false),
+    };
+    let channel = c.channel.clone();
+    if before == (state, None) {
+        return;
+    }
+    if state != before.0 {
+        set_state(hub, id, state);
+    }
+    if reopened {
+        hub.server_notice_in(&channel, &format!("re-opened by {nick}"));
+    }
+    changed(hub, id);
+}
+
+/// `*msn wait`/`resolve`: staff set the state; said once in the channel.
+pub(super) fn set_by_staff(hub: &mut Hub, id: i64, state: DeskState, nick: &str, note: &str) -> bool {
+    let Some(c) = hub.conversations.get_mut(id) else {
+        return false;
+    };
+    if c.desk.state == state && c.desk.state_ms != 0 {
+        return false;
+    }
+    let channel = c.channel.clone();
+    c.desk.waiting_since_ms = None;
+    set_state(hub, id, state);
+    let said = match (state, note.trim()) {
+        (DeskState::Waiting, _) => format!("waiting for the customer's answer ({nick})"),
+        (DeskState::Resolved, "") => format!("resolved by {nick}"),
+        (DeskState::Resolved, note) => format!("resolved by {nick}: {note}"),
+        (other, _) => format!("{} ({nick})", other.as_str()),
+    };
+    hub.server_notice_in(&channel, &said);
+    changed(hub, id);
+    true
+}
+
+/// A claim changed: stored with the conversation.
+pub(super) fn claim_changed(hub: &mut Hub, id: i64) {
+    if let Some(row) = hub.conversations.get(id).map(Conversation::desk_row) {
+        hub.history.desk(row);
+    }
+}
+
+/// Every second: topics whose shown waiting time is behind move on.
+pub(super) fn show_waits(hub: &mut Hub) {
+    let now = hub.now_ms();
+    let behind: Vec<i64> = hub
+        .conversations
+        .iter()
+        .filter(|c| c.desk.state_ms != 0 && c.desk.wait_step(now) != c.desk.shown_wait)
+        .map(|c| c.id)
+        .collect();
+    for id in behind {
+        if let Some(c) = hub.conversations.get_mut(id) {
+            c.desk.shown_wait = c.desk.wait_step(now);
+        }
+        topic_changed(hub, id);
+    }
+}
+
+/// `2 h 5 min`, `4 min`, `35 s`.
+pub(super) fn duration_words(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// The queue: every conversation not resolved, longest wait first, then
+/// the others by their last change.
+pub(super) fn queue(hub: &Hub) -> Vec<String> {
+    let now = hub.now_ms();
+    let mut open: Vec<&Conversation> = hub
+        .conversations
+        .iter()
+        .filter(|c| c.desk.state_ms != 0 && c.desk.state != DeskState::Resolved)
+        .collect();
+    open.sort_by_key(|c| {
+        (
+            c.desk.waiting_since_ms.is_none(),
+            c.desk.waiting_since_ms,
+            c.desk.state_ms,
+        )
+    });
+    open.iter()
+        .map(|c| {
+            let customers: Vec<&str> = c.customers.iter().map(String::as_str).collect();
+            let wait = match c.desk.waiting_since_ms {
+                Some(since) => format!("waiting {}", duration_words(now - since)),
+                None => "nobody waiting".to_owned(),
+            };
+            let claim = match &c.claim {
+                Some(who) => format!("claimed by {who}"),
+                None => "unclaimed".to_owned(),
+            };
+            format!(
+                "{} {} — {}, {wait}, {claim}",
+                c.channel,
+                customers.join(" "),
+                c.desk.state.as_str()
+            )
+        })
+        .collect()
+}

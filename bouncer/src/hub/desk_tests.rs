@@ -1,0 +1,202 @@
+//! The desk as staff see it: states, waiting times in topics, the queue,
+//! and what survives a restart.
+
+use std::time::Duration;
+
+use ipc::Event;
+
+use super::harness::Harness;
+use super::hub_tests::{has, BOB};
+use crate::store::desk::DeskState;
+
+const CAROL: &str = "carol@example.com";
+const DAVE: &str = "dave@example.com";
+
+fn minutes(n: u64) -> Duration {
+    Duration::from_secs(60 * n)
+}
+
+fn topics(got: &[String], channel: &str) -> Vec<String> {
+    got.iter()
+        .filter(|l| {
+            l.contains(&format!(" TOPIC {channel} :")) || l.contains(&format!(" 332 alice {channel} :"))
+        })
+        .cloned()
+        .collect()
+}
+
+fn state_of(h: &Harness, channel: &str) -> DeskState {
+    let id = h.hub.conversations.by_channel(channel).expect("the conversation");
+    h.hub.conversations.get(id).expect("its record").desk.state
+}
+
+#[test]
+fn a_conversation_is_new_until_answered_and_its_topic_shows_how_long_the_customer_waits() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    h.customer_says(1, BOB, "hello?");
+    let got = h.got(alice);
+    assert!(
+        topics(&got, "#bob")
+            .iter()
+            .any(|t| t.contains("| new | unclaimed")),
+        "{got:#?}"
+    );
+    h.advance_clock(minutes(4));
+    let got = h.got(alice);
+    assert!(
+        topics(&got, "#bob")
+            .iter()
+            .any(|t| t.ends_with("| new, waiting 4 min | unclaimed")),
+        "{got:#?}"
+    );
+    // A minute later the topic moves on; within the minute it does not.
+    h.advance_clock(Duration::from_secs(20));
+    assert!(topics(&h.got(alice), "#bob").is_empty());
+    h.advance_clock(Duration::from_secs(40));
+    assert!(topics(&h.got(alice), "#bob")
+        .iter()
+        .any(|t| t.contains("waiting 5 min")));
+    // A second customer line does not restart the clock.
+    h.customer_says(1, BOB, "anyone?");
+    h.line(alice, "PRIVMSG #bob :Hi Bob, here I am.");
+    let got = h.got(alice);
+    assert!(
+        topics(&got, "#bob")
+            .iter()
+            .any(|t| t.ends_with("| open | unclaimed")),
+        "{got:#?}"
+    );
+    assert_eq!(state_of(&h, "#bob"), DeskState::Open);
+    let stored = h.store().unresolved().unwrap();
+    assert_eq!(
+        (stored[0].desk.state, stored[0].desk.waiting_since_ms),
+        (DeskState::Open, None)
+    );
+}
+
+#[test]
+fn wait_and_resolve_are_said_once_and_a_customer_writing_again_reopens() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    h.customer_says(1, BOB, "my order is late");
+    h.line(alice, "PRIVMSG #bob :What is the order number?");
+    h.line(alice, "PRIVMSG *msn :wait #bob");
+    let got = h.got(alice);
+    assert!(
+        has(&got, "NOTICE #bob :waiting for the customer's answer (alice)"),
+        "{got:#?}"
+    );
+    assert!(topics(&got, "#bob")
+        .iter()
+        .any(|t| t.contains("| waiting | unclaimed")));
+    h.customer_says(1, BOB, "It is 1234");
+    assert_eq!(state_of(&h, "#bob"), DeskState::Open, "the customer answered");
+    h.line(alice, "PRIVMSG *msn :resolve #bob refund sent");
+    let got = h.got(alice);
+    assert!(
+        has(&got, "NOTICE #bob :resolved by alice: refund sent"),
+        "{got:#?}"
+    );
+    h.line(alice, "PRIVMSG *msn :resolve #bob");
+    assert!(has(&h.got(alice), "#bob is resolved already"));
+    assert!(h.store().unresolved().unwrap().is_empty());
+    // The customer writes again: open again, waiting for an answer.
+    h.customer_says(1, BOB, "one more thing");
+    let got = h.got(alice);
+    assert!(
+        has(&got, "NOTICE #bob :re-opened: the customer wrote again"),
+        "{got:#?}"
+    );
+    assert_eq!(state_of(&h, "#bob"), DeskState::New);
+    // Kept in history, in order.
+    let texts = h.stored_texts(1);
+    let at = |t: &str| texts.iter().position(|x| x.starts_with(t));
+    assert!(
+        at("resolved by alice") < at("one more thing") && at("re-opened").is_some(),
+        "{texts:#?}"
+    );
+}
+
+#[test]
+fn the_queue_lists_what_is_not_resolved_longest_wait_first() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB, CAROL, DAVE]);
+    let alice = h.attach("alice", None, &[]);
+    h.line(alice, "PRIVMSG *msn :queue");
+    assert!(has(&h.got(alice), "the queue is empty"));
+    h.customer_says(1, BOB, "first");
+    h.advance_clock(minutes(8));
+    h.customer_says(2, CAROL, "second");
+    h.customer_says(3, DAVE, "third");
+    h.line(alice, "PRIVMSG #dave :Hello Dave");
+    h.line(alice, "PRIVMSG *msn :claim #carol");
+    h.advance_clock(minutes(2));
+    h.got(alice);
+    h.line(alice, "PRIVMSG *msn :queue");
+    let got: Vec<String> = h
+        .got(alice)
+        .into_iter()
+        .filter(|l| l.contains("NOTICE alice :"))
+        .collect();
+    assert!(got[0].ends_with(":3 conversation(s) not resolved:"), "{got:#?}");
+    assert!(
+        got[1].ends_with(":#bob bob@example.com — new, waiting 10 min, unclaimed"),
+        "{got:#?}"
+    );
+    assert!(
+        got[2].ends_with(":#carol carol@example.com — new, waiting 2 min, claimed by alice"),
+        "{got:#?}"
+    );
+    assert!(
+        got[3].ends_with(":#dave dave@example.com — open, nobody waiting, unclaimed"),
+        "{got:#?}"
+    );
+    h.line(alice, "PRIVMSG *msn :resolve #dave");
+    h.got(alice);
+    h.line(alice, "PRIVMSG *msn :queue");
+    assert!(!has(&h.got(alice), "#dave"), "resolved ones leave the queue");
+}
+
+#[test]
+fn what_is_not_resolved_comes_back_after_a_restart_with_its_claim_and_wait() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB, CAROL]);
+    let alice = h.attach("alice", None, &[]);
+    h.customer_says(1, BOB, "help");
+    h.line(alice, "PRIVMSG *msn :claim #bob");
+    h.customer_says(2, CAROL, "thanks, bye");
+    h.line(alice, "PRIVMSG *msn :resolve #carol");
+    h.advance_clock(minutes(3));
+    let mut h = h.crash_and_restart();
+    h.advance_clock(minutes(3));
+    let alice = h.attach("alice", None, &[]);
+    let got = h.got(alice);
+    assert!(has(&got, "JOIN #bob"), "{got:#?}");
+    assert!(
+        topics(&got, "#bob")
+            .iter()
+            .any(|t| t.contains("| new, waiting 3 min | claimed by alice")),
+        "the wait counts from the customer's line: {got:#?}"
+    );
+    assert!(!has(&got, "JOIN #carol"), "resolved: not brought back");
+    // The customer writes again: the same record, live again.
+    h.signed_in(&[BOB]);
+    h.worker(Event::Message {
+        conversation: 7,
+        from: BOB.into(),
+        text: "still there?".into(),
+        format: ipc::TextFormat::default(),
+    });
+    assert_eq!(
+        h.hub
+            .conversations
+            .iter()
+            .filter(|c| c.channel.starts_with("#bob"))
+            .count(),
+        1
+    );
+    assert_eq!(state_of(&h, "#bob"), DeskState::New);
+}
