@@ -4,6 +4,7 @@
 //! `file: key: reason`. [`reload`] says what a SIGHUP changes.
 
 mod account_section;
+mod desk_section;
 mod irc_section;
 mod log_section;
 mod msn_section;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use account_section::PasswordSource;
+pub use desk_section::DeskSettings;
 pub use irc_section::{parse_status, IrcSettings};
 pub use log_section::LogSettings;
 pub use msn_section::{MsnSettings, MSNP_VERSIONS};
@@ -92,6 +94,8 @@ struct RawConfig {
     irc: irc_section::RawIrc,
     #[serde(default)]
     log: log_section::RawLog,
+    #[serde(default)]
+    desk: desk_section::RawDesk,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +109,7 @@ pub struct Config {
     pub store: StoreSettings,
     pub irc: IrcSettings,
     pub log: LogSettings,
+    pub desk: DeskSettings,
 }
 
 /// Position of a byte offset as "line L, column C" for syntax errors.
@@ -155,6 +160,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let store = store_section::validate(raw.store, &mut errors);
     let irc = irc_section::validate(raw.irc, &mut errors);
     let log = log_section::validate(raw.log);
+    let desk = desk_section::validate(raw.desk, &mut errors);
     match password {
         Some(password) if errors.list.is_empty() => Ok(Config {
             file: file.to_owned(),
@@ -165,6 +171,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             store,
             irc,
             log,
+            desk,
         }),
         _ => Err(ConfigErrors(errors.list)),
     }
@@ -264,6 +271,10 @@ read_paths = ["relative/path"]
 [irc]
 time_zone = "Mars/Olympus"
 max_unregistered_per_address = 0
+
+[desk]
+alert_after_secs = 600
+alert_again_after_secs = 300
 "#;
         let e = errors(text);
         let keys: Vec<&str> = e.iter().map(|l| l.split(": ").nth(1).unwrap_or("")).collect();
@@ -278,6 +289,7 @@ max_unregistered_per_address = 0
             "worker.read_paths[0]",
             "irc.time_zone",
             "irc.max_unregistered_per_address",
+            "desk.alert_again_after_secs",
         ] {
             assert!(keys.contains(&key), "{key} missing from {e:#?}");
         }

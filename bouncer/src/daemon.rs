@@ -130,6 +130,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let settings = Settings {
         irc: config.irc.clone(),
         store: config.store.clone(),
+        desk: config.desk.clone(),
     };
     let mut hub = Hub::new(settings, preload, threads, control_tx.clone(), irc_tx.clone());
     let shutdown = CancellationToken::new();
@@ -321,6 +322,7 @@ impl Daemon {
         hub.reconfigure(Settings {
             irc: new.irc.clone(),
             store: new.store.clone(),
+            desk: new.desk.clone(),
         });
         // Never block on the supervisor.
         if self

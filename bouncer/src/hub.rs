@@ -70,6 +70,7 @@ pub type Continuation = Box<dyn FnOnce(&mut Hub) + Send>;
 pub struct Settings {
     pub irc: IrcSettings,
     pub store: StoreSettings,
+    pub desk: crate::config::DeskSettings,
 }
 
 /// What the hub learns from the store before it starts.
@@ -489,6 +490,7 @@ impl Hub {
         self.save_positions();
         msn_events::login_watch(self, now);
         desk::show_waits(self);
+        desk::alerts(self, now);
     }
 
     /// Now, for the desk (ms since the epoch).

@@ -33,11 +33,19 @@ fn env_with(irc: &str) -> Env {
 
 /// An environment with extra `[irc]` and `[msn]` settings.
 fn env_with_sections(irc: &str, msn: &str) -> Env {
+    env_with_config(irc, msn, "")
+}
+
+/// An environment with extra `[irc]` and `[msn]` settings, and more
+/// sections at the end of the file.
+fn env_with_config(irc: &str, msn: &str, sections: &str) -> Env {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
     add_to_config(&cfg, "listen = [\"127.0.0.1:0\"]", irc);
     add_to_config(&cfg, "[msn]", msn);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n{sections}\n")).unwrap();
     add_staff(&cfg, "alice", "pw", true);
     add_staff(&cfg, "zoe", "pw", false);
     let bouncer = Bouncer::run(&cfg);
@@ -647,6 +655,31 @@ fn the_desk_follows_a_conversation_from_new_to_resolved_and_back_when_the_custom
     alice
         .expect("#bob bob@example.com — new, waiting ", SOON)
         .unwrap();
+}
+
+#[test]
+fn a_customer_waiting_past_the_threshold_gets_staff_alerted_once() {
+    let e = env_with_config("", "", "[desk]\nalert_after_secs = 2\nalert_again_after_secs = 0");
+    let mut alice = login(e.port, "alice");
+    let mut zoe = login(e.port, "zoe");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "is anybody there?")).unwrap();
+    for c in [&mut alice, &mut zoe] {
+        // 2 s, or a little more on a busy machine.
+        let said = c.expect("NOTICE #bob :bob has waited ", SOON).unwrap();
+        assert!(said.ends_with(" s for an answer: alice zoe"), "{said}");
+        c.expect("NOTICE &msn :#bob: bob has waited ", SOON).unwrap();
+    }
+    // Once: no second alert is configured.
+    std::thread::sleep(Duration::from_secs(2));
+    alice.send("PING :later");
+    alice.expect("PONG msnbnc :later", SOON).unwrap();
+    assert!(
+        !alice.received.iter().any(|l| l.contains("for an answer")),
+        "{:#?}",
+        alice.received
+    );
 }
 
 #[test]

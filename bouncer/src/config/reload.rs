@@ -75,6 +75,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         ("irc.signature", o.signature != n.signature),
         ("irc.time_zone", o.time_zone != n.time_zone),
         ("log.message_text", old.log != new.log),
+        ("desk", old.desk != new.desk),
         (
             "store.outbox_retry_secs",
             old.store.outbox_retry != new.store.outbox_retry,

@@ -54,6 +54,10 @@ pub struct Desk {
     pub state_ms: i64,
     /// The wait last shown in the topic (whole minutes, at its step).
     pub shown_wait: Option<u64>,
+    /// Alerts given for the current wait (0, 1 or 2).
+    pub alerted: u8,
+    /// A staff member is typing here, until then (no alert meanwhile).
+    pub staff_typing_until: Option<Instant>,
 }
 
 impl Desk {
@@ -64,6 +68,8 @@ impl Desk {
             waiting_since_ms: None,
             state_ms: 0,
             shown_wait: None,
+            alerted: 0,
+            staff_typing_until: None,
         }
     }
 

@@ -7,7 +7,7 @@
 //! topic; changes staff did not see happen are said once in the channel.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::conversation::{Conversation, Link};
 use super::welcome::topic_changed;
@@ -101,6 +101,8 @@ pub(super) fn staff_answered(hub: &mut Hub, id: i64, nick: &str) {
     };
     let before = (c.desk.state, c.desk.waiting_since_ms);
     c.desk.waiting_since_ms = None;
+    c.desk.alerted = 0;
+    c.desk.staff_typing_until = None;
     let (state, reopened) = match c.desk.state {
         DeskState::New => (DeskState::Open, false),
         DeskState::Resolved => (DeskState::Open, c.desk.state_ms != 0),
@@ -129,6 +131,7 @@ pub(super) fn set_by_staff(hub: &mut Hub, id: i64, state: DeskState, nick: &str,
     }
     let channel = c.channel.clone();
     c.desk.waiting_since_ms = None;
+    c.desk.alerted = 0;
     set_state(hub, id, state);
     let said = match (state, note.trim()) {
         (DeskState::Waiting, _) => format!("waiting for the customer's answer ({nick})"),
@@ -163,6 +166,81 @@ pub(super) fn show_waits(hub: &mut Hub) {
         }
         topic_changed(hub, id);
     }
+}
+
+/// How long a typing indicator counts (IRCv3 typing: a client repeats
+/// `active` every 3 s while typing; 6 s without one means it stopped).
+const TYPING_LASTS: Duration = Duration::from_secs(6);
+
+/// A staff member's typing indicator in `channel`.
+pub(super) fn staff_typing(hub: &mut Hub, channel: &str, active: bool) {
+    let Some(c) = hub
+        .conversations
+        .by_channel(channel)
+        .and_then(|id| hub.conversations.get_mut(id))
+    else {
+        return;
+    };
+    c.desk.staff_typing_until = active.then(|| Instant::now() + TYPING_LASTS);
+}
+
+/// Every second: customers waiting past `desk.alert_after_secs` (and
+/// again past `alert_again_after_secs`) without an answer get every
+/// attached staff member highlighted — in the channel, naming them, and
+/// in `&msn` — unless someone is typing an answer there.
+pub(super) fn alerts(hub: &mut Hub, now: Instant) {
+    let settings = hub.settings.desk.clone();
+    let thresholds = [settings.alert_after, settings.alert_again_after];
+    let now_ms = hub.now_ms();
+    let mut due = Vec::new();
+    for c in hub.conversations.iter() {
+        let Some(since) = c.desk.waiting_since_ms else {
+            continue;
+        };
+        let waited = Duration::from_millis(u64::try_from(now_ms.saturating_sub(since)).unwrap_or(0));
+        let next = thresholds
+            .get(usize::from(c.desk.alerted))
+            .copied()
+            .unwrap_or(Duration::ZERO);
+        let typing = c.desk.staff_typing_until.is_some_and(|t| t > now);
+        if !next.is_zero() && waited >= next && !typing {
+            due.push((c.id, c.channel.clone(), waited));
+        }
+    }
+    if due.is_empty() {
+        return;
+    }
+    let staff: Vec<String> = hub.clients.users().keys().cloned().collect();
+    for (id, channel, waited) in due {
+        if let Some(c) = hub.conversations.get_mut(id) {
+            c.desk.alerted += 1;
+        }
+        if staff.is_empty() {
+            continue;
+        }
+        let ms = i64::try_from(waited.as_millis()).unwrap_or(i64::MAX);
+        let (who, waited) = (customer_names(hub, id), duration_words(ms));
+        let text = format!("{who} has waited {waited} for an answer: {}", staff.join(" "));
+        hub.server_notice_in(&channel, &text);
+        hub.roster_notice(&format!("{channel}: {who} has waited {waited} for an answer"));
+    }
+}
+
+/// The customers of conversation `id`, by their nicks.
+fn customer_names(hub: &Hub, id: i64) -> String {
+    let Some(c) = hub.conversations.get(id) else {
+        return String::new();
+    };
+    let names: Vec<String> = c
+        .customers
+        .iter()
+        .map(|h| {
+            hub.roster
+                .contact(h)
+                .map_or_else(|| h.clone(), |k| k.nick.clone())
+        })
+        .collect();
+    names.join(", ")
 }
 
 /// `2 h 5 min`, `4 min`, `35 s`.

@@ -200,3 +200,63 @@ fn what_is_not_resolved_comes_back_after_a_restart_with_its_claim_and_wait() {
     );
     assert_eq!(state_of(&h, "#bob"), DeskState::New);
 }
+
+fn alerts(got: &[String]) -> Vec<&String> {
+    got.iter().filter(|l| l.contains("for an answer")).collect()
+}
+
+#[test]
+fn a_customer_waiting_past_the_threshold_gets_every_attached_colleague_highlighted_once_then_again() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    let zoe = h.attach("zoe", Some("phone"), &[]);
+    h.customer_says(1, BOB, "hello?");
+    h.advance_clock(Duration::from_secs(119));
+    assert!(alerts(&h.got(alice)).is_empty(), "not before 120 s");
+    h.advance_clock(Duration::from_secs(1));
+    let got = h.got(alice);
+    let said = alerts(&got);
+    assert_eq!(said.len(), 2, "{got:#?}");
+    assert!(
+        said[0].contains("NOTICE #bob :bob has waited 2 min for an answer: alice zoe"),
+        "{said:#?}"
+    );
+    assert!(
+        said[1].contains("NOTICE &msn :#bob: bob has waited 2 min for an answer"),
+        "{said:#?}"
+    );
+    assert_eq!(alerts(&h.got(zoe)).len(), 2, "every attached colleague");
+    h.advance_clock(minutes(5));
+    assert!(alerts(&h.got(alice)).is_empty(), "once per threshold");
+    h.advance_clock(minutes(3));
+    assert!(
+        has(
+            &h.got(alice),
+            "NOTICE #bob :bob has waited 10 min for an answer: alice zoe"
+        ),
+        "again at the second threshold"
+    );
+    h.advance_clock(minutes(30));
+    assert!(alerts(&h.got(alice)).is_empty(), "and not a third time");
+    // Answered, then waiting again: a new wait, new alerts.
+    h.line(alice, "PRIVMSG #bob :Sorry!");
+    h.customer_says(1, BOB, "ok, and?");
+    h.advance_clock(minutes(2));
+    assert_eq!(alerts(&h.got(alice)).len(), 2);
+}
+
+#[test]
+fn nobody_is_alerted_while_a_colleague_types_an_answer() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[crate::irc::cap::Cap::MessageTags]);
+    h.customer_says(1, BOB, "hello?");
+    h.advance_clock(Duration::from_secs(100));
+    h.line(alice, "@+typing=active TAGMSG #bob");
+    h.advance_clock(Duration::from_secs(30));
+    assert!(alerts(&h.got(alice)).is_empty(), "alice is typing");
+    h.line(alice, "@+typing=done TAGMSG #bob");
+    h.advance_clock(Duration::from_secs(1));
+    assert_eq!(alerts(&h.got(alice)).len(), 2, "she stopped without answering");
+}

@@ -59,6 +59,7 @@ impl Harness {
         let settings = Settings {
             irc: config.irc,
             store: config.store,
+            desk: config.desk,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

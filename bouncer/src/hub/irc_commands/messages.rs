@@ -231,6 +231,9 @@ pub(super) fn tagmsg(hub: &mut Hub, ctx: &Ctx<'_>) {
         .by_channel(target)
         .and_then(|id| hub.conversations.get(id))
         .and_then(|c| c.worker_id());
+    if let Some(state) = typing {
+        crate::hub::desk::staff_typing(hub, target, state == "active");
+    }
     if let (Some("active"), Some(worker)) = (typing, worker) {
         let to = ConversationTarget::Existing(worker);
         hub.command(Command::SendTyping { to }, None);
