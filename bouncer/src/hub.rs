@@ -7,10 +7,11 @@
 //! to the store writer and holds what it shows until that is committed.
 //! The hub never touches SQLite itself.
 
+mod canned;
 mod clients;
 mod conversation;
 mod conversations;
-mod desk;
+mod desk_state;
 mod history;
 pub mod irc_commands;
 mod msn_events;
@@ -83,7 +84,8 @@ pub struct Preload {
     /// Staff messages MSN does not have for sure.
     pub outbox: Vec<Queued>,
     /// Conversations the desk has not resolved: they come back dormant.
-    pub unresolved: Vec<crate::store::desk::Unresolved>,
+    pub unresolved: Vec<crate::store::desk_rows::Unresolved>,
+    pub canned: Vec<crate::store::canned_rows::CannedReply>,
 }
 
 impl Preload {
@@ -97,6 +99,7 @@ impl Preload {
             staff: store.users()?.into_iter().map(|u| u.name).collect(),
             outbox: store.outbox_open()?,
             unresolved: store.unresolved()?,
+            canned: store.canned()?,
         })
     }
 }
@@ -163,6 +166,7 @@ pub struct Hub {
     events: mpsc::Sender<ClientEvent>,
     /// Added to the system clock for the desk's times (tests move it).
     clock_offset_ms: i64,
+    canned: canned::Canned,
 }
 
 impl Hub {
@@ -190,8 +194,9 @@ impl Hub {
             store,
             events,
             clock_offset_ms: 0,
+            canned: canned::Canned::new(preload.canned),
         };
-        desk::restore(&mut hub, preload.unresolved);
+        desk_state::restore(&mut hub, preload.unresolved);
         hub
     }
 
@@ -489,8 +494,8 @@ impl Hub {
     pub fn every_second(&mut self, now: Instant) {
         self.save_positions();
         msn_events::login_watch(self, now);
-        desk::show_waits(self);
-        desk::alerts(self, now);
+        desk_state::show_waits(self);
+        desk_state::alerts(self, now);
     }
 
     /// Now, for the desk (ms since the epoch).

@@ -6,9 +6,10 @@
 //! queries ([`threads`]). The command-line tools use [`Store`] directly.
 
 pub mod batch;
+pub mod canned_rows;
 pub mod certs;
 pub mod contacts;
-pub mod desk;
+pub mod desk_rows;
 pub mod lines;
 pub mod outbox_rows;
 pub mod positions;

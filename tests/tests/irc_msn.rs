@@ -683,6 +683,38 @@ fn a_customer_waiting_past_the_threshold_gets_staff_alerted_once() {
 }
 
 #[test]
+fn a_canned_reply_reaches_the_customer_expanded_and_staff_see_the_expansion() {
+    let e = env();
+    let mut alice = login(e.port, "alice");
+    // {agent} is the real name the client gives.
+    let mut zoe = IrcClient::connect(e.port).unwrap();
+    zoe.send("PASS :zoe:pw");
+    zoe.send("NICK zoe");
+    zoe.send("USER zoe 0 * :Zoe Quinn");
+    zoe.expect(" JOIN &msn", SOON).unwrap();
+    alice.send(
+        "PRIVMSG *msn :canned add thanks Thank you, {customer}! {agent} ({nick}) from the support team.",
+    );
+    alice.expect("!thanks added", SOON).unwrap();
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "it works now")).unwrap();
+    zoe.expect("PRIVMSG #bob :", SOON).unwrap();
+    zoe.send("PRIVMSG #bob :!thanks");
+    let expanded = "Thank you, Bob! Zoe Quinn (zoe) from the support team.";
+    let got = e.s.rt.block_on(bob.wait_for(
+        SOON,
+        |r| matches!(r, Received::Text { text, .. } if text == expanded),
+    ));
+    assert!(got.is_some(), "bob got {:?}", bob.texts());
+    for c in [&mut alice, &mut zoe] {
+        c.expect(&format!(":zoe!zoe@msnbnc PRIVMSG #bob :{expanded}"), SOON)
+            .unwrap();
+    }
+    assert!(!bob.texts().iter().any(|t| t.contains("!thanks")));
+}
+
+#[test]
 fn a_signature_tells_the_customer_who_answered() {
     let e = env_with("signature = \"[{nick}] {text}\"");
     let mut alice = login(e.port, "alice");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ipc::ConversationId;
 
 use super::roster::Roster;
-use crate::store::desk::{DeskRow, DeskState};
+use crate::store::desk_rows::{DeskRow, DeskState};
 use crate::store::lines::ConversationRow;
 use crate::untrusted::short;
 

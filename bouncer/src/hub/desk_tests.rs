@@ -7,7 +7,7 @@ use ipc::Event;
 
 use super::harness::Harness;
 use super::hub_tests::{has, BOB};
-use crate::store::desk::DeskState;
+use crate::store::desk_rows::DeskState;
 
 const CAROL: &str = "carol@example.com";
 const DAVE: &str = "dave@example.com";
@@ -259,4 +259,80 @@ fn nobody_is_alerted_while_a_colleague_types_an_answer() {
     h.line(alice, "@+typing=done TAGMSG #bob");
     h.advance_clock(Duration::from_secs(1));
     assert_eq!(alerts(&h.got(alice)).len(), 2, "she stopped without answering");
+}
+
+fn sent_texts(h: &mut Harness) -> Vec<String> {
+    h.commands()
+        .into_iter()
+        .filter_map(|c| match c {
+            ipc::Command::SendMessage { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_canned_reply_goes_to_the_customer_expanded_and_every_colleague_sees_the_expansion() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    let zoe = h.attach("zoe", None, &[]);
+    h.line(
+        alice,
+        "PRIVMSG *msn :canned add hello Hello {customer}, this is {agent} ({nick}).",
+    );
+    assert!(has(&h.got(alice), "!hello added"));
+    h.customer_says(1, BOB, "hi");
+    h.got(alice);
+    h.got(zoe);
+    h.commands();
+    h.line(zoe, "PRIVMSG #bob :!HELLO How can I help?");
+    let expanded = "Hello bob, this is zoe (zoe). How can I help?";
+    assert_eq!(sent_texts(&mut h), [expanded]);
+    for who in [alice, zoe] {
+        let got = h.got(who);
+        assert!(
+            has(&got, &format!(":zoe!zoe@msnbnc PRIVMSG #bob :{expanded}")),
+            "{got:#?}"
+        );
+    }
+    // A name that is no reply: the sender is told; nothing goes out.
+    h.line(zoe, "PRIVMSG #bob :!refund");
+    assert!(sent_texts(&mut h).is_empty());
+    assert!(has(
+        &h.got(zoe),
+        "NOTICE zoe :no canned reply \"refund\"; nothing was sent"
+    ));
+    assert!(h.got(alice).is_empty(), "colleagues see nothing");
+    // `!!` sends a line that starts with `!`.
+    h.line(zoe, "PRIVMSG #bob :!!important");
+    assert_eq!(sent_texts(&mut h), ["!important"]);
+}
+
+#[test]
+fn canned_replies_are_listed_shown_deleted_and_kept_across_a_restart() {
+    let mut h = Harness::new("");
+    let alice = h.attach("alice", None, &[]);
+    h.line(alice, "PRIVMSG *msn :canned");
+    assert!(has(&h.got(alice), "no canned replies yet"));
+    h.line(alice, "PRIVMSG *msn :canned add hours We are open 9-17.");
+    h.line(alice, "PRIVMSG *msn :canned add bye Bye, {customer}!");
+    h.got(alice);
+    h.line(alice, "PRIVMSG *msn :canned add b@d some text");
+    assert!(has(&h.got(alice), "\"b@d\" cannot name a reply"));
+    h.line(alice, "PRIVMSG *msn :canned");
+    let got = h.got(alice);
+    assert!(
+        has(&got, "!bye — Bye, {customer}!") && has(&got, "!hours — We are open 9-17."),
+        "{got:#?}"
+    );
+    h.line(alice, "PRIVMSG *msn :canned show hours");
+    assert!(has(&h.got(alice), "!hours (by alice): We are open 9-17."));
+    h.line(alice, "PRIVMSG *msn :canned del bye");
+    assert!(has(&h.got(alice), "!bye deleted"));
+    let mut h = h.crash_and_restart();
+    let alice = h.attach("alice", None, &[]);
+    h.line(alice, "PRIVMSG *msn :canned");
+    let got = h.got(alice);
+    assert!(has(&got, "!hours") && !has(&got, "!bye"), "{got:#?}");
 }

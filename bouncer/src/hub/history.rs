@@ -95,7 +95,7 @@ impl History {
         self.batch.outbox.push(change);
     }
 
-    pub fn desk(&mut self, row: crate::store::desk::DeskRow) {
+    pub fn desk(&mut self, row: crate::store::desk_rows::DeskRow) {
         self.batch.desk.push(row);
     }
 

@@ -397,7 +397,7 @@ fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &st
         };
         hub.show(shown, None);
     }
-    super::desk::customer_wrote(hub, id);
+    super::desk_state::customer_wrote(hub, id);
 }
 
 fn nudge(hub: &mut Hub, worker: ConversationId, from: &str) {

@@ -7,6 +7,7 @@
 use crate::irc::wire::client_tags;
 use ipc::{ConversationTarget, TextFormat};
 
+use super::canned::{StaffLine, Values};
 use super::conversation::Link;
 use super::irc_commands::Ctx;
 use super::outbox::{self, StaffMessage};
@@ -102,9 +103,53 @@ pub(super) fn to_contact(hub: &mut Hub, ctx: &Ctx<'_>, handle: &str) {
     deliver(hub, ctx, id, to, None);
 }
 
+/// The line as it goes to the customer: a canned reply (`!name`)
+/// expanded — shown to its sender too, who did not see it typed — or the
+/// line itself. `None`: it named no reply; the sender is told, the
+/// customer gets nothing.
+fn staff_text(hub: &mut Hub, ctx: &Ctx<'_>, id: i64) -> Option<(String, bool)> {
+    let typed = ctx.param(1);
+    if ctx.cmd != "PRIVMSG" || !typed.starts_with('!') {
+        return Some((typed.to_owned(), false));
+    }
+    let customer = hub
+        .conversations
+        .get(id)
+        .and_then(|c| c.customers.first())
+        .and_then(|h| hub.roster.contact(h))
+        .map_or_else(String::new, |c| c.friendly_name.clone());
+    let agent = hub
+        .clients
+        .users()
+        .get(&ctx.nick)
+        .map_or_else(|| ctx.nick.clone(), |u| u.realname.clone());
+    let values = Values {
+        customer: &customer,
+        nick: &ctx.nick,
+        agent: &agent,
+    };
+    match hub.canned.expand(typed, &values) {
+        StaffLine::Plain(text) => Some((text, false)),
+        StaffLine::Expanded(text) => Some((text, true)),
+        StaffLine::Unknown(name) => {
+            let server = hub.server().to_owned();
+            let line = format!(
+                ":{server} NOTICE {} :no canned reply {name:?}; nothing was sent (/msg *msn canned lists them; !!text sends !text)",
+                ctx.nick
+            );
+            hub.send(ctx.id, line);
+            None
+        }
+    }
+}
+
 /// Shows the staff line in the conversation's channel and, for PRIVMSG,
 /// sends it to the customer through the outbox.
 fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except: Option<ClientId>) {
+    let Some((text, expanded)) = staff_text(hub, ctx, id) else {
+        return;
+    };
+    let except = if expanded { None } else { except };
     let Some(c) = hub.conversations.get(id) else {
         return;
     };
@@ -113,7 +158,7 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
     // Whom a retry goes to: the conversation's (first) customer.
     let first = c.customers.first().cloned().unwrap_or_default();
     let handle = customer_handle(hub, &first);
-    let (text, source) = (ctx.param(1), hub.user_prefix(&ctx.nick));
+    let (text, source) = (text.as_str(), hub.user_prefix(&ctx.nick));
     let shown = Shown {
         kind: Kind::Staff,
         sender: &ctx.nick,
@@ -128,7 +173,7 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
     if ctx.cmd != "PRIVMSG" {
         return;
     }
-    super::desk::staff_answered(hub, id, &ctx.nick);
+    super::desk_state::staff_answered(hub, id, &ctx.nick);
     let (body, format) = for_customer(text, &ctx.nick, &signature(hub, &ctx.nick));
     let message = StaffMessage {
         row,

@@ -6,6 +6,7 @@
 
 mod account;
 mod backlog_queries;
+mod canned_admin;
 mod desk;
 mod staff_admin;
 
@@ -93,6 +94,10 @@ pub const COMMANDS: &[Spec] = &[
     Spec { name: "queue",          usage: "queue",                   help: "conversations not resolved, longest wait first", admin: false, args: 0, example: "queue", run: desk::queue },
     Spec { name: "wait",           usage: "wait <#conversation>",    help: "you asked the customer something; wait for them", admin: false, args: 1, example: "wait #bob", run: desk::wait },
     Spec { name: "resolve",        usage: "resolve <#conversation> [note]", help: "close it (re-opened if they write)", admin: false, args: 1, example: "resolve #bob refund sent", run: desk::resolve },
+    Spec { name: "canned",         usage: "canned",                  help: "the team's canned replies (!name in a conversation)", admin: false, args: 0, example: "canned", run: canned_admin::list },
+    Spec { name: "canned add",     usage: "canned add <name> <text>", help: "add or replace ({customer} {nick} {agent})", admin: false, args: 2, example: "canned add hours We are open 9-17, {customer}.", run: canned_admin::add },
+    Spec { name: "canned show",    usage: "canned show <name>",      help: "one reply, whole", admin: false, args: 1, example: "canned show hours", run: canned_admin::show },
+    Spec { name: "canned del",     usage: "canned del <name>",       help: "delete one", admin: false, args: 1, example: "canned del hours", run: canned_admin::del },
     Spec { name: "who",            usage: "who",                     help: "which staff are attached, on how many devices", admin: false, args: 0, example: "who", run: account::who },
     Spec { name: "worker",         usage: "worker",                  help: "what the MSN worker is doing", admin: false, args: 0, example: "worker", run: account::worker },
     Spec { name: "worker restart", usage: "worker restart",          help: "a new MSN worker, now", admin: true, args: 0, example: "worker restart", run: account::worker_restart },

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use ipc::TextFormat;
 
-use super::desk::DeskRow;
+use super::desk_rows::DeskRow;
 use super::lines::{ConversationRow, LineRow};
 use super::outbox_rows::State;
 use super::{Store, StoreError};

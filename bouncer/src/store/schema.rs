@@ -142,6 +142,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversations ADD COLUMN claim TEXT;
     ALTER TABLE conversations ADD COLUMN state_ms INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX conversations_unresolved ON conversations(state) WHERE state != 'resolved';",
+    // 9: canned replies, shared by the team.
+    "CREATE TABLE canned (
+        name       TEXT    PRIMARY KEY COLLATE NOCASE,
+        text       TEXT    NOT NULL,
+        author     TEXT    NOT NULL,
+        created_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

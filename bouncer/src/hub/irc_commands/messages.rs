@@ -232,7 +232,7 @@ pub(super) fn tagmsg(hub: &mut Hub, ctx: &Ctx<'_>) {
         .and_then(|id| hub.conversations.get(id))
         .and_then(|c| c.worker_id());
     if let Some(state) = typing {
-        crate::hub::desk::staff_typing(hub, target, state == "active");
+        crate::hub::desk_state::staff_typing(hub, target, state == "active");
     }
     if let (Some("active"), Some(worker)) = (typing, worker) {
         let to = ConversationTarget::Existing(worker);

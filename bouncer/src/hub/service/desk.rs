@@ -2,10 +2,10 @@
 //! the states staff set.
 
 use super::{notice, Args, Asker};
-use crate::hub::desk as states;
+use crate::hub::desk_state as states;
 use crate::hub::welcome::topic_changed;
 use crate::hub::Hub;
-use crate::store::desk::DeskState;
+use crate::store::desk_rows::DeskState;
 
 /// The conversation shown as `channel`, or the answer that there is none.
 fn conversation(hub: &mut Hub, asker: &Asker, channel: &str) -> Option<i64> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::conversation::{Conversation, Link};
 use super::welcome::topic_changed;
 use super::Hub;
-use crate::store::desk::{DeskState, Unresolved};
+use crate::store::desk_rows::{DeskState, Unresolved};
 
 /// After a restart: every conversation the desk has not resolved is back,
 /// dormant, under its old channel name if that is free.
