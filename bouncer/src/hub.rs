@@ -11,6 +11,7 @@ mod canned;
 mod clients;
 mod conversation;
 mod conversations;
+mod customer_cards;
 mod desk_state;
 mod history;
 pub mod irc_commands;
@@ -86,6 +87,8 @@ pub struct Preload {
     /// Conversations the desk has not resolved: they come back dormant.
     pub unresolved: Vec<crate::store::desk_rows::Unresolved>,
     pub canned: Vec<crate::store::canned_rows::CannedReply>,
+    pub customer_notes: Vec<(String, crate::store::customer_rows::CustomerNote)>,
+    pub customer_tags: Vec<(String, String)>,
 }
 
 impl Preload {
@@ -100,6 +103,8 @@ impl Preload {
             outbox: store.outbox_open()?,
             unresolved: store.unresolved()?,
             canned: store.canned()?,
+            customer_notes: store.all_customer_notes()?,
+            customer_tags: store.all_customer_tags()?,
         })
     }
 }
@@ -167,6 +172,7 @@ pub struct Hub {
     /// Added to the system clock for the desk's times (tests move it).
     clock_offset_ms: i64,
     canned: canned::Canned,
+    cards: customer_cards::Cards,
 }
 
 impl Hub {
@@ -195,6 +201,7 @@ impl Hub {
             events,
             clock_offset_ms: 0,
             canned: canned::Canned::new(preload.canned),
+            cards: customer_cards::Cards::new(preload.customer_notes, preload.customer_tags),
         };
         desk_state::restore(&mut hub, preload.unresolved);
         hub

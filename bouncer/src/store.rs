@@ -9,6 +9,7 @@ pub mod batch;
 pub mod canned_rows;
 pub mod certs;
 pub mod contacts;
+pub mod customer_rows;
 pub mod desk_rows;
 pub mod lines;
 pub mod outbox_rows;

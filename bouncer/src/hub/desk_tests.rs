@@ -336,3 +336,67 @@ fn canned_replies_are_listed_shown_deleted_and_kept_across_a_restart() {
     let got = h.got(alice);
     assert!(has(&got, "!hours") && !has(&got, "!bye"), "{got:#?}");
 }
+
+#[test]
+fn a_customers_card_shows_contact_history_tags_and_notes() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    let zoe = h.attach("zoe", None, &[]);
+    h.customer_says(1, BOB, "hi");
+    h.line(zoe, "PRIVMSG #bob :Hello!");
+    h.line(alice, "PRIVMSG #bob :And hello from me.");
+    h.line(alice, "PRIVMSG *msn :note bob prefers email over phone");
+    h.line(alice, "PRIVMSG *msn :tag #bob VIP");
+    h.line(alice, "PRIVMSG *msn :tag bob@example.com vip");
+    let got = h.got(alice);
+    assert!(has(&got, "noted on bob@example.com's card"), "{got:#?}");
+    assert!(has(&got, "bob@example.com is tagged vip") && has(&got, "was tagged vip already"));
+    h.line(alice, "PRIVMSG *msn :card bob");
+    let got: Vec<String> = h
+        .got(alice)
+        .into_iter()
+        .filter(|l| l.contains("NOTICE alice :"))
+        .collect();
+    assert!(got[0].ends_with(":bob@example.com — bob (online)"), "{got:#?}");
+    assert!(
+        got[1].contains("first contact ")
+            && got[1].contains("1 conversation(s)")
+            && got[1].ends_with("answered by zoe, alice"),
+        "{got:#?}"
+    );
+    assert!(got[2].ends_with(":tags: vip"), "{got:#?}");
+    assert!(got[3].contains(" alice: prefers email over phone"), "{got:#?}");
+    h.line(alice, "PRIVMSG *msn :card nobody");
+    assert!(has(&h.got(alice), "no customer \"nobody\""));
+}
+
+#[test]
+fn a_conversation_that_opens_shows_its_customers_tags_and_notes_to_staff_first() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    h.line(alice, "PRIVMSG *msn :tag bob@example.com vip");
+    h.line(
+        alice,
+        "PRIVMSG *msn :note bob@example.com refund of order 1234 promised",
+    );
+    let mut h = h.crash_and_restart();
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    h.got(alice);
+    h.commands();
+    h.customer_says(1, BOB, "where is my refund?");
+    let got = h.got(alice);
+    let at = |t: &str| got.iter().position(|l| l.contains(t));
+    assert!(at("NOTICE #bob :card: tags vip").is_some(), "{got:#?}");
+    assert!(
+        at("alice: refund of order 1234 promised") > at("card: tags vip"),
+        "{got:#?}"
+    );
+    assert!(
+        at("PRIVMSG #bob :where is my refund?") > at("refund of order 1234 promised"),
+        "{got:#?}"
+    );
+    assert!(h.commands().is_empty(), "nothing of it goes to the customer");
+}

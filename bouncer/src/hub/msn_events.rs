@@ -135,7 +135,7 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
             handle,
             status,
             friendly_name,
-            ..
+            personal_message,
         } => {
             let name = friendly_name
                 .as_deref()
@@ -143,6 +143,9 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
                 .or_else(|| hub.roster.contact(handle).map(|b| b.friendly_name.clone()))
                 .unwrap_or_else(|| handle.clone());
             learn(hub, handle, &name, *status);
+            if let Some(psm) = personal_message {
+                hub.roster.set_personal_message(handle, &short(psm));
+            }
         }
         Event::ConversationJoined {
             conversation, handle, ..
@@ -277,6 +280,7 @@ pub(super) fn open(hub: &mut Hub, id: i64, contact: &Contact, wanted: Option<&st
     hub.conversations.add(record);
     hub.roster.set_last_conversation(&contact.handle, id, &channel);
     everyone_joins(hub, &channel);
+    super::customer_cards::show_on_open(hub, &channel, &contact.handle);
     channel
 }
 

@@ -20,6 +20,8 @@ pub struct Contact {
     pub nick: String,
     pub friendly_name: String,
     pub status: Status,
+    /// The personal message, as last seen (empty: none known).
+    pub personal_message: String,
 }
 
 /// A status as people say it: "be right back", not `BeRightBack`.
@@ -189,17 +191,30 @@ impl Roster {
     /// Notes what MSN says of a contact.
     pub fn learn(&mut self, handle: &str, friendly_name: &str, status: Status) -> Learned {
         let (nick, new) = self.nick_for(handle);
+        let personal_message = self
+            .contacts
+            .get(&key(handle))
+            .map(|c| c.personal_message.clone())
+            .unwrap_or_default();
         let after = Contact {
             handle: handle.to_owned(),
             nick: nick.clone(),
             friendly_name: friendly_name.to_owned(),
             status,
+            personal_message,
         };
         let before = self.contacts.insert(key(handle), after.clone());
         Learned {
             before,
             after,
             named: new.then(|| (handle.to_owned(), nick)),
+        }
+    }
+
+    /// A contact's personal message changed.
+    pub fn set_personal_message(&mut self, handle: &str, text: &str) {
+        if let Some(c) = self.contacts.get_mut(&key(handle)) {
+            c.personal_message = text.to_owned();
         }
     }
 

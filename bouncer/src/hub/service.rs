@@ -7,6 +7,7 @@
 mod account;
 mod backlog_queries;
 mod canned_admin;
+mod card_commands;
 mod desk;
 mod staff_admin;
 
@@ -98,6 +99,10 @@ pub const COMMANDS: &[Spec] = &[
     Spec { name: "canned add",     usage: "canned add <name> <text>", help: "add or replace ({customer} {nick} {agent})", admin: false, args: 2, example: "canned add hours We are open 9-17, {customer}.", run: canned_admin::add },
     Spec { name: "canned show",    usage: "canned show <name>",      help: "one reply, whole", admin: false, args: 1, example: "canned show hours", run: canned_admin::show },
     Spec { name: "canned del",     usage: "canned del <name>",       help: "delete one", admin: false, args: 1, example: "canned del hours", run: canned_admin::del },
+    Spec { name: "card",           usage: "card <customer>",         help: "what we know: contact, history, tags, notes", admin: false, args: 1, example: "card bob", run: card_commands::card },
+    Spec { name: "note",           usage: "note <customer> <text>",  help: "a dated, signed note on their card", admin: false, args: 2, example: "note bob prefers email", run: card_commands::note },
+    Spec { name: "tag",            usage: "tag <customer> <tag>",    help: "tag a customer (shown when they write)", admin: false, args: 2, example: "tag bob vip", run: card_commands::tag },
+    Spec { name: "untag",          usage: "untag <customer> <tag>",  help: "remove a tag", admin: false, args: 2, example: "untag bob vip", run: card_commands::untag },
     Spec { name: "who",            usage: "who",                     help: "which staff are attached, on how many devices", admin: false, args: 0, example: "who", run: account::who },
     Spec { name: "worker",         usage: "worker",                  help: "what the MSN worker is doing", admin: false, args: 0, example: "worker", run: account::worker },
     Spec { name: "worker restart", usage: "worker restart",          help: "a new MSN worker, now", admin: true, args: 0, example: "worker restart", run: account::worker_restart },

@@ -149,6 +149,20 @@ const MIGRATIONS: &[&str] = &[
         author     TEXT    NOT NULL,
         created_ms INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 10: what the team knows about a customer: dated, signed notes, and tags.
+    "CREATE TABLE customer_notes (
+        id      INTEGER PRIMARY KEY,
+        handle  TEXT    NOT NULL COLLATE NOCASE,
+        author  TEXT    NOT NULL,
+        time_ms INTEGER NOT NULL,
+        text    TEXT    NOT NULL
+    );
+    CREATE INDEX customer_notes_by_handle ON customer_notes(handle, id);
+    CREATE TABLE customer_tags (
+        handle TEXT NOT NULL COLLATE NOCASE,
+        tag    TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (handle, tag)
+    ) WITHOUT ROWID;",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
