@@ -160,7 +160,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let store = store_section::validate(raw.store, &mut errors);
     let irc = irc_section::validate(raw.irc, &mut errors);
     let log = log_section::validate(raw.log);
-    let desk = desk_section::validate(raw.desk, &mut errors);
+    let desk = desk_section::validate(raw.desk, &irc.time_zone, &mut errors);
     match password {
         Some(password) if errors.list.is_empty() => Ok(Config {
             file: file.to_owned(),
@@ -275,6 +275,11 @@ max_unregistered_per_address = 0
 [desk]
 alert_after_secs = 600
 alert_again_after_secs = 300
+time_zone = "Atlantis/Capital"
+
+[desk.hours]
+mon = "9-17"
+funday = "10:00-11:00"
 "#;
         let e = errors(text);
         let keys: Vec<&str> = e.iter().map(|l| l.split(": ").nth(1).unwrap_or("")).collect();
@@ -290,6 +295,9 @@ alert_again_after_secs = 300
             "irc.time_zone",
             "irc.max_unregistered_per_address",
             "desk.alert_again_after_secs",
+            "desk.time_zone",
+            "desk.hours.mon",
+            "desk.hours.funday",
         ] {
             assert!(keys.contains(&key), "{key} missing from {e:#?}");
         }

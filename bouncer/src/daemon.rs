@@ -75,6 +75,21 @@ fn housekeeping(config: &Config) -> tokio::time::Interval {
     tokio::time::interval(every)
 }
 
+/// `MSNBNC_DESK_NOW=2026-12-07T08:30:00Z` starts the desk's clock (business
+/// hours, waits) at that instant: for tests, which must not wait for a
+/// Monday morning.
+fn desk_clock(hub: &mut Hub) -> anyhow::Result<()> {
+    let Ok(text) = std::env::var("MSNBNC_DESK_NOW") else {
+        return Ok(());
+    };
+    let at: jiff::Timestamp = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("MSNBNC_DESK_NOW={text:?} is not an RFC 3339 time: {e}"))?;
+    tracing::warn!("the desk's clock starts at {at} (MSNBNC_DESK_NOW), not the system's");
+    hub.set_desk_clock(at.as_millisecond());
+    Ok(())
+}
+
 /// What the loop drains.
 struct Inputs {
     clients: mpsc::Receiver<ClientEvent>,
@@ -133,6 +148,7 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
         desk: config.desk.clone(),
     };
     let mut hub = Hub::new(settings, preload, threads, control_tx.clone(), irc_tx.clone());
+    desk_clock(&mut hub)?;
     let shutdown = CancellationToken::new();
     let supervisor = Supervisor::new(config.clone(), updates_tx, control_rx, shutdown.clone());
     let mut inputs = Inputs {

@@ -505,6 +505,13 @@ impl Hub {
         desk_state::alerts(self, now);
     }
 
+    /// Sets the desk's clock to `now_ms` (tests of business hours and
+    /// waits, through `MSNBNC_DESK_NOW`); the system clock keeps running
+    /// under it.
+    pub fn set_desk_clock(&mut self, now_ms: i64) {
+        self.clock_offset_ms = now_ms.saturating_sub(crate::store::now_ms());
+    }
+
     /// Now, for the desk (ms since the epoch).
     fn now_ms(&self) -> i64 {
         crate::store::now_ms().saturating_add(self.clock_offset_ms)

@@ -6,6 +6,7 @@
 // No function over 80 lines (clippy.toml sets the threshold).
 #![warn(clippy::too_many_lines)]
 
+pub mod business_hours;
 pub mod check_login;
 pub mod check_sandbox;
 pub mod config;

@@ -715,6 +715,53 @@ fn a_canned_reply_reaches_the_customer_expanded_and_staff_see_the_expansion() {
 }
 
 #[test]
+fn the_closed_reply_goes_out_outside_business_hours_only() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    add_staff(&cfg, "alice", "pw", false);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let desk = "[desk]\ntime_zone = \"UTC\"\nclosed_reply = \"We are closed until Monday 9:00 UTC.\"\n[desk.hours]\nmon = \"09:00-17:00\"\ntue = \"09:00-17:00\"\n";
+    std::fs::write(&cfg, format!("{text}\n{desk}")).unwrap();
+    let bob = s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    let closed = "We are closed until Monday 9:00 UTC.";
+    let replies = |bob: &msn_sim::Customer| bob.texts().iter().filter(|t| *t == closed).count();
+    let cfg_arg = cfg.to_string_lossy().into_owned();
+    let run_at = |now: &str| Bouncer::start(&["run", "--config", &cfg_arg], &[("MSNBNC_DESK_NOW", now)]);
+
+    // Sunday: closed. The customer gets the reply once; staff see it.
+    let bouncer = run_at("2026-12-06T12:00:00Z");
+    let port = signed_in_port(&bouncer, &s);
+    let mut alice = login(port, "alice");
+    s.rt.block_on(bob.say(ACCOUNT, "hello?")).unwrap();
+    alice
+        .expect(
+            &format!("NOTICE #bob :auto-reply sent (outside business hours): {closed}"),
+            SOON,
+        )
+        .unwrap();
+    s.rt.block_on(bob.say(ACCOUNT, "anyone?")).unwrap();
+    alice.expect("PRIVMSG #bob :", SOON).unwrap();
+    alice.send("PRIVMSG *msn :hours");
+    alice.expect("now (12:00 there): closed", SOON).unwrap();
+    assert_eq!(replies(&bob), 1, "{:?}", bob.texts());
+    drop(alice);
+    drop(bouncer);
+
+    // Monday 10:00: open, staff attached. No reply.
+    let bouncer = run_at("2026-12-07T10:00:00Z");
+    let port = signed_in_port(&bouncer, &s);
+    let mut alice = login(port, "alice");
+    let before = bob.texts().len();
+    s.rt.block_on(bob.say(ACCOUNT, "good morning")).unwrap();
+    alice.expect("good morning", SOON).unwrap();
+    alice.send("PRIVMSG *msn :hours");
+    alice.expect("now (10:00 there): open", SOON).unwrap();
+    assert_eq!(bob.texts().len(), before, "{:?}", bob.texts());
+}
+
+#[test]
 fn a_signature_tells_the_customer_who_answered() {
     let e = env_with("signature = \"[{nick}] {text}\"");
     let mut alice = login(e.port, "alice");

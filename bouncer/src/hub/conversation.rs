@@ -40,6 +40,8 @@ pub struct Conversation {
     pub last_activity: Instant,
     /// Got the unattended auto-reply since staff were last attached.
     pub auto_replied: bool,
+    /// Got the closed reply (outside business hours).
+    pub closed_replied: bool,
     pub created_ms: i64,
     pub desk: Desk,
 }
@@ -98,6 +100,7 @@ impl Conversation {
             claim: None,
             last_activity: now,
             auto_replied: false,
+            closed_replied: false,
             created_ms: crate::store::now_ms(),
             desk: Desk::fresh(),
         }

@@ -400,3 +400,85 @@ fn a_conversation_that_opens_shows_its_customers_tags_and_notes_to_staff_first()
     );
     assert!(h.commands().is_empty(), "nothing of it goes to the customer");
 }
+
+/// Monday to Friday 09:00-17:00 in Berlin, and a closed reply.
+fn office_hours(h: &mut Harness) {
+    let day = crate::business_hours::parse_day("09:00-17:00").unwrap();
+    let days = [
+        day.clone(),
+        day.clone(),
+        day.clone(),
+        day.clone(),
+        day,
+        Vec::new(),
+        Vec::new(),
+    ];
+    let zone = crate::irc::local_time::LocalTime::named("Europe/Berlin").unwrap();
+    h.hub.settings.desk.hours = crate::business_hours::Schedule::new(Some(days), zone);
+    h.hub.settings.desk.closed_reply = "We are closed; we answer from 9:00 (Berlin).".into();
+}
+
+/// 2026-12-07 is a Monday; Berlin is UTC+1.
+fn monday_utc(h: u32, m: u32) -> i64 {
+    let t: jiff::Timestamp = format!("2026-12-07T{h:02}:{m:02}:00Z").parse().unwrap();
+    t.as_millisecond()
+}
+
+#[test]
+fn outside_business_hours_a_customers_first_line_gets_the_closed_reply_once() {
+    let mut h = Harness::new("");
+    office_hours(&mut h);
+    h.hub.set_desk_clock(monday_utc(7, 30));
+    h.signed_in(&[BOB, CAROL]);
+    let alice = h.attach("alice", None, &[]);
+    h.commands();
+    h.customer_says(1, BOB, "hello?");
+    assert_eq!(
+        sent_texts(&mut h),
+        ["We are closed; we answer from 9:00 (Berlin)."]
+    );
+    let got = h.got(alice);
+    assert!(
+        has(
+            &got,
+            "NOTICE #bob :auto-reply sent (outside business hours): We are closed"
+        ),
+        "staff see it: {got:#?}"
+    );
+    h.customer_says(1, BOB, "anyone?");
+    assert!(sent_texts(&mut h).is_empty(), "once per conversation");
+    h.line(alice, "PRIVMSG *msn :hours");
+    let got = h.got(alice);
+    assert!(
+        has(&got, "mon 09:00-17:00") && has(&got, "sun closed"),
+        "{got:#?}"
+    );
+    assert!(has(&got, "now (08:30 there): closed"), "{got:#?}");
+    // Open: staff are here, so nothing automatic.
+    h.hub.set_desk_clock(monday_utc(8, 0));
+    h.customer_says(2, CAROL, "good morning");
+    assert!(
+        sent_texts(&mut h).is_empty(),
+        "inside the hours, with staff attached"
+    );
+    h.line(alice, "PRIVMSG *msn :hours");
+    assert!(has(&h.got(alice), "now (09:00 there): open"));
+}
+
+#[test]
+fn inside_business_hours_with_nobody_attached_the_unattended_reply_still_applies() {
+    let mut h = Harness::new("unattended_reply = \"Back soon!\"");
+    office_hours(&mut h);
+    h.hub.set_desk_clock(monday_utc(10, 0));
+    h.signed_in(&[BOB]);
+    h.commands();
+    h.customer_says(1, BOB, "hello?");
+    assert_eq!(sent_texts(&mut h), ["Back soon!"]);
+    let texts = h.stored_texts(1);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == "auto-reply sent (nobody is attached): Back soon!"),
+        "kept for staff who attach later: {texts:#?}"
+    );
+}

@@ -361,18 +361,16 @@ fn closed(hub: &mut Hub, worker: ConversationId) {
 
 fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &str, format: &TextFormat) {
     let id = customer_joined(hub, worker, from);
-    let reply = hub.settings.irc.unattended_reply.clone();
-    let nobody = hub.clients.is_empty();
+    let auto_reply = auto_reply(hub, id);
     let Some(c) = hub.conversations.get_mut(id) else {
         return;
     };
     c.last_activity = std::time::Instant::now();
-    let auto_reply = nobody && !reply.is_empty() && !std::mem::replace(&mut c.auto_replied, true);
     let channel = c.channel.clone();
-    if auto_reply {
+    if let Some((reply, _)) = &auto_reply {
         let command = ipc::Command::SendMessage {
             to: ConversationTarget::Existing(worker),
-            text: reply,
+            text: reply.clone(),
             format: TextFormat::default(),
         };
         hub.command(command, None);
@@ -401,7 +399,33 @@ fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &st
         };
         hub.show(shown, None);
     }
+    // Staff see (and history keeps) what the customer was answered.
+    if let Some((reply, why)) = auto_reply {
+        hub.server_notice_in(&channel, &format!("auto-reply sent ({why}): {reply}"));
+    }
     super::desk_state::customer_wrote(hub, id);
+}
+
+/// The automatic answer a customer's line gets, and why: outside business
+/// hours the closed reply (once per conversation); inside them, while no
+/// staff member is attached, the unattended reply (once until someone
+/// attaches).
+fn auto_reply(hub: &mut Hub, id: i64) -> Option<(String, &'static str)> {
+    let now = hub.now_ms();
+    let desk = &hub.settings.desk;
+    let closed = !desk.hours.is_open(now) && !desk.closed_reply.is_empty();
+    let (closed_reply, unattended) = (
+        desk.closed_reply.clone(),
+        hub.settings.irc.unattended_reply.clone(),
+    );
+    let nobody = hub.clients.is_empty();
+    let c = hub.conversations.get_mut(id)?;
+    if closed {
+        let first = !std::mem::replace(&mut c.closed_replied, true);
+        return first.then_some((closed_reply, "outside business hours"));
+    }
+    let first = nobody && !unattended.is_empty() && !std::mem::replace(&mut c.auto_replied, true);
+    first.then_some((unattended, "nobody is attached"))
 }
 
 fn nudge(hub: &mut Hub, worker: ConversationId, from: &str) {

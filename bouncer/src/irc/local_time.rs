@@ -50,6 +50,14 @@ impl LocalTime {
         self.zone.to_datetime(at)
     }
 
+    /// The day of the week (0: Monday) and the minute of the day.
+    pub fn weekday_and_minute(&self, ms: i64) -> (usize, u32) {
+        let t = self.civil(ms);
+        let day = usize::try_from(t.weekday().to_monday_zero_offset()).unwrap_or(0);
+        let minute = u32::try_from(i32::from(t.hour()) * 60 + i32::from(t.minute())).unwrap_or(0);
+        (day, minute)
+    }
+
     /// `12:10`.
     pub fn clock(&self, ms: i64) -> String {
         let t = self.civil(ms);

@@ -111,3 +111,29 @@ pub(super) fn resolve(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(
     set(hub, asker, args.word(0), DeskState::Resolved, args.from(1));
     Ok(())
 }
+
+/// The business hours, and whether the desk is open now.
+pub(super) fn hours(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err(String::new());
+    }
+    let now = hub.now_ms();
+    let desk = &hub.settings.desk;
+    let mut lines = desk.hours.describe();
+    if desk.hours.is_configured() {
+        let zone = desk.hours.zone.clone();
+        let state = match desk.hours.is_open(now) {
+            true => "open",
+            false => "closed",
+        };
+        lines.push(format!("now ({} there): {state}", zone.clock(now)));
+        lines.push(match desk.closed_reply.as_str() {
+            "" => "outside the hours customers get no reply (desk.closed_reply is empty)".to_owned(),
+            reply => format!("outside the hours a customer's first line is answered: {reply}"),
+        });
+    }
+    for line in lines {
+        notice(hub, asker.client, &crate::untrusted::short(&line));
+    }
+    Ok(())
+}
