@@ -12,6 +12,7 @@ mod clients;
 mod conversation;
 mod conversations;
 mod customer_cards;
+mod desk_figures;
 mod desk_state;
 mod history;
 pub mod irc_commands;
@@ -171,6 +172,9 @@ pub struct Hub {
     events: mpsc::Sender<ClientEvent>,
     /// Added to the system clock for the desk's times (tests move it).
     clock_offset_ms: i64,
+    /// A stopped desk clock (tests that work figures out by hand).
+    #[cfg(any(test, feature = "harness"))]
+    stopped_clock_ms: Option<i64>,
     canned: canned::Canned,
     cards: customer_cards::Cards,
 }
@@ -200,6 +204,8 @@ impl Hub {
             store,
             events,
             clock_offset_ms: 0,
+            #[cfg(any(test, feature = "harness"))]
+            stopped_clock_ms: None,
             canned: canned::Canned::new(preload.canned),
             cards: customer_cards::Cards::new(preload.customer_notes, preload.customer_tags),
         };
@@ -419,11 +425,10 @@ impl Hub {
     /// line id if it was recorded.
     fn show(&mut self, line: Shown<'_>, except: Option<ClientId>) -> Option<i64> {
         let msgid = self.history.msgid();
-        // One time for the store and the live line: history repeats it exactly.
-        let now = SystemTime::now();
-        let ms = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        // One time for the store and the live line: history repeats it
+        // exactly. The desk's clock (the system's, unless a test moved it).
+        let ms = self.now_ms();
+        let now = UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
         let conversation = self.conversations.by_channel(line.target.trim_start_matches('@'));
         let row = conversation.map(|conversation| {
             self.out.hold();
@@ -512,8 +517,18 @@ impl Hub {
         self.clock_offset_ms = now_ms.saturating_sub(crate::store::now_ms());
     }
 
+    /// Stops the desk's clock at `now_ms` (tests).
+    #[cfg(any(test, feature = "harness"))]
+    pub fn stop_desk_clock(&mut self, now_ms: i64) {
+        self.stopped_clock_ms = Some(now_ms);
+    }
+
     /// Now, for the desk (ms since the epoch).
     fn now_ms(&self) -> i64 {
+        #[cfg(any(test, feature = "harness"))]
+        if let Some(ms) = self.stopped_clock_ms {
+            return ms;
+        }
         crate::store::now_ms().saturating_add(self.clock_offset_ms)
     }
 

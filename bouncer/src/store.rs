@@ -17,6 +17,7 @@ pub mod positions;
 pub mod reader;
 pub mod retention;
 mod schema;
+pub mod stats_rows;
 pub mod threads;
 pub mod users;
 pub mod writer;

@@ -482,3 +482,67 @@ fn inside_business_hours_with_nobody_attached_the_unattended_reply_still_applies
         "kept for staff who attach later: {texts:#?}"
     );
 }
+
+/// Sets the desk's clock to 2026-12-07 (a Monday) `h:m` UTC.
+fn at(h: &mut Harness, hour: u32, minute: u32) {
+    h.hub.stop_desk_clock(monday_utc(hour, minute));
+}
+
+#[test]
+fn stats_after_a_scripted_day_match_the_figures_worked_out_by_hand() {
+    let mut h = Harness::new("time_zone = \"UTC\"");
+    h.hub.settings.desk.hours.zone = crate::irc::local_time::LocalTime::named("UTC").unwrap();
+    h.signed_in(&[BOB, CAROL, DAVE]);
+    let alice = h.attach("alice", None, &[]);
+    let zoe = h.attach("zoe", None, &[]);
+    // Bob: asks at 09:00, alice answers at 09:02, resolved at 09:30.
+    at(&mut h, 9, 0);
+    h.customer_says(1, BOB, "q1");
+    at(&mut h, 9, 2);
+    h.line(alice, "PRIVMSG #bob :a1");
+    h.line(alice, "PRIVMSG #bob :a2");
+    at(&mut h, 9, 30);
+    h.line(alice, "PRIVMSG *msn :resolve #bob");
+    // Carol: asks at 10:00, zoe answers at 10:10, resolved at 11:00.
+    at(&mut h, 10, 0);
+    h.customer_says(2, CAROL, "q2");
+    h.customer_says(2, CAROL, "q3");
+    at(&mut h, 10, 10);
+    h.line(zoe, "PRIVMSG #carol :a3");
+    at(&mut h, 11, 0);
+    h.line(zoe, "PRIVMSG *msn :resolve #carol");
+    // Dave: asks at 12:00, zoe answers at 12:01; still open.
+    at(&mut h, 12, 0);
+    h.customer_says(3, DAVE, "q4");
+    at(&mut h, 12, 1);
+    h.line(zoe, "PRIVMSG #dave :a4");
+    at(&mut h, 18, 0);
+    h.got(alice);
+    h.line(alice, "PRIVMSG *msn :stats today");
+    let got: Vec<String> = h
+        .got(alice)
+        .into_iter()
+        .filter(|l| l.contains("NOTICE alice :"))
+        .map(|l| {
+            l.split_once("NOTICE alice :")
+                .map(|(_, t)| t.to_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    // First responses 2, 10 and 1 min: median 2, 90th percentile 10.
+    // Resolutions 30 and 60 min: median 30, 90th percentile 60.
+    // Lines: 4 from customers, 4 from staff, over 3 conversations.
+    assert_eq!(
+        got,
+        [
+            "today (since 2026-12-07 00:00): 3 conversation(s), 2 resolved",
+            "first response: median 2 min, 90th percentile 10 min (3)",
+            "resolution: median 30 min, 90th percentile 1 h 0 min (2)",
+            "lines per conversation: 2.7 (1.3 from customers, 1.3 from staff)",
+            "alice: 2 line(s) in 1 conversation(s); first response median 2 min, 90th percentile 2 min (1)",
+            "zoe: 2 line(s) in 2 conversation(s); first response median 1 min, 90th percentile 10 min (2)",
+        ]
+    );
+    h.line(alice, "PRIVMSG *msn :stats year");
+    assert!(has(&h.got(alice), "say today, week or month"));
+}

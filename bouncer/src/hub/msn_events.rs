@@ -275,7 +275,8 @@ pub(super) fn open(hub: &mut Hub, id: i64, contact: &Contact, wanted: Option<&st
         .conversations
         .free_channel(&contact.nick, wanted, |n| staff.exists(n));
     let customers = Conversations::one(&contact.handle);
-    let record = Conversation::new(id, channel.clone(), customers, link, std::time::Instant::now());
+    let mut record = Conversation::new(id, channel.clone(), customers, link, std::time::Instant::now());
+    record.created_ms = hub.now_ms();
     hub.history.conversation(record.row());
     hub.conversations.add(record);
     hub.roster.set_last_conversation(&contact.handle, id, &channel);

@@ -103,6 +103,7 @@ pub const COMMANDS: &[Spec] = &[
     Spec { name: "note",           usage: "note <customer> <text>",  help: "a dated, signed note on their card", admin: false, args: 2, example: "note bob prefers email", run: card_commands::note },
     Spec { name: "tag",            usage: "tag <customer> <tag>",    help: "tag a customer (shown when they write)", admin: false, args: 2, example: "tag bob vip", run: card_commands::tag },
     Spec { name: "untag",          usage: "untag <customer> <tag>",  help: "remove a tag", admin: false, args: 2, example: "untag bob vip", run: card_commands::untag },
+    Spec { name: "stats",          usage: "stats [today|week|month]", help: "conversations, response and resolution times", admin: false, args: 0, example: "stats week", run: desk::stats },
     Spec { name: "hours",          usage: "hours",                   help: "business hours, and whether the desk is open now", admin: false, args: 0, example: "hours", run: desk::hours },
     Spec { name: "who",            usage: "who",                     help: "which staff are attached, on how many devices", admin: false, args: 0, example: "who", run: account::who },
     Spec { name: "worker",         usage: "worker",                  help: "what the MSN worker is doing", admin: false, args: 0, example: "worker", run: account::worker },

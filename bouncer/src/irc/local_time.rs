@@ -6,6 +6,14 @@
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
+/// A calendar period, for figures: today, this week, this month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
 #[derive(Debug, Clone)]
 pub struct LocalTime {
     /// As configured ("" for the system's zone).
@@ -56,6 +64,22 @@ impl LocalTime {
         let day = usize::try_from(t.weekday().to_monday_zero_offset()).unwrap_or(0);
         let minute = u32::try_from(i32::from(t.hour()) * 60 + i32::from(t.minute())).unwrap_or(0);
         (day, minute)
+    }
+
+    /// The start (ms) of the day, the week (Monday) or the month that `ms`
+    /// falls in, here.
+    pub fn start_of(&self, ms: i64, period: Period) -> i64 {
+        let day = self.civil(ms).date();
+        let first = match period {
+            Period::Day => day,
+            Period::Week => day
+                .checked_sub(jiff::Span::new().days(i64::from(day.weekday().to_monday_zero_offset())))
+                .unwrap_or(day),
+            Period::Month => day.first_of_month(),
+        };
+        first
+            .to_zoned(self.zone.clone())
+            .map_or(ms, |z| z.timestamp().as_millisecond())
     }
 
     /// `12:10`.

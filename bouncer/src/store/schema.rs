@@ -163,6 +163,9 @@ const MIGRATIONS: &[&str] = &[
         tag    TEXT NOT NULL COLLATE NOCASE,
         PRIMARY KEY (handle, tag)
     ) WITHOUT ROWID;",
+    // 11: staff lines by time, for `*msn stats`; conversations by creation.
+    "CREATE INDEX messages_staff_by_time ON messages(time_ms) WHERE kind = 'staff';
+    CREATE INDEX conversations_by_created ON conversations(created_ms);",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

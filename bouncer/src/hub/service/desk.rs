@@ -137,3 +137,37 @@ pub(super) fn hours(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(),
     }
     Ok(())
 }
+
+/// The desk's figures for today, this week or this month (in the desk's
+/// zone).
+pub(super) fn stats(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    use crate::irc::local_time::Period;
+    let (period, name) = match args.word(0).to_ascii_lowercase().as_str() {
+        "" | "today" => (Period::Day, "today"),
+        "week" => (Period::Week, "this week"),
+        "month" => (Period::Month, "this month"),
+        other => return Err(format!("{other:?}: say today, week or month")),
+    };
+    let now = hub.now_ms();
+    let zone = hub.settings.desk.hours.zone.clone();
+    let from = zone.start_of(now, period);
+    let title = format!("{name} (since {})", zone.date_and_clock(from));
+    let client = asker.client;
+    hub.read(
+        move |s| {
+            Ok::<_, crate::store::StoreError>((
+                s.conversation_facts(from, now + 1)?,
+                s.staff_facts(from, now + 1)?,
+            ))
+        },
+        move |hub, facts| match facts {
+            Ok((conversations, staff)) => {
+                for line in crate::hub::desk_figures::figures(&title, &conversations, &staff) {
+                    notice(hub, client, &line);
+                }
+            }
+            Err(e) => notice(hub, client, &format!("the figures could not be read: {e}")),
+        },
+    );
+    Ok(())
+}
