@@ -21,5 +21,6 @@ pub mod store_cli;
 pub mod supervisor;
 pub mod systemd;
 pub mod token_bucket;
+pub mod transcript_cli;
 pub mod untrusted;
 pub mod users_cli;

@@ -46,6 +46,22 @@ enum Cmd {
         #[command(subcommand)]
         action: msnbnc::store_cli::StoreAction,
     },
+    /// Write one conversation (#bob, its latest under that name) or one
+    /// customer's whole history (bob@example.com) to standard output.
+    Transcript {
+        #[arg(long, short, default_value = "/etc/msnbnc/msnbnc.toml")]
+        config: PathBuf,
+        /// `#channel` or an MSN address.
+        who: String,
+        /// Only lines from this day on (YYYY-MM-DD, in the desk's zone).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: msnbnc::transcript_cli::Format,
+        /// Only what the customer saw: no staff notes or server notices.
+        #[arg(long)]
+        customer_view: bool,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         #[arg(long, short)]
@@ -218,6 +234,24 @@ fn main() -> ExitCode {
         },
         Cmd::Store { config, action } => match configured(&config) {
             Ok(cfg) => report(msnbnc::store_cli::run(&cfg, action)),
+            Err(code) => code,
+        },
+        Cmd::Transcript {
+            config,
+            who,
+            since,
+            format,
+            customer_view,
+        } => match configured(&config) {
+            Ok(cfg) => {
+                let request = msnbnc::transcript_cli::Request {
+                    who,
+                    since,
+                    format,
+                    customer_view,
+                };
+                report(msnbnc::transcript_cli::run(&cfg, &request))
+            }
             Err(code) => code,
         },
     }

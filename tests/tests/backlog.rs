@@ -644,3 +644,59 @@ fn clients_that_fetch_history_themselves_are_not_replayed_to() {
         ["missed"]
     );
 }
+
+#[test]
+fn a_transcript_shows_a_conversation_with_times_speakers_and_staff_notes_marked() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    add_staff(&cfg, "alice", "pw", false);
+    let bouncer = Bouncer::run(&cfg);
+    let port = signed_in_port(&bouncer, &s);
+    let mut alice = attach(port, "alice", "");
+    let bob = s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    s.rt.block_on(bob.say(ACCOUNT, "my order is late")).unwrap();
+    alice.expect("PRIVMSG #bob :", SOON).unwrap();
+    alice.send("PRIVMSG @#bob :courier says Tuesday");
+    alice.send("PRIVMSG #bob :It arrives on Tuesday.");
+    assert!(s
+        .rt
+        .block_on(bob.wait_for(
+            SOON,
+            |r| matches!(r, msn_sim::Received::Text { text, .. } if text == "It arrives on Tuesday.")
+        ))
+        .is_some());
+    alice.send("PING :stored");
+    alice.expect("PONG msnbnc :stored", SOON).unwrap();
+    let cfg_arg = cfg.to_string_lossy().into_owned();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["transcript", "--config", &cfg_arg, "#bob"];
+        args.extend_from_slice(extra);
+        let (status, stdout, stderr) = msnbnc_tests::run_msnbnc(&args);
+        assert!(status.success(), "{stderr}");
+        stdout
+    };
+    let text = run(&[]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].ends_with(" <bob@example.com> my order is late"),
+        "{text}"
+    );
+    assert!(
+        lines[1].ends_with(" [staff note] <alice> courier says Tuesday"),
+        "{text}"
+    );
+    assert!(lines[2].ends_with(" <alice> It arrives on Tuesday."), "{text}");
+    let customer_view = run(&["--customer-view", "--format", "html"]);
+    assert!(
+        customer_view.contains("It arrives on Tuesday.") && !customer_view.contains("courier"),
+        "{customer_view}"
+    );
+    let (status, _, stderr) = msnbnc_tests::run_msnbnc(&["transcript", "--config", &cfg_arg, "#nobody"]);
+    assert!(
+        !status.success() && stderr.contains("no conversation \"#nobody\""),
+        "{stderr}"
+    );
+}

@@ -82,6 +82,11 @@ impl LocalTime {
             .map_or(ms, |z| z.timestamp().as_millisecond())
     }
 
+    /// A wall-clock time here, as ms since the epoch.
+    pub fn to_timestamp(&self, at: jiff::civil::DateTime) -> Result<i64, jiff::Error> {
+        Ok(at.to_zoned(self.zone.clone())?.timestamp().as_millisecond())
+    }
+
     /// `12:10`.
     pub fn clock(&self, ms: i64) -> String {
         let t = self.civil(ms);

@@ -85,6 +85,16 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every conversation with this customer (alone or in a group), oldest
+    /// first.
+    pub fn conversations_with(&self, handle: &str) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT id FROM conversations WHERE {WITH_CUSTOMER} ORDER BY id"
+        ))?;
+        let rows = stmt.query_map(params![handle.to_ascii_lowercase()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Everything the card shows that the store knows.
     pub fn card(&self, handle: &str) -> Result<CardRecord, StoreError> {
         let handle = handle.to_ascii_lowercase();
