@@ -7,6 +7,7 @@ mod account_section;
 mod desk_section;
 mod irc_section;
 mod log_section;
+mod metrics_section;
 mod msn_section;
 pub mod reload;
 mod store_section;
@@ -21,6 +22,7 @@ pub use account_section::PasswordSource;
 pub use desk_section::DeskSettings;
 pub use irc_section::{parse_status, IrcSettings};
 pub use log_section::LogSettings;
+pub use metrics_section::MetricsSettings;
 pub use msn_section::{MsnSettings, MSNP_VERSIONS};
 pub use store_section::StoreSettings;
 pub use worker_section::{default_worker_path, ElsewherePolicy, RestartPolicy, WorkerSettings};
@@ -96,6 +98,8 @@ struct RawConfig {
     log: log_section::RawLog,
     #[serde(default)]
     desk: desk_section::RawDesk,
+    #[serde(default)]
+    metrics: metrics_section::RawMetrics,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +114,7 @@ pub struct Config {
     pub irc: IrcSettings,
     pub log: LogSettings,
     pub desk: DeskSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// Position of a byte offset as "line L, column C" for syntax errors.
@@ -161,6 +166,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let irc = irc_section::validate(raw.irc, &mut errors);
     let log = log_section::validate(raw.log);
     let desk = desk_section::validate(raw.desk, &irc.time_zone, &mut errors);
+    let metrics = metrics_section::validate(raw.metrics, &mut errors);
     match password {
         Some(password) if errors.list.is_empty() => Ok(Config {
             file: file.to_owned(),
@@ -172,6 +178,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             irc,
             log,
             desk,
+            metrics,
         }),
         _ => Err(ConfigErrors(errors.list)),
     }

@@ -149,6 +149,9 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     };
     let mut hub = Hub::new(settings, preload, threads, control_tx.clone(), irc_tx.clone());
     desk_clock(&mut hub)?;
+    if let Some(addr) = config.metrics.listen {
+        crate::metrics::serve(addr, hub.metrics()).await?;
+    }
     let shutdown = CancellationToken::new();
     let supervisor = Supervisor::new(config.clone(), updates_tx, control_rx, shutdown.clone());
     let mut inputs = Inputs {

@@ -177,6 +177,8 @@ pub struct Hub {
     stopped_clock_ms: Option<i64>,
     canned: canned::Canned,
     cards: customer_cards::Cards,
+    /// What Prometheus scrapes (atomics; `[metrics] listen` serves them).
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Hub {
@@ -187,6 +189,7 @@ impl Hub {
         worker: mpsc::Sender<Control>,
         events: mpsc::Sender<ClientEvent>,
     ) -> Hub {
+        let settings_store_path = settings.store.path.clone();
         let mut hub = Hub {
             roster: Roster::new(preload.contacts, &preload.staff),
             conversations: Conversations::new(preload.next_conversation),
@@ -208,6 +211,7 @@ impl Hub {
             stopped_clock_ms: None,
             canned: canned::Canned::new(preload.canned),
             cards: customer_cards::Cards::new(preload.customer_notes, preload.customer_tags),
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::new(settings_store_path)),
         };
         desk_state::restore(&mut hub, preload.unresolved);
         hub
@@ -429,6 +433,11 @@ impl Hub {
         // exactly. The desk's clock (the system's, unless a test moved it).
         let ms = self.now_ms();
         let now = UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+        match (line.kind, line.command) {
+            (Kind::Customer, "PRIVMSG") => self.metrics.customer_lines.inc(),
+            (Kind::Staff, "PRIVMSG") => self.metrics.staff_lines.inc(),
+            _ => 0,
+        };
         let conversation = self.conversations.by_channel(line.target.trim_start_matches('@'));
         let row = conversation.map(|conversation| {
             self.out.hold();
@@ -502,12 +511,19 @@ impl Hub {
     /// still being replayed, or failed to be, aside): saved every second,
     /// so that a crash re-sends at most what was in flight.
     /// Every [`SECOND`]: positions are saved; a slow login is mentioned;
-    /// topics show how long customers have waited.
+    /// topics show how long customers have waited; gauges are brought up
+    /// to date.
     pub fn every_second(&mut self, now: Instant) {
         self.save_positions();
         msn_events::login_watch(self, now);
         desk_state::show_waits(self);
         desk_state::alerts(self, now);
+        desk_state::gauges(self);
+    }
+
+    /// The figures `[metrics] listen` serves.
+    pub fn metrics(&self) -> std::sync::Arc<crate::metrics::Metrics> {
+        std::sync::Arc::clone(&self.metrics)
     }
 
     /// Sets the desk's clock to `now_ms` (tests of business hours and

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod hub;
 pub mod irc;
 pub mod malloc_tuning;
+pub mod metrics;
 pub mod store;
 pub mod store_cli;
 pub mod supervisor;

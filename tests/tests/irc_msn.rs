@@ -761,6 +761,110 @@ fn the_closed_reply_goes_out_outside_business_hours_only() {
     assert_eq!(bob.texts().len(), before, "{:?}", bob.texts());
 }
 
+/// `GET path` over plain HTTP/1.1; the status line and the body.
+fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    (head.lines().next().unwrap_or("").to_owned(), body.to_owned())
+}
+
+/// Strictly Prometheus/OpenMetrics text: comments are HELP, TYPE, UNIT or
+/// the final EOF; every sample is `name{labels} number`. Returns the
+/// samples by name with labels.
+fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut samples = std::collections::BTreeMap::new();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.last(), Some(&"# EOF"), "ends with # EOF");
+    for line in &lines[..lines.len() - 1] {
+        if let Some(comment) = line.strip_prefix("# ") {
+            let word = comment.split(' ').next().unwrap_or("");
+            assert!(["HELP", "TYPE", "UNIT"].contains(&word), "bad comment: {line}");
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                && !name.starts_with(|c: char| c.is_ascii_digit()),
+            "bad name: {line}"
+        );
+        if name_end < series.len() {
+            let labels = &series[name_end..];
+            assert!(
+                labels.starts_with('{') && labels.ends_with('}'),
+                "bad labels: {line}"
+            );
+            for pair in labels[1..labels.len() - 1].split(',').filter(|p| !p.is_empty()) {
+                let (k, v) = pair
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("bad label: {line}"));
+                assert!(
+                    k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "bad label name: {line}"
+                );
+                assert!(
+                    v.starts_with('"') && v.ends_with('"') && v.len() >= 2,
+                    "bad label value: {line}"
+                );
+            }
+        }
+        let v: f64 = value.parse().unwrap_or_else(|_| panic!("bad value: {line}"));
+        samples.insert(series.to_owned(), v);
+    }
+    samples
+}
+
+#[test]
+fn the_metrics_endpoint_serves_prometheus_text_that_follows_the_desk() {
+    let e = env_with_config("", "", "[metrics]\nlisten = \"127.0.0.1:0\"");
+    let (_, line) = e
+        .bouncer
+        .wait_for("metrics listening on 127.0.0.1:", SOON)
+        .unwrap();
+    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let mut alice = login(e.port, "alice");
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    e.s.rt.block_on(bob.say(ACCOUNT, "hello?")).unwrap();
+    alice.expect("PRIVMSG #bob :", SOON).unwrap();
+    alice.send("PRIVMSG #bob :Hi Bob!");
+    alice
+        .expect(
+            "TOPIC #bob :Conversation with bob@example.com (Bob, online) | open",
+            SOON,
+        )
+        .unwrap();
+    // Gauges follow within a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, body) = http_get(port, "/metrics");
+    assert!(status.contains(" 200 "), "{status}");
+    let m = parse_exposition(&body);
+    let get = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no {k} in {body}"));
+    assert_eq!(get("msnbnc_customer_lines_total"), 1.0);
+    assert_eq!(get("msnbnc_staff_lines_total"), 1.0);
+    assert_eq!(get("msnbnc_conversations{state=\"open\"}"), 1.0);
+    assert_eq!(get("msnbnc_conversations{state=\"new\"}"), 0.0);
+    assert_eq!(get("msnbnc_first_response_seconds_count"), 1.0);
+    assert_eq!(get("msnbnc_attached_clients"), 1.0);
+    assert_eq!(get("msnbnc_worker_signed_in"), 1.0);
+    assert!(get("msnbnc_store_size_bytes") > 0.0);
+    assert!(http_get(port, "/").0.contains(" 404 "));
+}
+
 #[test]
 fn a_signature_tells_the_customer_who_answered() {
     let e = env_with("signature = \"[{nick}] {text}\"");

@@ -61,6 +61,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
             o.unregistered != n.unregistered,
         ),
         ("store.path", old.store.path != new.store.path),
+        ("metrics.listen", old.metrics != new.metrics),
     ];
     let now = [
         ("irc.tls_cert", o.tls_cert != n.tls_cert),

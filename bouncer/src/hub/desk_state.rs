@@ -96,6 +96,17 @@ pub(super) fn customer_wrote(hub: &mut Hub, id: i64) {
 
 /// Staff answered the customer in conversation `id`.
 pub(super) fn staff_answered(hub: &mut Hub, id: i64, nick: &str) {
+    let now = hub.now_ms();
+    let Some(c) = hub.conversations.get(id) else {
+        return;
+    };
+    if let Some(since) = c.desk.waiting_since_ms {
+        let waited = crate::metrics::seconds(now - since);
+        hub.metrics.waiting.observe(waited);
+        if c.desk.state == DeskState::New {
+            hub.metrics.first_response.observe(waited);
+        }
+    }
     let Some(c) = hub.conversations.get_mut(id) else {
         return;
     };
@@ -288,4 +299,29 @@ pub(super) fn queue(hub: &Hub) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Conversations by state, attached clients and the worker, for metrics.
+pub(super) fn gauges(hub: &mut Hub) {
+    for state in [DeskState::New, DeskState::Open, DeskState::Waiting] {
+        let n = hub
+            .conversations
+            .iter()
+            .filter(|c| c.desk.state_ms != 0 && c.desk.state == state)
+            .count();
+        let label = crate::metrics::StateLabel {
+            state: state.as_str(),
+        };
+        hub.metrics
+            .conversations
+            .get_or_create(&label)
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    let clients = hub.clients.ids().len();
+    hub.metrics
+        .attached_clients
+        .set(i64::try_from(clients).unwrap_or(i64::MAX));
+    hub.metrics
+        .worker_signed_in
+        .set(i64::from(hub.worker.signed_in()));
 }

@@ -33,6 +33,9 @@ pub(super) fn login_watch(hub: &mut Hub, now: std::time::Instant) {
 }
 
 pub(super) fn worker_state(hub: &mut Hub, state: &WorkerState) {
+    if matches!(state, WorkerState::Restarting { .. }) {
+        hub.metrics.worker_restarts.inc();
+    }
     let lost = super::worker_link::WorkerLink::lost(state);
     // A worker that is gone will not confirm deliveries it accepted.
     let held = match lost {

@@ -90,6 +90,7 @@ fn start(hub: &mut Hub, id: ClientId, upto: i64, unseen: Vec<Unseen>) {
         conversations = jobs.len(),
         "replaying what the device missed"
     );
+    hub.metrics.replays.inc();
     Replay {
         store: hub.settings.store.path.clone(),
         server,
