@@ -649,7 +649,12 @@ fn the_desk_follows_a_conversation_from_new_to_resolved_and_back_when_the_custom
     alice.expect(": 1 conversation(s), 1 resolved", SOON).unwrap();
     let first = alice.expect("first response: median ", SOON).unwrap();
     assert!(first.ends_with(" (1)"), "{first}");
-    alice.expect("alice: 1 line(s) in 1 conversation(s); first response median ", SOON).unwrap();
+    alice
+        .expect(
+            "alice: 1 line(s) in 1 conversation(s); first response median ",
+            SOON,
+        )
+        .unwrap();
     // The customer writes again: the conversation is back in the queue.
     e.s.rt.block_on(bob.say(ACCOUNT, "it came, but broken")).unwrap();
     alice
