@@ -34,6 +34,8 @@ pub struct Metrics {
     pub first_response: Histogram,
     pub worker_restarts: Counter,
     pub worker_signed_in: Gauge,
+    /// 1 for the worker's state now, 0 for the others.
+    pub worker_state: Family<StateLabel, Gauge>,
     pub attached_clients: Gauge,
     pub replays: Counter,
     store_bytes: Gauge,
@@ -56,6 +58,7 @@ impl Metrics {
             first_response: wait_buckets(),
             worker_restarts: Counter::default(),
             worker_signed_in: Gauge::default(),
+            worker_state: Family::default(),
             attached_clients: Gauge::default(),
             replays: Counter::default(),
             store_bytes: Gauge::default(),
@@ -98,6 +101,11 @@ impl Metrics {
             "worker_signed_in",
             "Whether the MSN worker is signed in (1) or not (0)",
             m.worker_signed_in.clone(),
+        );
+        registry.register(
+            "worker_state",
+            "The MSN worker's state (starting, logging_in, signed_in, restarting, held, stopped): 1 for the current one",
+            m.worker_state.clone(),
         );
         registry.register(
             "attached_clients",

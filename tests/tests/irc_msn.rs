@@ -651,7 +651,7 @@ fn the_desk_follows_a_conversation_from_new_to_resolved_and_back_when_the_custom
     assert!(first.ends_with(" (1)"), "{first}");
     alice
         .expect(
-            "alice: 1 line(s) in 1 conversation(s); first response median ",
+            "alice: 1 line(s) in 1 conversation(s), 1.0 each; first response median ",
             SOON,
         )
         .unwrap();
@@ -871,6 +871,8 @@ fn the_metrics_endpoint_serves_prometheus_text_that_follows_the_desk() {
     assert_eq!(get("msnbnc_first_response_seconds_count"), 1.0);
     assert_eq!(get("msnbnc_attached_clients"), 1.0);
     assert_eq!(get("msnbnc_worker_signed_in"), 1.0);
+    assert_eq!(get("msnbnc_worker_state{state=\"signed_in\"}"), 1.0);
+    assert_eq!(get("msnbnc_worker_state{state=\"restarting\"}"), 0.0);
     assert!(get("msnbnc_store_size_bytes") > 0.0);
     assert!(http_get(port, "/").0.contains(" 404 "));
 }

@@ -60,6 +60,8 @@ pub struct Desk {
     pub alerted: u8,
     /// A staff member is typing here, until then (no alert meanwhile).
     pub staff_typing_until: Option<Instant>,
+    /// Who resolved it, while it is resolved.
+    pub resolved_by: Option<String>,
 }
 
 impl Desk {
@@ -72,6 +74,7 @@ impl Desk {
             shown_wait: None,
             alerted: 0,
             staff_typing_until: None,
+            resolved_by: None,
         }
     }
 
@@ -114,6 +117,7 @@ impl Conversation {
             waiting_since_ms: self.desk.waiting_since_ms,
             claim: self.claim.clone(),
             state_ms: self.desk.state_ms,
+            resolved_by: self.desk.resolved_by.clone(),
         }
     }
 

@@ -58,21 +58,27 @@ pub fn figures(title: &str, conversations: &[ConversationFacts], staff: &[StaffF
             per(staff_lines)
         ));
     }
-    // Per staff member: first responses are credited to who gave them.
+    // Per staff member: a first response is credited to who gave it, a
+    // resolution to who resolved.
     let mut firsts: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    let mut resolved: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for c in conversations {
         if let (Some((at, who)), Some(asked)) = (&c.first_answer, c.first_customer_ms) {
             firsts.entry(who.as_str()).or_default().push(at - asked);
         }
+        if let (Some(at), Some(who), Some(asked)) = (c.resolved_ms, &c.resolved_by, c.first_customer_ms) {
+            resolved.entry(who.as_str()).or_default().push(at - asked);
+        }
     }
     for s in staff {
-        let own = firsts.remove(s.nick.as_str()).unwrap_or_default();
+        let per = s.lines as f64 / s.conversations.max(1) as f64;
         out.push(format!(
-            "{}: {} line(s) in {} conversation(s); first response {}",
+            "{}: {} line(s) in {} conversation(s), {per:.1} each; first response {}; resolution {}",
             s.nick,
             s.lines,
             s.conversations,
-            spread(own)
+            spread(firsts.remove(s.nick.as_str()).unwrap_or_default()),
+            spread(resolved.remove(s.nick.as_str()).unwrap_or_default())
         ));
     }
     out

@@ -61,6 +61,7 @@ fn set_state(hub: &mut Hub, id: i64, state: DeskState) {
     if let Some(c) = hub.conversations.get_mut(id) {
         c.desk.state = state;
         c.desk.state_ms = now;
+        c.desk.resolved_by = None;
     }
 }
 
@@ -144,6 +145,11 @@ pub(super) fn set_by_staff(hub: &mut Hub, id: i64, state: DeskState, nick: &str,
     c.desk.waiting_since_ms = None;
     c.desk.alerted = 0;
     set_state(hub, id, state);
+    if state == DeskState::Resolved {
+        if let Some(c) = hub.conversations.get_mut(id) {
+            c.desk.resolved_by = Some(nick.to_owned());
+        }
+    }
     let said = match (state, note.trim()) {
         (DeskState::Waiting, _) => format!("waiting for the customer's answer ({nick})"),
         (DeskState::Resolved, "") => format!("resolved by {nick}"),
@@ -324,4 +330,19 @@ pub(super) fn gauges(hub: &mut Hub) {
     hub.metrics
         .worker_signed_in
         .set(i64::from(hub.worker.signed_in()));
+    let now = hub.worker.state_name();
+    for state in [
+        "starting",
+        "logging_in",
+        "signed_in",
+        "restarting",
+        "held",
+        "stopped",
+    ] {
+        let label = crate::metrics::StateLabel { state };
+        hub.metrics
+            .worker_state
+            .get_or_create(&label)
+            .set(i64::from(state == now));
+    }
 }

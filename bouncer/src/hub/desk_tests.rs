@@ -539,8 +539,8 @@ fn stats_after_a_scripted_day_match_the_figures_worked_out_by_hand() {
             "first response: median 2 min, 90th percentile 10 min (3)",
             "resolution: median 30 min, 90th percentile 1 h 0 min (2)",
             "lines per conversation: 2.7 (1.3 from customers, 1.3 from staff)",
-            "alice: 2 line(s) in 1 conversation(s); first response median 2 min, 90th percentile 2 min (1)",
-            "zoe: 2 line(s) in 2 conversation(s); first response median 1 min, 90th percentile 10 min (2)",
+            "alice: 2 line(s) in 1 conversation(s), 2.0 each; first response median 2 min, 90th percentile 2 min (1); resolution median 30 min, 90th percentile 30 min (1)",
+            "zoe: 2 line(s) in 2 conversation(s), 1.0 each; first response median 1 min, 90th percentile 10 min (2); resolution median 1 h 0 min, 90th percentile 1 h 0 min (1)",
         ]
     );
     h.line(alice, "PRIVMSG *msn :stats year");

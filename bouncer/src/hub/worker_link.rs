@@ -144,6 +144,18 @@ impl WorkerLink {
         true
     }
 
+    /// The state's name, for metrics.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            WorkerState::Starting => "starting",
+            WorkerState::LoggingIn { .. } => "logging_in",
+            WorkerState::SignedIn { .. } => "signed_in",
+            WorkerState::Restarting { .. } => "restarting",
+            WorkerState::Held { .. } => "held",
+            WorkerState::Stopped => "stopped",
+        }
+    }
+
     pub fn signed_in(&self) -> bool {
         matches!(self.state, WorkerState::SignedIn { .. })
     }

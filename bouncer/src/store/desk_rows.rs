@@ -51,6 +51,8 @@ pub struct DeskRow {
     pub claim: Option<String>,
     /// When the state last changed (ms).
     pub state_ms: i64,
+    /// Who resolved it, while it is resolved.
+    pub resolved_by: Option<String>,
 }
 
 /// A conversation that is not resolved, with what its record needs.
@@ -68,7 +70,8 @@ impl Store {
     pub fn put_desk(&mut self, d: &DeskRow) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "UPDATE conversations SET state = ?2, waiting_since_ms = ?3, claim = ?4, state_ms = ?5
+                "UPDATE conversations SET state = ?2, waiting_since_ms = ?3, claim = ?4, state_ms = ?5,
+                     resolved_by = ?6
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -76,7 +79,8 @@ impl Store {
                 d.state.as_str(),
                 d.waiting_since_ms,
                 d.claim,
-                d.state_ms
+                d.state_ms,
+                d.resolved_by
             ])?;
         Ok(())
     }
@@ -111,6 +115,7 @@ impl Store {
                     waiting_since_ms,
                     claim,
                     state_ms,
+                    resolved_by: None,
                 },
                 channel,
                 customers: customers.split_whitespace().map(str::to_owned).collect(),
@@ -149,6 +154,7 @@ mod tests {
             waiting_since_ms: Some(1_000),
             claim: Some("alice".into()),
             state_ms: 1_000,
+            resolved_by: None,
         };
         s.put_desk(&waiting).unwrap();
         s.put_desk(&DeskRow {
@@ -157,6 +163,7 @@ mod tests {
             waiting_since_ms: None,
             claim: None,
             state_ms: 2_000,
+            resolved_by: Some("zoe".into()),
         })
         .unwrap();
         let open = s.unresolved().unwrap();

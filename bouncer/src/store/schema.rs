@@ -166,6 +166,8 @@ const MIGRATIONS: &[&str] = &[
     // 11: staff lines by time, for `*msn stats`; conversations by creation.
     "CREATE INDEX messages_staff_by_time ON messages(time_ms) WHERE kind = 'staff';
     CREATE INDEX conversations_by_created ON conversations(created_ms);",
+    // 12: who resolved a conversation (for the figures per staff member).
+    "ALTER TABLE conversations ADD COLUMN resolved_by TEXT;",
 ];
 
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -15,6 +15,7 @@ pub struct ConversationFacts {
     /// The first staff line at or after it, and who wrote it.
     pub first_answer: Option<(i64, String)>,
     pub resolved_ms: Option<i64>,
+    pub resolved_by: Option<String>,
     pub customer_lines: i64,
     pub staff_lines: i64,
 }
@@ -30,7 +31,7 @@ impl Store {
     /// Conversations created in `[from_ms, to_ms)`.
     pub fn conversation_facts(&self, from_ms: i64, to_ms: i64) -> Result<Vec<ConversationFacts>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT c.id, c.state, c.state_ms,
+            "SELECT c.id, c.state, c.state_ms, c.resolved_by,
                 (SELECT MIN(time_ms) FROM messages m WHERE m.conversation = c.id AND m.kind = 'customer') AS asked,
                 (SELECT COUNT(*) FROM messages m WHERE m.conversation = c.id AND m.kind = 'customer'),
                 (SELECT COUNT(*) FROM messages m WHERE m.conversation = c.id AND m.kind = 'staff')
@@ -41,9 +42,10 @@ impl Store {
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<i64>>(4)?,
                 r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
             ))
         })?;
         let mut answer = self.conn.prepare_cached(
@@ -52,7 +54,7 @@ impl Store {
         )?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, state, state_ms, asked, customer_lines, staff_lines) = row?;
+            let (id, state, state_ms, resolved_by, asked, customer_lines, staff_lines) = row?;
             let first_answer = match asked {
                 Some(at) => {
                     let mut found = answer.query(params![id, at])?;
@@ -68,6 +70,7 @@ impl Store {
                 first_customer_ms: asked,
                 first_answer,
                 resolved_ms: (state == "resolved" && state_ms > 0).then_some(state_ms),
+                resolved_by: resolved_by.filter(|_| state == "resolved"),
                 customer_lines,
                 staff_lines,
             });
