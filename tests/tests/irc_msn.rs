@@ -751,6 +751,11 @@ fn the_closed_reply_goes_out_outside_business_hours_only() {
             SOON,
         )
         .unwrap();
+    let got = s.rt.block_on(bob.wait_for(
+        SOON,
+        |r| matches!(r, Received::Text { text, .. } if text == closed),
+    ));
+    assert!(got.is_some(), "bob got {:?}", bob.texts());
     s.rt.block_on(bob.say(ACCOUNT, "anyone?")).unwrap();
     alice.expect("PRIVMSG #bob :", SOON).unwrap();
     alice.send("PRIVMSG *msn :hours");

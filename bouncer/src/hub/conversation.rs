@@ -44,6 +44,8 @@ pub struct Conversation {
     pub closed_replied: bool,
     pub created_ms: i64,
     pub desk: Desk,
+    /// The topic last sent to clients as a change.
+    pub shown_topic: String,
 }
 
 /// Where the conversation stands for the desk.
@@ -106,6 +108,7 @@ impl Conversation {
             closed_replied: false,
             created_ms: crate::store::now_ms(),
             desk: Desk::fresh(),
+            shown_topic: String::new(),
         }
     }
 

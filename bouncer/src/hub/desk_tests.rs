@@ -69,6 +69,11 @@ fn a_conversation_is_new_until_answered_and_its_topic_shows_how_long_the_custome
         "{got:#?}"
     );
     assert_eq!(state_of(&h, "#bob"), DeskState::Open);
+    // The customer writes again: waiting, but the topic reads the same
+    // (under a minute), so it is not sent again.
+    h.customer_says(1, BOB, "thanks!");
+    assert!(topics(&h.got(alice), "#bob").is_empty());
+    h.line(alice, "PRIVMSG #bob :You are welcome.");
     let stored = h.store().unresolved().unwrap();
     assert_eq!(
         (stored[0].desk.state, stored[0].desk.waiting_since_ms),

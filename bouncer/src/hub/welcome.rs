@@ -254,12 +254,20 @@ pub(super) fn topic(hub: &Hub, channel: &str) -> String {
     }
 }
 
-/// Everyone sees a conversation's new topic.
+/// Everyone sees a conversation's new topic (once: the same text again
+/// is not sent).
 pub(super) fn topic_changed(hub: &mut Hub, conversation: i64) {
     let Some(name) = hub.conversations.get(conversation).map(|c| c.channel.clone()) else {
         return;
     };
-    let line = format!(":{} TOPIC {name} :{}", hub.server(), topic(hub, &name));
+    let text = topic(hub, &name);
+    if let Some(c) = hub.conversations.get_mut(conversation) {
+        if c.shown_topic == text {
+            return;
+        }
+        c.shown_topic.clone_from(&text);
+    }
+    let line = format!(":{} TOPIC {name} :{text}", hub.server());
     hub.broadcast(&line, None);
 }
 
