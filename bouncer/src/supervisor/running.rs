@@ -187,11 +187,31 @@ impl<'l, 'a> Running<'l, 'a> {
         }
         self.nonce_sent += 1;
         let nonce = self.nonce_sent;
-        channel
-            .send(ToWorker::Heartbeat { nonce })
-            .await
-            .err()
-            .map(Ended::from)
+        match channel.send(ToWorker::Heartbeat { nonce }).await {
+            Ok(()) => None,
+            Err(e) => Some(self.write_failed(channel, e.into()).await),
+        }
+    }
+
+    /// A write to the worker failed: it is gone, or going. What it wrote
+    /// before it went still counts — a sign-out (signed in elsewhere, wrong
+    /// password) explains the end better than the broken pipe.
+    async fn write_failed(&mut self, channel: &mut BouncerChannel, error: Ended) -> Ended {
+        let unused = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(unused);
+        let drained = async {
+            while let Ok(Some(msg)) = channel.recv().await {
+                if let Some(ended) = self.on_frame(msg, &mut unused).await {
+                    return Some(ended);
+                }
+            }
+            None
+        };
+        match tokio::time::timeout(Duration::from_millis(500), drained).await {
+            Ok(Some(ended)) => ended,
+            _ if self.signed_out.is_some() => self.closed(),
+            _ => error,
+        }
     }
 
     async fn on_control(&mut self, control: Control, channel: &mut BouncerChannel) -> Option<Ended> {
@@ -213,7 +233,7 @@ impl<'l, 'a> Running<'l, 'a> {
                     return None;
                 }
                 if let Err(e) = channel.send(ToWorker::Command { id, command }).await {
-                    return Some(e.into());
+                    return Some(self.write_failed(channel, e.into()).await);
                 }
             }
         }
