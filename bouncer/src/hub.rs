@@ -19,10 +19,12 @@ pub mod irc_commands;
 mod msn_events;
 mod outbox;
 mod output;
+mod preload;
 mod replay_plan;
 mod roster;
 mod sending;
 pub mod service;
+mod shown;
 mod staff_channels;
 mod welcome;
 mod worker_link;
@@ -46,12 +48,10 @@ use crate::config::{IrcSettings, StoreSettings};
 use crate::irc::cap::Cap;
 use crate::irc::conn::{ClientEvent, ClientId, OutLine};
 use crate::irc::wire::reply;
-use crate::store::contacts::KnownContact;
 use crate::store::lines::{Kind, LineRow};
-use crate::store::outbox_rows::Queued;
 use crate::store::threads::StoreThreads;
 use crate::store::writer::StoreEvent;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::supervisor::{Control, Update};
 use crate::untrusted::short;
 
@@ -60,7 +60,9 @@ use conversations::Conversations;
 use history::History;
 use outbox::Outbox;
 use output::{Item, Output};
+pub use preload::Preload;
 use roster::{Roster, ROSTER};
+pub(crate) use shown::{line_tags, Shown};
 use staff_channels::StaffChannels;
 use worker_link::WorkerLink;
 
@@ -74,74 +76,6 @@ pub struct Settings {
     pub irc: IrcSettings,
     pub store: StoreSettings,
     pub desk: crate::config::DeskSettings,
-}
-
-/// What the hub learns from the store before it starts.
-pub struct Preload {
-    /// The next free line and conversation ids.
-    pub next_line: i64,
-    pub next_conversation: i64,
-    pub contacts: Vec<KnownContact>,
-    pub staff: Vec<String>,
-    /// Staff messages MSN does not have for sure.
-    pub outbox: Vec<Queued>,
-    /// Conversations the desk has not resolved: they come back dormant.
-    pub unresolved: Vec<crate::store::desk_rows::Unresolved>,
-    pub canned: Vec<crate::store::canned_rows::CannedReply>,
-    pub customer_notes: Vec<(String, crate::store::customer_rows::CustomerNote)>,
-    pub customer_tags: Vec<(String, String)>,
-}
-
-impl Preload {
-    /// Reads it (at start, before the hub runs).
-    pub fn read(store: &Store) -> Result<Preload, StoreError> {
-        let (next_line, next_conversation) = store.high_water()?;
-        Ok(Preload {
-            next_line,
-            next_conversation,
-            contacts: store.known_contacts()?,
-            staff: store.users()?.into_iter().map(|u| u.name).collect(),
-            outbox: store.outbox_open()?,
-            unresolved: store.unresolved()?,
-            canned: store.canned()?,
-            customer_notes: store.all_customer_notes()?,
-            customer_tags: store.all_customer_tags()?,
-        })
-    }
-}
-
-/// A line for a conversation channel (`target`), recorded before shown.
-pub(crate) struct Shown<'a> {
-    pub kind: Kind,
-    /// The customer's handle or the staff member's user name ('' for us).
-    pub sender: &'a str,
-    /// The IRC source (`bob!bob@example.com`, or the server's name).
-    pub source: &'a str,
-    pub command: &'static str,
-    /// The channel, or `@channel` for a staff-only note.
-    pub target: &'a str,
-    pub text: &'a str,
-    /// The staff account, for account-tag.
-    pub account: Option<&'a str>,
-    /// A staff member's client-only tags (`+draft/reply` …): relayed to
-    /// colleagues whose clients take tags, never stored, never to MSN.
-    pub client_tags: &'a [(String, String)],
-}
-
-/// A message line's tags: the staff account (account-tag), the msgid,
-/// then the sender's client-only tags.
-pub(crate) fn line_tags<'a>(
-    account: Option<&'a str>,
-    msgid: &'a str,
-    client_tags: &'a [(String, String)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut tags = Vec::with_capacity(2 + client_tags.len());
-    if let Some(a) = account {
-        tags.push(("account", a));
-    }
-    tags.push(("msgid", msgid));
-    tags.extend(client_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    tags
 }
 
 /// What staff are told while history is not being recorded.
