@@ -551,3 +551,45 @@ fn stats_after_a_scripted_day_match_the_figures_worked_out_by_hand() {
     h.line(alice, "PRIVMSG *msn :stats year");
     assert!(has(&h.got(alice), "say today, week or month"));
 }
+
+#[test]
+fn a_send_refused_because_the_customer_is_offline_shows_them_offline_and_topics_follow_presence() {
+    let mut h = Harness::new("");
+    h.signed_in(&[BOB]);
+    let alice = h.attach("alice", None, &[]);
+    h.customer_says(1, BOB, "hi");
+    h.commands_with_ids();
+    h.line(alice, "PRIVMSG #bob :Hello!");
+    let (id, _) = h
+        .commands_with_ids()
+        .into_iter()
+        .find(|(_, c)| matches!(c, ipc::Command::SendMessage { .. }))
+        .expect("the answer went to the worker");
+    h.got(alice);
+    // The server lost bob's FLN; a 217 tells the truth.
+    h.worker(Event::Delivery {
+        command_id: id,
+        outcome: ipc::Delivery::Failed(ipc::Failure {
+            kind: ipc::FailureKind::ContactOffline,
+            detail: "217 contact offline".into(),
+        }),
+    });
+    let got = h.got(alice);
+    assert!(has(&got, "PART &msn :offline"), "{got:#?}");
+    assert!(
+        topics(&got, "#bob").iter().any(|t| t.contains("(bob, offline)")),
+        "{got:#?}"
+    );
+    // Bob comes back: the topic says so.
+    h.worker(Event::Presence {
+        handle: BOB.into(),
+        status: ipc::Status::Away,
+        friendly_name: Some("bob".into()),
+        personal_message: None,
+    });
+    let got = h.got(alice);
+    assert!(
+        topics(&got, "#bob").iter().any(|t| t.contains("(bob, away)")),
+        "{got:#?}"
+    );
+}

@@ -207,9 +207,31 @@ fn learn(hub: &mut Hub, handle: &str, friendly_name: &str, status: Status) -> Co
     learned.after
 }
 
+/// MSN said a contact is offline (217 on a send): believed over a
+/// presence the server may have failed to update.
+pub(super) fn contact_offline(hub: &mut Hub, handle: &str) {
+    let Some(c) = hub.roster.contact(handle).cloned() else {
+        return;
+    };
+    if c.online() {
+        learn(hub, &c.handle, &c.friendly_name, Status::Offline);
+    }
+}
+
 /// Shows a contact coming online (JOIN +v) or going offline (PART) in
 /// `&msn`, away states (away-notify) and new names (setname).
 fn presence_changed(hub: &mut Hub, before: Option<&Contact>, after: &Contact) {
+    // Their conversations' topics name their status and name.
+    let key = super::roster::key(&after.handle);
+    let theirs: Vec<i64> = hub
+        .conversations
+        .iter()
+        .filter(|c| c.customers.contains(&key))
+        .map(|c| c.id)
+        .collect();
+    for id in theirs {
+        super::welcome::topic_changed(hub, id);
+    }
     let (was, is) = (before.is_some_and(Contact::online), after.online());
     if is && before.map(|b| b.status) != Some(after.status) {
         let line = match after.away() {

@@ -172,7 +172,12 @@ pub(super) fn delivery(hub: &mut Hub, id: u64, outcome: &Delivery) {
                 announce(hub, &f.message, "delivered now that MSN is back");
             }
         }
-        Delivery::Failed(failure) => failed(hub, f, "not delivered", failure),
+        Delivery::Failed(failure) => {
+            if failure.kind == FailureKind::ContactOffline {
+                super::msn_events::contact_offline(hub, &f.message.handle);
+            }
+            failed(hub, f, "not delivered", failure);
+        }
     }
 }
 
