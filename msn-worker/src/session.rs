@@ -60,6 +60,10 @@ pub struct Session<'a> {
     seq: u64,
     inbox_tx: mpsc::Sender<Input>,
     inbox: mpsc::Receiver<Input>,
+    /// Held by every connection's writer until it is done: when all are
+    /// gone, `writers_done` says so.
+    writers: mpsc::Sender<()>,
+    writers_done: mpsc::Receiver<()>,
     tls: Option<TlsConnector>,
     ns: NsLink,
     sbs: HashMap<SbId, SbLink>,
@@ -78,7 +82,10 @@ type Step = anyhow::Result<Option<Outcome>>;
 impl<'a> Session<'a> {
     pub fn new(channel: &'a mut WorkerChannel, config: &'a WorkerConfig, password: Secret) -> Self {
         let (inbox_tx, inbox) = mpsc::channel(1024);
+        let (writers, writers_done) = mpsc::channel(1);
         Session {
+            writers,
+            writers_done,
             channel,
             config,
             password,
@@ -116,7 +123,7 @@ impl<'a> Session<'a> {
         let conn = self.ns.replace();
         self.event(Event::LoginProgress(LoginStage::Connecting(addr.clone())))
             .await?;
-        connect(Conn::Ns(conn), addr, self.inbox_tx.clone());
+        connect(Conn::Ns(conn), addr, self.inbox_tx.clone(), self.writers.clone());
         Ok(())
     }
 
@@ -150,6 +157,7 @@ impl<'a> Session<'a> {
             if let Some(outcome) = step {
                 self.channel.flush().await?;
                 self.sign_out_everything();
+                self.writers_finish().await;
                 return Ok(outcome);
             }
         }
@@ -165,6 +173,19 @@ impl<'a> Session<'a> {
             Some(ToWorker::Command { id, command }) => self.on_command(id, command).await,
             Some(other) => anyhow::bail!("unexpected message while running: {other:?}"),
         }
+    }
+
+    /// Lets every connection's writer send what is queued (the `OUT`s of
+    /// [`Session::sign_out_everything`]) and close, before the worker
+    /// exits: at most 2 s.
+    async fn writers_finish(&mut self) {
+        self.ns.writer = None;
+        for link in self.sbs.values_mut() {
+            link.writer = None;
+        }
+        let (none, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.writers, none));
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.writers_done.recv()).await;
     }
 
     fn sign_out_everything(&mut self) {
@@ -454,7 +475,7 @@ impl<'a> Session<'a> {
         }
         let id = self.new_sb(session, request.conversation);
         tracing::debug!(conv = request.conversation, sb = id, "switchboard opened");
-        connect(Conn::Sb(id), server, self.inbox_tx.clone());
+        connect(Conn::Sb(id), server, self.inbox_tx.clone(), self.writers.clone());
         self.apply_sb(id, out).await
     }
 
@@ -479,7 +500,7 @@ impl<'a> Session<'a> {
         let out = session.start();
         let id = self.new_sb(session, conversation);
         tracing::debug!(conv = conversation, sb = id, "invited to a switchboard");
-        connect(Conn::Sb(id), server, self.inbox_tx.clone());
+        connect(Conn::Sb(id), server, self.inbox_tx.clone(), self.writers.clone());
         self.apply_sb(id, out).await
     }
 

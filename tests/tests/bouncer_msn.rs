@@ -116,3 +116,31 @@ fn signed_in_elsewhere_waits_for_the_operator_without_logging_in_again() {
         .unwrap();
     assert_eq!(s.sim.logins(), 2);
 }
+
+#[test]
+fn sigterm_signs_out_of_msn_and_leaves_switchboards_politely() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let mut bouncer = Bouncer::run(&cfg);
+    bouncer
+        .wait_for(&format!("worker state: signed in as {ACCOUNT}"), SOON)
+        .unwrap();
+    // A conversation is open: its switchboard is left with OUT too.
+    let bob = s.sim.customer("bob@example.com");
+    bob.sign_in("NLN");
+    s.rt.block_on(bob.say(ACCOUNT, "hello")).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    bouncer.signal(Signal::SIGTERM);
+    bouncer.wait_exit(SOON).unwrap();
+    let said = s.sim.transcript();
+    assert!(
+        said.iter().any(|l| l == "NS< OUT"),
+        "no OUT to the notification server: {said:#?}"
+    );
+    assert!(
+        said.iter().any(|l| l == "SB< OUT"),
+        "no OUT to the switchboard: {said:#?}"
+    );
+    assert!(s.rt.block_on(s.sim.wait_until(SOON, |x| !x.is_online(ACCOUNT))));
+}

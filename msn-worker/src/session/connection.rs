@@ -36,12 +36,14 @@ pub enum Input {
 
 /// Connects to `addr` in the background; the session hears
 /// [`Input::Connected`] (with the writer) or [`Input::ConnectFailed`].
-pub fn connect(conn: Conn, addr: ServerAddr, inbox: mpsc::Sender<Input>) {
+/// `alive` is held by the connection's writer until it has written all
+/// that was queued (a sign-out's `OUT` included) and closed its side.
+pub fn connect(conn: Conn, addr: ServerAddr, inbox: mpsc::Sender<Input>, alive: mpsc::Sender<()>) {
     tokio::spawn(async move {
         let mut net = Net::default();
         match net.connect(&addr.host, addr.port).await {
             Ok(stream) => {
-                let writer = spawn_connection(stream, conn, inbox.clone());
+                let writer = spawn_connection(stream, conn, inbox.clone(), alive);
                 let _ = inbox.send(Input::Connected(conn, writer)).await;
             }
             Err(e) => {
@@ -54,10 +56,16 @@ pub fn connect(conn: Conn, addr: ServerAddr, inbox: mpsc::Sender<Input>) {
 
 /// Reads frames from `stream` into the inbox; writes what arrives on the
 /// returned sender.
-fn spawn_connection(stream: TcpStream, conn: Conn, inbox: mpsc::Sender<Input>) -> mpsc::Sender<Vec<u8>> {
+fn spawn_connection(
+    stream: TcpStream,
+    conn: Conn,
+    inbox: mpsc::Sender<Input>,
+    alive: mpsc::Sender<()>,
+) -> mpsc::Sender<Vec<u8>> {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITER_QUEUE);
     tokio::spawn(async move {
+        let _alive = alive;
         while let Some(bytes) = rx.recv().await {
             if wr.write_all(&bytes).await.is_err() {
                 break;
