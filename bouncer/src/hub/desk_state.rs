@@ -6,10 +6,9 @@
 //! (what is not resolved comes back after a restart) and shown in its
 //! topic; changes staff did not see happen are said once in the channel.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::conversation::{Conversation, Link};
+use super::conversation::Conversation;
 use super::welcome::topic_changed;
 use super::Hub;
 use crate::store::desk_rows::{DeskState, Unresolved};
@@ -18,29 +17,15 @@ use crate::store::desk_rows::{DeskState, Unresolved};
 /// dormant, under its old channel name if that is free.
 pub(super) fn restore(hub: &mut Hub, unresolved: Vec<Unresolved>) {
     for u in unresolved {
-        let nick = u
-            .customers
-            .first()
-            .and_then(|h| hub.roster.contact(h).map(|c| c.nick.clone()))
-            .unwrap_or_else(|| u.channel.trim_start_matches('#').to_owned());
-        let channel = hub.conversations.free_channel(&nick, Some(&u.channel), |_| false);
-        let customers: BTreeSet<String> = u.customers.into_iter().collect();
-        let mut record = Conversation::new(
-            u.desk.conversation,
-            channel.clone(),
-            customers,
-            Link::Dormant { suspended: false },
-            Instant::now(),
-        );
-        record.created_ms = u.created_ms;
-        record.claim = u.desk.claim;
-        record.desk.state = u.desk.state;
-        record.desk.waiting_since_ms = u.desk.waiting_since_ms;
-        record.desk.state_ms = u.desk.state_ms;
-        if channel != u.channel {
-            hub.history.conversation(record.row());
+        let id = u.desk.conversation;
+        super::replay_plan::reopen(hub, id, &u.channel, &u.customers);
+        if let Some(record) = hub.conversations.get_mut(id) {
+            record.created_ms = u.created_ms;
+            record.claim = u.desk.claim;
+            record.desk.state = u.desk.state;
+            record.desk.waiting_since_ms = u.desk.waiting_since_ms;
+            record.desk.state_ms = u.desk.state_ms;
         }
-        hub.conversations.add(record);
     }
 }
 
