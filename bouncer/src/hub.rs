@@ -367,11 +367,13 @@ impl Hub {
         // exactly. The desk's clock (the system's, unless a test moved it).
         let ms = self.now_ms();
         let now = UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-        match (line.kind, line.command) {
-            (Kind::Customer, "PRIVMSG") => self.metrics.customer_lines.inc(),
-            (Kind::Staff, "PRIVMSG") => self.metrics.staff_lines.inc(),
-            _ => 0,
-        };
+        if line.command == "PRIVMSG" {
+            match line.kind {
+                Kind::Customer => self.metrics.customer_lines.inc(),
+                Kind::Staff => self.metrics.staff_lines.inc(),
+                Kind::Note | Kind::Notice => 0,
+            };
+        }
         let conversation = self.conversations.by_channel(line.target.trim_start_matches('@'));
         let row = conversation.map(|conversation| {
             self.out.hold();

@@ -49,8 +49,7 @@ fn wait_buckets() -> Histogram {
 
 impl Metrics {
     pub fn new(store_path: PathBuf) -> Metrics {
-        let mut registry = Registry::with_prefix("msnbnc");
-        let m = Metrics {
+        let mut m = Metrics {
             customer_lines: Counter::default(),
             staff_lines: Counter::default(),
             conversations: Family::default(),
@@ -63,63 +62,64 @@ impl Metrics {
             replays: Counter::default(),
             store_bytes: Gauge::default(),
             store_path,
-            registry: Registry::default(),
+            registry: Registry::with_prefix("msnbnc"),
         };
-        registry.register(
+        m.registry.register(
             "customer_lines",
             "Lines customers wrote",
             m.customer_lines.clone(),
         );
-        registry.register(
+        m.registry.register(
             "staff_lines",
             "Lines staff wrote to customers",
             m.staff_lines.clone(),
         );
-        registry.register(
+        m.registry.register(
             "conversations",
             "Conversations by desk state (new, open, waiting; resolved ones are not held)",
             m.conversations.clone(),
         );
-        registry.register_with_unit(
+        m.registry.register_with_unit(
             "customer_wait",
             "How long customers waited for an answer",
             Unit::Seconds,
             m.waiting.clone(),
         );
-        registry.register_with_unit(
+        m.registry.register_with_unit(
             "first_response",
             "How long until a conversation's first staff answer",
             Unit::Seconds,
             m.first_response.clone(),
         );
-        registry.register(
+        m.registry.register(
             "worker_restarts",
             "MSN worker restarts",
             m.worker_restarts.clone(),
         );
-        registry.register(
+        m.registry.register(
             "worker_signed_in",
             "Whether the MSN worker is signed in (1) or not (0)",
             m.worker_signed_in.clone(),
         );
-        registry.register(
+        m.registry.register(
             "worker_state",
             "The MSN worker's state (starting, logging_in, signed_in, restarting, held, stopped): 1 for the current one",
             m.worker_state.clone(),
         );
-        registry.register(
+        m.registry.register(
             "attached_clients",
             "IRC clients attached",
             m.attached_clients.clone(),
         );
-        registry.register("replays", "Replays of missed lines started", m.replays.clone());
-        registry.register_with_unit(
+        m.registry
+            .register("replays", "Replays of missed lines started", m.replays.clone());
+        m.registry.register_with_unit(
             "store_size",
             "The history store's files (database and write-ahead log)",
             Unit::Bytes,
             m.store_bytes.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 
     /// The exposition text, as of now.
