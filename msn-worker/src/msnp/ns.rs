@@ -565,8 +565,15 @@ impl NsSession {
                     }
                 }
             }
-            "PRP" if frame.arg(1) == Some("MFN") => {
-                self.friendly_name = frame.arg(2).map(escape::decode).unwrap_or_default();
+            // `PRP <trid> MFN <name>` answers ours; `PRP MFN <name>` (no
+            // transaction id) is the server's own word.
+            "PRP" => {
+                let name = match (frame.arg(0), frame.arg(1)) {
+                    (Some("MFN"), _) => frame.arg(1),
+                    (_, Some("MFN")) => frame.arg(2),
+                    _ => return,
+                };
+                self.friendly_name = name.map(escape::decode).unwrap_or_default();
             }
             _ => {}
         }

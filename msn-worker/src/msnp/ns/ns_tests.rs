@@ -62,6 +62,15 @@ fn events(out: &[NsOutput]) -> Vec<Event> {
 
 /// Drives the Appendix C login up to the online state.
 fn login(h: &mut Harness, dialect: u8) -> Vec<NsOutput> {
+    let lists = match dialect < 10 {
+        true => "SYN 5 42 2 1\r\nGTC A\r\nBLP AL\r\nLSG 0 Other%20Contacts 0\r\nLST bob@example.com Bob 11 0\r\nBPR MOB N\r\nLST carol@example.com Carol 8\r\n",
+        false => "SYN 5 t1 t2 2 1\r\nGTC A\r\nBLP AL\r\nPRP MFN Relay%20Bot\r\nLSG Friends g1\r\nLST N=bob@example.com F=Bob C=c1 11 1 g1\r\nLST N=carol@example.com F=Carol 16 1 \r\n",
+    };
+    login_with_lists(h, dialect, lists)
+}
+
+/// The login up to `USR OK`, then `lists` as the server's answer to `SYN`.
+fn login_with_lists(h: &mut Harness, dialect: u8, lists: &str) -> Vec<NsOutput> {
     assert_eq!(
         sent(&h.ns.start())[0],
         format!(
@@ -96,11 +105,11 @@ fn login(h: &mut Harness, dialect: u8) -> Vec<NsOutput> {
             "MSG Hotmail Hotmail",
             "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsprofile\r\n\r\n",
         );
-        h.server(format!("{profile}SYN 5 42 2 1\r\nGTC A\r\nBLP AL\r\nLSG 0 Other%20Contacts 0\r\nLST bob@example.com Bob 11 0\r\nBPR MOB N\r\nLST carol@example.com Carol 8\r\n").as_bytes())
+        h.server(format!("{profile}{lists}").as_bytes())
     } else {
         let out = h.server(b"USR 4 OK relay@example.com 1 0\r\nSBS 0 null\r\n");
         assert_eq!(sent(&out), vec!["SYN 5 0 0\r\n"]);
-        h.server(b"SYN 5 t1 t2 2 1\r\nGTC A\r\nBLP AL\r\nPRP MFN Relay%20Bot\r\nLSG Friends g1\r\nLST N=bob@example.com F=Bob C=c1 11 1 g1\r\nLST N=carol@example.com F=Carol 16 1 \r\n")
+        h.server(lists.as_bytes())
     }
 }
 
@@ -470,4 +479,66 @@ fn addresses_parse() {
     );
     assert_eq!(parse_addr("h:0"), None);
     assert_eq!(parse_addr("nohost"), None);
+}
+
+#[test]
+fn an_empty_contact_list_at_msnp8_still_brings_its_announced_group() {
+    let mut h = Harness::new(8, 8, false);
+    let out = login_with_lists(
+        &mut h,
+        8,
+        "SYN 5 42 0 1\r\nGTC A\r\nBLP AL\r\nLSG 0 Other%20Contacts 0\r\n",
+    );
+    let ev = events(&out);
+    let Some(Event::Roster { contacts, groups }) = ev.get(1) else {
+        panic!("{ev:?}")
+    };
+    assert!(contacts.is_empty());
+    assert_eq!(
+        groups,
+        &[ipc::Group {
+            id: "0".into(),
+            name: "Other Contacts".into()
+        }]
+    );
+}
+
+#[test]
+fn an_empty_contact_list_at_msnp10_to_12_waits_for_the_account_name() {
+    for dialect in 10..=12 {
+        let mut h = Harness::new(8, 12, false);
+        let out = login_with_lists(&mut h, dialect, "SYN 5 t1 t2 0 0\r\nGTC A\r\nBLP AL\r\n");
+        assert!(events(&out).is_empty(), "MSNP{dialect}: {out:?}");
+        assert!(!h.ns.is_online());
+        let ev = events(&h.server(b"PRP MFN Example%20Shop%20Support\r\n"));
+        assert_eq!(
+            ev.first(),
+            Some(&Event::SignedIn {
+                account: "relay@example.com".into(),
+                friendly_name: "Example Shop Support".into(),
+                protocol: dialect
+            }),
+            "MSNP{dialect}"
+        );
+    }
+}
+
+#[test]
+fn a_current_cache_answer_ends_the_sync_at_once() {
+    let mut h = Harness::new(8, 12, false);
+    let out = login_with_lists(&mut h, 12, "SYN 5 t1 t2\r\n");
+    assert!(
+        matches!(events(&out).first(), Some(Event::SignedIn { .. })),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn the_server_s_own_name_change_without_a_transaction_id_is_understood_online() {
+    let mut h = Harness::new(8, 12, false);
+    login(&mut h, 12);
+    h.server(b"PRP MFN New%20Name\r\n");
+    assert_eq!(h.ns.friendly_name, "New Name");
+    h.server(b"PRP 9 MFN Newer%20Name\r\n");
+    assert_eq!(h.ns.friendly_name, "Newer Name");
 }

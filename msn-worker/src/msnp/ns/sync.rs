@@ -1,7 +1,7 @@
 //! The contact-list sync after login (`SYN`): groups and contacts arrive
 //! (`LSG`, `LST`), with the account's own name from MSNP10 (`PRP MFN`),
-//! until as many contacts as `SYN` announced have come — or a timeout,
-//! because servers miscount.
+//! until as many groups and contacts as `SYN` announced have come — and,
+//! from MSNP10, the name — or a timeout, because servers miscount.
 
 use std::time::{Duration, Instant};
 
@@ -13,16 +13,22 @@ pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct ListSync {
-    expected_contacts: Option<usize>,
+    announced: Option<roster::SyncHeader>,
     seen_contacts: usize,
+    seen_groups: usize,
+    /// From MSNP10 the account's name (`PRP MFN`) comes between the `SYN`
+    /// reply and the lists, even when both lists are empty.
+    name_seen: bool,
     started: Instant,
 }
 
 impl ListSync {
     pub fn new(now: Instant) -> ListSync {
         ListSync {
-            expected_contacts: None,
+            announced: None,
             seen_contacts: 0,
+            seen_groups: 0,
+            name_seen: false,
             started: now,
         }
     }
@@ -30,6 +36,17 @@ impl ListSync {
     /// When to give up waiting.
     pub fn deadline(&self) -> Instant {
         self.started + SYNC_TIMEOUT
+    }
+
+    /// Whether everything announced has come, in `dialect`.
+    fn complete(&self, dialect: u8) -> bool {
+        let Some(announced) = &self.announced else {
+            return false;
+        };
+        let lists = self.seen_contacts >= announced.contacts && self.seen_groups >= announced.groups;
+        // Lists that are not empty follow the name; empty ones need it.
+        let name = dialect < 10 || self.name_seen || self.seen_contacts + self.seen_groups > 0;
+        lists && name
     }
 
     /// A line during the sync, in `dialect`; returns whether the lists are
@@ -43,16 +60,26 @@ impl ListSync {
     ) -> bool {
         match frame.cmd.as_str() {
             "SYN" => match roster::parse_syn(dialect, &frame.args) {
-                Some(header) => self.expected_contacts = Some(header.map_or(0, |h| h.contacts)),
+                Some(header) => {
+                    // "Your cache is current": no lists, no name follow.
+                    self.name_seen |= header.is_none();
+                    self.announced = Some(header.unwrap_or(roster::SyncHeader {
+                        contacts: 0,
+                        groups: 0,
+                    }));
+                }
                 None => tracing::warn!("unparsable SYN reply: {}", frame.line()),
             },
-            "LSG" => match roster::parse_lsg(dialect, &frame.args) {
-                Some(g) => roster.groups.push(ipc::Group {
-                    id: g.id,
-                    name: g.name,
-                }),
-                None => tracing::warn!("skipped unparsable line: {}", frame.line()),
-            },
+            "LSG" => {
+                match roster::parse_lsg(dialect, &frame.args) {
+                    Some(g) => roster.groups.push(ipc::Group {
+                        id: g.id,
+                        name: g.name,
+                    }),
+                    None => tracing::warn!("skipped unparsable line: {}", frame.line()),
+                }
+                self.seen_groups += 1;
+            }
             "LST" => {
                 match roster::parse_lst(dialect, &frame.args) {
                     Some(c) => roster.add_listed(c),
@@ -60,13 +87,15 @@ impl ListSync {
                 }
                 self.seen_contacts += 1;
             }
+            // In the sync `PRP` has no transaction id: `PRP MFN <name>`.
             "PRP" if frame.arg(0) == Some("MFN") => {
                 *friendly_name = frame.arg(1).map(escape::decode).unwrap_or_default();
+                self.name_seen = true;
             }
             "GTC" | "BLP" | "PRP" | "BPR" | "SBS" | "MSG" | "NOT" | "GCF" | "UBX" => {}
             // Presence and other traffic can interleave on some servers.
             _ => tracing::debug!("during sync: {}", frame.line()),
         }
-        self.expected_contacts.is_some_and(|n| self.seen_contacts >= n)
+        self.complete(dialect)
     }
 }
