@@ -368,7 +368,6 @@ impl NsSession {
 
     fn finish_sync(&mut self, out: &mut Vec<NsOutput>) {
         self.sync = None;
-        self.state = State::Online;
         out.push(NsOutput::Event(Event::SignedIn {
             account: self.config.account.clone(),
             friendly_name: self.friendly_name.clone(),
@@ -376,14 +375,8 @@ impl NsSession {
         }));
         let (contacts, groups) = self.roster.snapshot();
         out.push(NsOutput::Event(Event::Roster { contacts, groups }));
-        let code = roster::status_code(self.status).unwrap_or("NLN");
-        self.send(
-            out,
-            "CHG",
-            &[code, CLIENT_ID],
-            Some(Pending::Internal("initial status")),
-        );
-        // People who added us while we were away.
+        // People who added us while we were away; accepted before our
+        // first status, so that it reaches them.
         let waiting: Vec<(String, String)> = self
             .roster
             .contacts
@@ -394,6 +387,14 @@ impl NsSession {
         for (handle, name) in waiting {
             self.someone_added_us(out, handle, name);
         }
+        self.state = State::Online;
+        let code = roster::status_code(self.status).unwrap_or("NLN");
+        self.send(
+            out,
+            "CHG",
+            &[code, CLIENT_ID],
+            Some(Pending::Internal("initial status")),
+        );
     }
 
     fn on_out(&mut self, out: &mut Vec<NsOutput>, frame: &Frame) {

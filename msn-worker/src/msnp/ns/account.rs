@@ -33,10 +33,19 @@ impl NsSession {
         }
     }
 
-    /// Allow (AL), subscribe (FL) and clear the pending bit.
+    /// Allow (AL), subscribe (FL) and clear the pending bit; then say our
+    /// status again, after the list edits: some servers tell a newly
+    /// allowed contact nothing of our presence, nor us of theirs, until
+    /// the next status change.
     fn accept(&mut self, out: &mut Vec<NsOutput>, handle: &str, id: Option<u64>) {
         let steps = list_edits::accept(self.dialect, &mut self.roster, handle);
+        let edited = !steps.is_empty();
         self.run_steps(out, id, steps, "accept contact");
+        if edited && self.state == State::Online {
+            let code = roster::status_code(self.status).unwrap_or("NLN");
+            let pending = Pending::Internal("presence after accepting a contact");
+            self.send(out, "CHG", &[code, CLIENT_ID], Some(pending));
+        }
     }
 
     /// Takes `handle` off the `off` lists it is on, then puts it on the `on`
