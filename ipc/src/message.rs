@@ -382,11 +382,30 @@ pub enum LoginStage {
     Synchronising,
 }
 
+/// The lists a contact is on, as MSN numbers them ([`Contact::lists`]).
+pub mod lists {
+    /// Forward: ours (we see their presence).
+    pub const FL: u8 = 1;
+    /// Allow: they may see ours and talk to us.
+    pub const AL: u8 = 2;
+    /// Block.
+    pub const BL: u8 = 4;
+    /// Reverse: they have us on their list.
+    pub const RL: u8 = 8;
+    /// Pending: they added us and wait to be accepted (MSNP10+).
+    pub const PL: u8 = 16;
+
+    /// They added us and we have neither allowed nor blocked them.
+    pub fn waits_for_us(lists: u8) -> bool {
+        lists & (RL | PL) != 0 && lists & (AL | BL) == 0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub handle: String,
     pub friendly_name: String,
-    /// List membership bits as MSN defines them: FL=1, AL=2, BL=4, RL=8, PL=16.
+    /// List membership bits ([`lists`]).
     pub lists: u8,
     pub groups: Vec<String>,
     pub status: Status,

@@ -272,11 +272,31 @@ fn a_stranger_adding_the_account_is_accepted_through_the_service() {
         0,
         "not accepted yet"
     );
+    // He writes before anyone accepted him: the conversation says so.
+    e.s.rt.block_on(dave.say(ACCOUNT, "hello?")).unwrap();
+    alice.expect(" JOIN #dave", SOON).unwrap();
+    alice
+        .expect("332 alice #dave :Conversation with dave@example.com (Dave, offline, not accepted as a contact yet)", SOON)
+        .unwrap();
+    let said = alice
+        .expect(":dave!dave@example.com PRIVMSG #dave :", SOON)
+        .unwrap();
+    assert!(said.contains("hello?"), "{said}");
+    alice
+        .expect("NOTICE #dave :dave@example.com is not an accepted contact yet: they added the account and wrote before anyone accepted them; accept with /msg *msn accept dave@example.com", SOON)
+        .unwrap();
     alice.send("PRIVMSG *msn :accept dave@example.com");
     alice
         .expect("NOTICE alice :done: accept dave@example.com", SOON)
         .unwrap();
-    // Now dave is a contact: his presence shows in &msn.
+    // Now dave is a contact: his presence shows in &msn, and the topic
+    // no longer calls him pending.
+    alice
+        .expect(
+            " TOPIC #dave :Conversation with dave@example.com (Dave, online) | new",
+            SOON,
+        )
+        .unwrap();
     alice.expect(":dave!dave@example.com JOIN &msn", SOON).unwrap();
 }
 

@@ -42,6 +42,8 @@ pub struct Conversation {
     pub auto_replied: bool,
     /// Got the closed reply (outside business hours).
     pub closed_replied: bool,
+    /// Staff were told its customer is not an accepted contact yet.
+    pub pending_told: bool,
     pub created_ms: i64,
     pub desk: Desk,
     /// The topic last sent to clients as a change.
@@ -106,6 +108,7 @@ impl Conversation {
             last_activity: now,
             auto_replied: false,
             closed_replied: false,
+            pending_told: false,
             created_ms: crate::store::now_ms(),
             desk: Desk::fresh(),
             shown_topic: String::new(),
@@ -183,7 +186,14 @@ impl Conversation {
             .filter_map(|h| roster.contact(h))
             .map(|c| {
                 let status = super::roster::status_words(c.status);
-                format!("{} ({}, {status})", c.handle, short(&c.friendly_name))
+                let mut about = format!("{}, {status}", short(&c.friendly_name));
+                if !c.personal_message.is_empty() {
+                    about.push_str(&format!(", \"{}\"", short(&c.personal_message)));
+                }
+                if roster.pending(&c.handle) {
+                    about.push_str(", not accepted as a contact yet");
+                }
+                format!("{} ({about})", c.handle)
             })
             .collect();
         let claimed = match &self.claim {

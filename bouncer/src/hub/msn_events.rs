@@ -132,6 +132,12 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
             for c in contacts {
                 let status = hub.roster.contact(&c.handle).map_or(c.status, |b| b.status);
                 learn(hub, &c.handle, &short(&c.friendly_name), status);
+                if hub
+                    .roster
+                    .set_pending(&c.handle, ipc::lists::waits_for_us(c.lists))
+                {
+                    their_topics_changed(hub, &c.handle);
+                }
             }
         }
         Event::Presence {
@@ -167,9 +173,20 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
         Event::Typing { conversation, from } => typing(hub, *conversation, from),
         Event::Delivery { command_id, outcome } => outbox::delivery(hub, *command_id, outcome),
         Event::Sent { command_id } => outbox::sent(hub, *command_id),
-        Event::AddRequest { handle, .. } => hub.roster_notice(&format!(
-            "{handle} wants to add the account; accept with /msg *msn accept {handle}"
-        )),
+        Event::AddRequest {
+            handle,
+            friendly_name,
+        } => {
+            if hub.roster.contact(handle).is_none() {
+                learn(hub, handle, &short(friendly_name), Status::Offline);
+            }
+            if hub.roster.set_pending(handle, true) {
+                their_topics_changed(hub, handle);
+            }
+            hub.roster_notice(&format!(
+                "{handle} wants to add the account; accept with /msg *msn accept {handle}"
+            ))
+        }
         Event::Notice(text) => hub.roster_notice(text),
         Event::SignedOut { reason, .. } => hub.roster_notice(&format!("signed out: {reason}")),
         Event::SignedIn { .. } => {
@@ -218,11 +235,9 @@ pub(super) fn contact_offline(hub: &mut Hub, handle: &str) {
     }
 }
 
-/// Shows a contact coming online (JOIN +v) or going offline (PART) in
-/// `&msn`, away states (away-notify) and new names (setname).
-fn presence_changed(hub: &mut Hub, before: Option<&Contact>, after: &Contact) {
-    // Their conversations' topics name their status and name.
-    let key = super::roster::key(&after.handle);
+/// The topics of `handle`'s conversations, which describe them, again.
+fn their_topics_changed(hub: &mut Hub, handle: &str) {
+    let key = super::roster::key(handle);
     let theirs: Vec<i64> = hub
         .conversations
         .iter()
@@ -232,6 +247,13 @@ fn presence_changed(hub: &mut Hub, before: Option<&Contact>, after: &Contact) {
     for id in theirs {
         super::welcome::topic_changed(hub, id);
     }
+}
+
+/// Shows a contact coming online (JOIN +v) or going offline (PART) in
+/// `&msn`, away states (away-notify) and new names (setname).
+fn presence_changed(hub: &mut Hub, before: Option<&Contact>, after: &Contact) {
+    // Their conversations' topics name their status and name.
+    their_topics_changed(hub, &after.handle);
     let (was, is) = (before.is_some_and(Contact::online), after.online());
     if is && before.map(|b| b.status) != Some(after.status) {
         let line = match after.away() {
@@ -424,6 +446,17 @@ fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &st
             client_tags: &[],
         };
         hub.show(shown, None);
+    }
+    // Someone not accepted yet can already write (`auto_accept_contacts`
+    // off): staff are told once per conversation, with how to accept.
+    if hub.roster.pending(from) {
+        if let Some(c) = hub.conversations.get_mut(id).filter(|c| !c.pending_told) {
+            c.pending_told = true;
+            let text = format!(
+                "{from} is not an accepted contact yet: they added the account and wrote before anyone accepted them; accept with /msg *msn accept {from}"
+            );
+            hub.server_notice_in(&channel, &text);
+        }
     }
     // Staff see (and history keeps) what the customer was answered.
     if let Some((reply, why)) = auto_reply {

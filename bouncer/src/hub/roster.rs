@@ -108,6 +108,9 @@ pub struct Roster {
     known: HashMap<String, Known>,
     /// Lower-cased nicks of contacts and staff.
     taken: HashSet<String>,
+    /// Lower-cased handles of people who added the account and are not
+    /// accepted yet (only while contacts are not accepted automatically).
+    pending: HashSet<String>,
 }
 
 /// A contact's state before and after a change, and the name given to a
@@ -208,6 +211,20 @@ impl Roster {
             before,
             after,
             named: new.then(|| (handle.to_owned(), nick)),
+        }
+    }
+
+    /// Whether `handle` added the account and waits to be accepted.
+    pub fn pending(&self, handle: &str) -> bool {
+        self.pending.contains(&*lookup_key(handle))
+    }
+
+    /// Notes whether `handle` waits to be accepted; returns whether that
+    /// changed.
+    pub fn set_pending(&mut self, handle: &str, pending: bool) -> bool {
+        match pending {
+            true => self.pending.insert(key(handle)),
+            false => self.pending.remove(&*lookup_key(handle)),
         }
     }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use ipc::{CommandResult, Event, Failure, FailureKind, LoginStage, ServerAddr, SignOutClass, Status};
 
 use super::codec::{encode, Frame};
-use super::roster::{self, Roster, AL, BL, PL, RL};
+use super::roster::{self, Roster, RL};
 use super::{challenge, errors, escape};
 
 use keepalive::{Due, KeepAlive};
@@ -356,47 +356,6 @@ impl NsSession {
         }
     }
 
-    fn on_sync_line(&mut self, out: &mut Vec<NsOutput>, frame: &Frame) {
-        let complete = match &mut self.sync {
-            Some(sync) => sync.line(self.dialect, frame, &mut self.roster, &mut self.friendly_name),
-            None => false,
-        };
-        if complete {
-            self.finish_sync(out);
-        }
-    }
-
-    fn finish_sync(&mut self, out: &mut Vec<NsOutput>) {
-        self.sync = None;
-        out.push(NsOutput::Event(Event::SignedIn {
-            account: self.config.account.clone(),
-            friendly_name: self.friendly_name.clone(),
-            protocol: self.dialect,
-        }));
-        let (contacts, groups) = self.roster.snapshot();
-        out.push(NsOutput::Event(Event::Roster { contacts, groups }));
-        // People who added us while we were away; accepted before our
-        // first status, so that it reaches them.
-        let waiting: Vec<(String, String)> = self
-            .roster
-            .contacts
-            .values()
-            .filter(|c| (c.lists & (RL | PL)) != 0 && (c.lists & (AL | BL)) == 0)
-            .map(|c| (c.handle.clone(), c.friendly_name.clone()))
-            .collect();
-        for (handle, name) in waiting {
-            self.someone_added_us(out, handle, name);
-        }
-        self.state = State::Online;
-        let code = roster::status_code(self.status).unwrap_or("NLN");
-        self.send(
-            out,
-            "CHG",
-            &[code, CLIENT_ID],
-            Some(Pending::Internal("initial status")),
-        );
-    }
-
     fn on_out(&mut self, out: &mut Vec<NsOutput>, frame: &Frame) {
         let (class, reason, retry_after) = frames::sign_out(frame);
         self.end_after(out, class, reason, retry_after);
@@ -439,13 +398,16 @@ impl NsSession {
         }
     }
 
-    fn complete(&mut self, out: &mut Vec<NsOutput>, frame: &Frame) {
-        if let Some(id) = frame.trid().and_then(|t| self.transactions.completed(t)) {
-            out.push(NsOutput::CommandDone {
-                id,
-                result: CommandResult::Ok,
-            });
-        }
+    /// A reply to one of ours; returns whether it answered a command.
+    fn complete(&mut self, out: &mut Vec<NsOutput>, frame: &Frame) -> bool {
+        let Some(id) = frame.trid().and_then(|t| self.transactions.completed(t)) else {
+            return false;
+        };
+        out.push(NsOutput::CommandDone {
+            id,
+            result: CommandResult::Ok,
+        });
+        true
     }
 
     fn on_online(&mut self, out: &mut Vec<NsOutput>, frame: Frame, now: Instant) {
@@ -476,7 +438,13 @@ impl NsSession {
             "MSG" => out.extend(frames::maintenance(&frame)),
             "ADD" | "ADC" | "REM" | "REA" | "PRP" | "UUX" | "BLP" | "GTC" | "SBP" | "CHG" | "QRY" => {
                 self.our_change(&frame, now);
-                self.complete(out, &frame);
+                let done = self.complete(out, &frame);
+                // A list edit of staff's is done: the bouncer sees the lists
+                // as they are now (who is accepted, blocked, gone).
+                if done && matches!(frame.cmd.as_str(), "ADD" | "ADC" | "REM") {
+                    let (contacts, groups) = self.roster.snapshot();
+                    out.push(NsOutput::Event(Event::Roster { contacts, groups }));
+                }
             }
             "SBS" | "NOT" | "GCF" | "IPG" | "BPR" | "LSG" | "LST" | "SYN" => {}
             _ => tracing::debug!("ignored: {}", frame.line()),

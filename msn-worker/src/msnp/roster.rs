@@ -8,11 +8,7 @@ use ipc::Status;
 
 use super::escape;
 
-pub const FL: u8 = 1;
-pub const AL: u8 = 2;
-pub const BL: u8 = 4;
-pub const RL: u8 = 8;
-pub const PL: u8 = 16;
+pub use ipc::lists::{AL, BL, FL, PL, RL};
 
 pub fn parse_status(code: &str) -> Option<Status> {
     Some(match code {

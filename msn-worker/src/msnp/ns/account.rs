@@ -19,6 +19,9 @@ impl NsSession {
         friendly_name: String,
     ) {
         self.roster.set_lists(&handle, RL, 0);
+        if let Some(c) = self.roster.get_mut(&handle) {
+            c.friendly_name.clone_from(&friendly_name);
+        }
         if self.config.auto_accept_contacts {
             tracing::info!(contact = %handle, "accepting contact request automatically");
             self.accept(out, &handle, None);

@@ -5,6 +5,7 @@ use ipc::{Command, CommandResult, Event, FailureKind, SignOutClass, Status};
 
 use super::*;
 use crate::msnp::codec::{Decoded, Decoder};
+use crate::msnp::roster::{AL, BL, FL};
 
 struct Harness {
     ns: NsSession,
@@ -58,6 +59,15 @@ fn events(out: &[NsOutput]) -> Vec<Event> {
             _ => None,
         })
         .collect()
+}
+
+/// A contact's list bits in the last roster among `out`.
+fn lists_of(out: &[NsOutput], handle: &str) -> Option<u8> {
+    let contacts = events(out).into_iter().rev().find_map(|e| match e {
+        Event::Roster { contacts, .. } => Some(contacts),
+        _ => None,
+    })?;
+    contacts.iter().find(|c| c.handle == handle).map(|c| c.lists)
 }
 
 /// Drives the Appendix C login up to the online state.
@@ -126,7 +136,8 @@ fn msnp8_login_follows_the_reference_transcript() {
             protocol: 8
         }
     );
-    let Event::Roster { contacts, groups } = &ev[1] else {
+    let Some(Event::Roster { contacts, groups }) = ev.iter().find(|e| matches!(e, Event::Roster { .. }))
+    else {
         panic!("{ev:?}")
     };
     assert_eq!((contacts.len(), groups.len()), (2, 1));
@@ -346,12 +357,14 @@ fn add_requests_while_online_in_both_dialects() {
         .is_empty());
     let out = h.server(b"ADD 8 FL 45 new@example.com new@example.com 0\r\n");
     assert_eq!(
-        out,
-        vec![NsOutput::CommandDone {
+        out[0],
+        NsOutput::CommandDone {
             id: 1,
             result: CommandResult::Ok
-        }]
+        }
     );
+    // The bouncer learns the lists as they are now: new@ is accepted.
+    assert_eq!(lists_of(&out, "new@example.com"), Some(FL | AL | RL));
 
     let mut h = Harness::new(12, 12, true);
     login(&mut h, 12);
@@ -381,12 +394,13 @@ fn command_errors_are_reported_and_harmless_ones_succeed() {
     h.server(b"216 11\r\n");
     let out = h.server(b"ADC 12 BL N=bob@example.com\r\n");
     assert_eq!(
-        out,
-        vec![NsOutput::CommandDone {
+        out[0],
+        NsOutput::CommandDone {
             id: 6,
             result: CommandResult::Ok
-        }]
+        }
     );
+    assert_eq!(lists_of(&out, "bob@example.com"), Some(FL | BL | RL));
     assert!(matches!(
         &h.ns.command(7, Command::SetStatus(Status::Offline))[0],
         NsOutput::CommandDone {

@@ -5,8 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use ipc::Event;
+
 use super::super::codec::Frame;
-use super::super::{escape, roster, roster::Roster};
+use super::super::roster::Roster;
+use super::super::{escape, roster};
+use super::transactions::Pending;
+use super::{NsOutput, NsSession, State, CLIENT_ID};
 
 /// Give up on a `SYN` whose lists never complete.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -97,5 +102,49 @@ impl ListSync {
             _ => tracing::debug!("during sync: {}", frame.line()),
         }
         self.complete(dialect)
+    }
+}
+
+impl NsSession {
+    pub(super) fn on_sync_line(&mut self, out: &mut Vec<NsOutput>, frame: &Frame) {
+        let complete = match &mut self.sync {
+            Some(sync) => sync.line(self.dialect, frame, &mut self.roster, &mut self.friendly_name),
+            None => false,
+        };
+        if complete {
+            self.finish_sync(out);
+        }
+    }
+
+    pub(super) fn finish_sync(&mut self, out: &mut Vec<NsOutput>) {
+        self.sync = None;
+        out.push(NsOutput::Event(Event::SignedIn {
+            account: self.config.account.clone(),
+            friendly_name: self.friendly_name.clone(),
+            protocol: self.dialect,
+        }));
+        // People who added us while we were away; accepted before our
+        // first status, so that it reaches them, and before the lists go
+        // to the bouncer, so that they show who is still to be accepted.
+        let waiting: Vec<(String, String)> = self
+            .roster
+            .contacts
+            .values()
+            .filter(|c| ipc::lists::waits_for_us(c.lists))
+            .map(|c| (c.handle.clone(), c.friendly_name.clone()))
+            .collect();
+        for (handle, name) in waiting {
+            self.someone_added_us(out, handle, name);
+        }
+        let (contacts, groups) = self.roster.snapshot();
+        out.push(NsOutput::Event(Event::Roster { contacts, groups }));
+        self.state = State::Online;
+        let code = roster::status_code(self.status).unwrap_or("NLN");
+        self.send(
+            out,
+            "CHG",
+            &[code, CLIENT_ID],
+            Some(Pending::Internal("initial status")),
+        );
     }
 }
