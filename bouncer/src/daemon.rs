@@ -124,7 +124,7 @@ fn index_the_rest(store: &mut Store) -> Result<(), StoreError> {
         added += missing.len();
         let plain: Vec<(i64, String)> = missing
             .into_iter()
-            .map(|(id, text)| (id, crate::irc::format::from_irc(&text).0))
+            .map(|(id, text)| (id, crate::irc::format::from_irc(&text).text))
             .collect();
         store.index_lines(&plain)?;
     }

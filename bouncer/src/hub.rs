@@ -387,7 +387,7 @@ impl Hub {
                 source: line.source.to_owned(),
                 command: line.command,
                 text: line.text.to_owned(),
-                plain: crate::irc::format::from_irc(line.text).0,
+                plain: crate::irc::format::from_irc(line.text).text,
             })
         });
         let mut text = String::with_capacity(line.source.len() + line.target.len() + line.text.len() + 16);

@@ -115,7 +115,7 @@ fn transcript_line(l: &Line) -> TranscriptLine {
         channel: l.channel.clone(),
         kind: l.kind.as_str().to_owned(),
         from: l.sender.clone(),
-        text: crate::irc::format::from_irc(&l.text).0,
+        text: crate::irc::format::from_irc(&l.text).text,
     }
 }
 

@@ -107,3 +107,30 @@ impl IrcClient {
         false
     }
 }
+
+/// `text` without IRC formatting codes (bold, colours with their numbers,
+/// reset …), as a reader sees it.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x03' => {
+                // Up to two digits, then optionally a comma and two more.
+                for _ in 0..2 {
+                    chars.next_if(char::is_ascii_digit);
+                }
+                let mut ahead = chars.clone();
+                if ahead.next() == Some(',') && ahead.next().is_some_and(|c| c.is_ascii_digit()) {
+                    chars.next();
+                    for _ in 0..2 {
+                        chars.next_if(char::is_ascii_digit);
+                    }
+                }
+            }
+            '\x02' | '\x0f' | '\x11' | '\x16' | '\x1d' | '\x1e' | '\x1f' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

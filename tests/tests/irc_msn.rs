@@ -508,11 +508,19 @@ fn formatting_actions_and_claims() {
     bob.sign_in("NLN");
     // The simulator's customers write bold red Arial.
     e.s.rt.block_on(bob.say(ACCOUNT, "styled")).unwrap();
+    // … closed with a reset, so nothing after the line inherits it.
     alice
-        .expect(":bob!bob@example.com PRIVMSG #bob :\x02\x0304styled", SOON)
+        .expect(":bob!bob@example.com PRIVMSG #bob :\x02\x0304styled\x0f", SOON)
         .unwrap();
 
     alice.send("PRIVMSG #bob :\x02bold\x02 and \x0312blue\x03 reply");
+    // MSN formats whole messages: the sender is told what bob sees.
+    alice
+        .expect(
+            "NOTICE alice :#bob: MSN formats a message as a whole, so bob@example.com sees all of it bold and coloured",
+            SOON,
+        )
+        .unwrap();
     let got = e.s.rt.block_on(bob.wait_for(
         SOON,
         |r| matches!(r, Received::Text { text, .. } if text == "bold and blue reply"),

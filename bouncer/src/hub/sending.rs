@@ -13,20 +13,24 @@ use super::irc_commands::Ctx;
 use super::outbox::{self, StaffMessage};
 use super::{msn_events, Hub, Shown};
 use crate::irc::conn::ClientId;
-use crate::irc::format::{action, from_irc};
+use crate::irc::format::{action, describe, from_irc, FromIrc};
 use crate::store::lines::Kind;
 
 /// What the customer gets from a staff member's `text`: MSN text and
 /// format, signed with `template` (`{nick}`, `{text}`; empty: unsigned).
-pub(crate) fn for_customer(text: &str, nick: &str, template: &str) -> (String, TextFormat) {
-    let (mut msn_text, format) = match action(text) {
-        Some(act) => (format!("*{}*", from_irc(act).0), TextFormat::default()),
+pub(crate) fn for_customer(text: &str, nick: &str, template: &str) -> FromIrc {
+    let mut msn = match action(text) {
+        Some(act) => FromIrc {
+            text: format!("*{}*", from_irc(act).text),
+            format: TextFormat::default(),
+            partial: false,
+        },
         None => from_irc(text),
     };
-    if !template.is_empty() && !msn_text.trim().is_empty() {
-        msn_text = template.replace("{nick}", nick).replace("{text}", &msn_text);
+    if !template.is_empty() && !msn.text.trim().is_empty() {
+        msn.text = template.replace("{nick}", nick).replace("{text}", &msn.text);
     }
-    (msn_text, format)
+    msn
 }
 
 /// The signature `nick` signs with: their own, else the global one.
@@ -39,8 +43,8 @@ fn signature(hub: &Hub, nick: &str) -> String {
 
 /// A message in a conversation channel (live or dormant).
 pub(super) fn in_conversation(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, except: Option<ClientId>) {
-    let (msn_text, _) = for_customer(ctx.param(1), &ctx.nick, &signature(hub, &ctx.nick));
-    if msn_text.trim().is_empty() && ctx.cmd == "PRIVMSG" {
+    let msn = for_customer(ctx.param(1), &ctx.nick, &signature(hub, &ctx.nick));
+    if msn.text.trim().is_empty() && ctx.cmd == "PRIVMSG" {
         hub.numeric(ctx.id, "412", &["No text to send"]);
         return;
     }
@@ -174,14 +178,23 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
         return;
     }
     super::desk_state::staff_answered(hub, id, &ctx.nick);
-    let (body, format) = for_customer(text, &ctx.nick, &signature(hub, &ctx.nick));
+    let msn = for_customer(text, &ctx.nick, &signature(hub, &ctx.nick));
+    if msn.partial {
+        let server = hub.server().to_owned();
+        let line = format!(
+            ":{server} NOTICE {} :{channel}: MSN formats a message as a whole, so {handle} sees all of it {} (formatting part of a line is not possible there)",
+            ctx.nick,
+            describe(&msn.format)
+        );
+        hub.send(ctx.id, line);
+    }
     let message = StaffMessage {
         row,
         conversation: Some(id),
         channel,
         handle,
-        body,
-        format,
+        body: msn.text,
+        format: msn.format,
         created_ms: crate::store::now_ms(),
         from: ctx.nick.clone(),
         text: text.to_owned(),
@@ -195,15 +208,15 @@ mod tests {
 
     #[test]
     fn customers_get_msn_formatting_actions_and_signatures() {
-        let (text, format) = for_customer("\x02hello\x02 there", "alice", "");
-        assert_eq!(text, "hello there");
-        assert!(format.bold);
+        let msn = for_customer("\x02hello\x02 there", "alice", "");
+        assert_eq!(msn.text, "hello there");
+        assert!(msn.format.bold && msn.partial);
         assert_eq!(
-            for_customer("\x01ACTION waves\x01", "alice", "[{nick}] {text}").0,
+            for_customer("\x01ACTION waves\x01", "alice", "[{nick}] {text}").text,
             "[alice] *waves*"
         );
         assert_eq!(
-            for_customer("\x02\x02", "alice", "[{nick}] {text}").0,
+            for_customer("\x02\x02", "alice", "[{nick}] {text}").text,
             "",
             "nothing to sign"
         );
