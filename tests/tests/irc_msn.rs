@@ -1015,4 +1015,61 @@ fn who_and_whois_show_contacts_and_their_away_state() {
     alice.expect(" 318 alice bob ", SOON).unwrap();
     alice.send("WHOIS nobody");
     alice.expect(" 401 alice nobody ", SOON).unwrap();
+    // A personal message is part of the real name.
+    bob.set_personal_message("back at 3");
+    std::thread::sleep(Duration::from_millis(300));
+    alice.send("WHO bob");
+    let row = alice.expect(" bob example.com msnbnc bob ", SOON).unwrap();
+    assert!(row.ends_with(":0 Bob: \"back at 3\""), "{row}");
+    alice.send("WHOIS bob");
+    alice
+        .expect(
+            " 311 alice bob bob example.com * :Bob <bob@example.com>: \"back at 3\"",
+            SOON,
+        )
+        .unwrap();
+}
+
+#[test]
+fn nudges_go_both_ways_as_actions_and_personal_messages_show_in_topics() {
+    let e = env();
+    let (mut alice, mut zoe) = (login(e.port, "alice"), login(e.port, "zoe"));
+    let bob = e.s.sim.customer(BOB);
+    bob.sign_in("NLN");
+    bob.set_personal_message("Waiting for order 1234");
+    e.s.rt.block_on(bob.nudge(ACCOUNT)).unwrap();
+    // A customer's nudge: an action in their conversation, kept in history.
+    for c in [&mut alice, &mut zoe] {
+        c.expect(
+            ":bob!bob@example.com PRIVMSG #bob :\x01ACTION nudged you\x01",
+            SOON,
+        )
+        .unwrap();
+    }
+    // Their personal message is part of who they are in the topic.
+    alice
+        .expect(
+            "#bob :Conversation with bob@example.com (Bob, online, \"Waiting for order 1234\")",
+            SOON,
+        )
+        .unwrap();
+    alice.send("PRIVMSG *msn :history #bob 5");
+    alice.expect("* bob nudged you", SOON).unwrap();
+
+    // Staff nudge back: bob's window shakes, colleagues see who did it.
+    alice.send("PRIVMSG *msn :nudge #bob");
+    alice.expect("NOTICE alice :done: nudge #bob", SOON).unwrap();
+    zoe.expect(
+        ":alice!alice@msnbnc PRIVMSG #bob :\x01ACTION sent a nudge\x01",
+        SOON,
+    )
+    .unwrap();
+    let got =
+        e.s.rt
+            .block_on(bob.wait_for(SOON, |r| matches!(r, Received::Nudge { .. })));
+    assert!(got.is_some(), "bob got no nudge: {:?}", bob.inbox());
+    alice.send("PRIVMSG *msn :nudge #nobody");
+    alice
+        .expect("NOTICE alice :no conversation #nobody", SOON)
+        .unwrap();
 }

@@ -497,9 +497,9 @@ fn nudge(hub: &mut Hub, worker: ConversationId, from: &str) {
         kind: Kind::Customer,
         sender: from,
         source: &prefix,
-        command: "NOTICE",
+        command: "PRIVMSG",
         target: &channel,
-        text: "*sent a nudge*",
+        text: "\x01ACTION nudged you\x01",
         account: None,
         client_tags: &[],
     };

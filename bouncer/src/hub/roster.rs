@@ -52,6 +52,15 @@ impl Contact {
         }
     }
 
+    /// Their name with their personal message, as an IRC real name:
+    /// `Bob: "Waiting for order 1234"`.
+    pub fn realname(&self) -> String {
+        match self.personal_message.as_str() {
+            "" => self.friendly_name.clone(),
+            psm => format!("{}: \"{psm}\"", self.friendly_name),
+        }
+    }
+
     /// `nick!local@domain`.
     pub fn prefix(&self) -> String {
         let (local, domain) = self.handle.split_once('@').unwrap_or((&self.handle, "msn"));

@@ -32,7 +32,7 @@ fn contact_row(c: &Contact, prefix: &str) -> WhoRow {
         user.to_owned(),
         host.to_owned(),
         format!("{flag}{prefix}"),
-        short(&c.friendly_name),
+        short(&c.realname()),
     )
 }
 
@@ -88,7 +88,10 @@ pub(super) fn whois(hub: &mut Hub, ctx: &Ctx<'_>) {
     let server = hub.server().to_owned();
     if let Some(c) = hub.roster.contact_by_nick(target).cloned() {
         let (user, host) = c.handle.split_once('@').unwrap_or((&c.handle, "msn"));
-        let real = format!("{} <{}>", short(&c.friendly_name), c.handle);
+        let real = match c.personal_message.as_str() {
+            "" => format!("{} <{}>", short(&c.friendly_name), c.handle),
+            psm => format!("{} <{}>: \"{}\"", short(&c.friendly_name), c.handle, short(psm)),
+        };
         hub.numeric(ctx.id, "311", &[&c.nick, user, host, "*", &real]);
         let what = format!("MSN contact, {}", crate::hub::roster::status_words(c.status));
         hub.numeric(ctx.id, "312", &[&c.nick, &server, &what]);

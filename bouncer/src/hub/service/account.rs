@@ -1,8 +1,8 @@
 //! `*msn` for the MSN account and the worker: contacts and the contact
-//! list, status, name and personal message, who is attached, the
-//! worker's state, restart and resume, the version.
+//! list, status, name and personal message, a nudge, who is attached,
+//! the worker's state, restart and resume, the version.
 
-use ipc::Command;
+use ipc::{Command, ConversationTarget};
 
 use super::{notice, Args, Asker};
 use crate::config::parse_status;
@@ -66,6 +66,50 @@ pub(super) fn unblock(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(
 
 pub(super) fn accept(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
     about_contact(hub, asker, args, (Command::AcceptAddRequest, "accept"))
+}
+
+/// Nudge a conversation's customer (their window shakes); every staff
+/// member sees who did, and history keeps it.
+pub(super) fn nudge(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let channel = args.word(0);
+    let Some(c) = hub
+        .conversations
+        .by_channel(channel)
+        .and_then(|id| hub.conversations.get(id))
+    else {
+        notice(hub, asker.client, &format!("no conversation {channel}"));
+        return Ok(());
+    };
+    let (channel, only) = (c.channel.clone(), c.only_customer().map(str::to_owned));
+    let to = match (c.worker_id(), &only) {
+        (Some(w), _) => ConversationTarget::Existing(w),
+        (None, Some(handle)) => {
+            let handle = hub
+                .roster
+                .contact(handle)
+                .map_or_else(|| handle.clone(), |c| c.handle.clone());
+            ConversationTarget::Contact(handle)
+        }
+        (None, None) => {
+            let text = format!("{channel} has ended; nudge one of its customers in their own conversation");
+            notice(hub, asker.client, &text);
+            return Ok(());
+        }
+    };
+    msn(hub, asker, Command::SendNudge { to }, format!("nudge {channel}"))?;
+    let source = hub.user_prefix(&asker.nick);
+    let shown = crate::hub::Shown {
+        kind: crate::store::lines::Kind::Staff,
+        sender: &asker.nick,
+        source: &source,
+        command: "PRIVMSG",
+        target: &channel,
+        text: "\x01ACTION sent a nudge\x01",
+        account: Some(&asker.nick),
+        client_tags: &[],
+    };
+    hub.show(shown, None);
+    Ok(())
 }
 
 pub(super) fn status(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
