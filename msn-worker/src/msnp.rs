@@ -11,3 +11,5 @@ pub mod ns;
 pub mod passport;
 pub mod roster;
 pub mod sb;
+pub mod sso;
+pub mod xml;
