@@ -23,7 +23,7 @@ pub use desk_section::DeskSettings;
 pub use irc_section::{parse_status, IrcSettings};
 pub use log_section::LogSettings;
 pub use metrics_section::MetricsSettings;
-pub use msn_section::{MsnSettings, MSNP_VERSIONS};
+pub use msn_section::{derived_machine_guid, MsnSettings, MSNP_VERSIONS};
 pub use store_section::StoreSettings;
 pub use worker_section::{default_worker_path, ElsewherePolicy, RestartPolicy, WorkerSettings};
 
@@ -327,6 +327,33 @@ funday = "10:00-11:00"
         // What the worker could not use is refused here already.
         assert!(errors(&MINIMAL.replace("127.0.0.1:8443", "127.0.0.1:99999"))[0]
             .starts_with("/etc/msnbnc.toml: msn.passport_nexus: "));
+    }
+
+    #[test]
+    fn msnp13_and_later_need_the_web_services_and_a_well_formed_machine_guid() {
+        let modern = MINIMAL.replace("[msn]", "[msn]\nprotocol_max = 18");
+        assert!(errors(&modern)[0].contains("msn.web_services: MSNP18 needs the server's web services"));
+        let with = modern.replace("[msn]", "[msn]\nweb_services = \"https://127.0.0.1:8443\"");
+        let c = parse(Path::new("x"), &with).unwrap();
+        let services = c.msn.web_services.unwrap();
+        assert_eq!(services.rst, "https://127.0.0.1:8443/RST.srf");
+        assert_eq!(
+            services.address_book,
+            "https://127.0.0.1:8443/abservice/abservice.asmx"
+        );
+        let bad = with.replace("[msn]", "[msn]\nmachine_guid = \"not-a-guid\"");
+        assert!(errors(&bad)[0].contains("msn.machine_guid: \"not-a-guid\" is not a GUID"));
+        let plain = with.replace("https://127.0.0.1:8443\"", "http://127.0.0.1:8080\"");
+        assert!(errors(&plain)[0].contains("msn.web_services"));
+    }
+
+    #[test]
+    fn the_derived_machine_guid_is_stable_per_account_and_well_formed() {
+        let a = msn_section::derived_machine_guid("support@example.com");
+        assert_eq!(a, msn_section::derived_machine_guid("support@example.com"));
+        assert_ne!(a, msn_section::derived_machine_guid("other@example.com"));
+        assert!(msn_section::valid_guid(&a), "{a}");
+        assert_eq!(&a[15..16], "4", "{a}");
     }
 
     #[test]

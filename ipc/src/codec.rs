@@ -178,6 +178,8 @@ mod tests {
             heartbeat_interval_ms: 5000,
             first_conversation: 1,
             login_timeout_ms: 60_000,
+            web_services: None,
+            machine_guid: "{00000000-0000-4000-8000-000000000001}".into(),
         }
     }
 

@@ -84,6 +84,41 @@ pub struct WorkerConfig {
     /// Longest a login may take, from connecting to the end of the
     /// contact-list sync, before the worker gives up on it.
     pub login_timeout_ms: u64,
+    /// The SOAP services of MSNP13+ (contact list, offline messages);
+    /// `None`: MSNP13+ is not offered.
+    pub web_services: Option<WebServices>,
+    /// This installation's endpoint at MSNP16+ (`{…}`), the same at every
+    /// login so that the server takes a new login for the same place.
+    pub machine_guid: String,
+}
+
+/// Where MSNP13+ finds its web services (HTTPS URLs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebServices {
+    /// Passport's RST (single sign-on: tickets for everything else).
+    pub rst: String,
+    /// The address book (`ABFindAll`, `ABContactAdd` …).
+    pub address_book: String,
+    /// Memberships (`FindMembership`, `AddMember`, `DeleteMember`).
+    pub sharing: String,
+    /// Reading and deleting offline messages.
+    pub oim_read: String,
+    /// Storing an offline message.
+    pub oim_store: String,
+}
+
+impl WebServices {
+    /// The services at their usual paths under `base` (`https://host:port`).
+    pub fn under(base: &str) -> WebServices {
+        let base = base.trim_end_matches('/');
+        WebServices {
+            rst: format!("{base}/RST.srf"),
+            address_book: format!("{base}/abservice/abservice.asmx"),
+            sharing: format!("{base}/abservice/SharingService.asmx"),
+            oim_read: format!("{base}/rsi/rsi.asmx"),
+            oim_store: format!("{base}/OimWS/oim.asmx"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! `[msn]`: which servers the worker signs in to, with which protocol
-//! versions, how it trusts their certificates, and where Passport is.
+//! versions, how it trusts their certificates, where Passport is, and —
+//! for MSNP13+ — the web services and this installation's machine GUID.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,11 @@ use serde::Deserialize;
 use super::Errors;
 
 /// Lowest and highest MSNP dialect msnbnc knows about.
-pub const MSNP_VERSIONS: std::ops::RangeInclusive<u8> = 8..=12;
+pub const MSNP_VERSIONS: std::ops::RangeInclusive<u8> = 8..=18;
+
+/// The highest version offered unless configured: MSNP13+ needs the web
+/// services, which a configuration names first.
+const DEFAULT_MAX: u8 = 12;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -24,6 +29,8 @@ pub(super) struct RawMsn {
     allow_plain_http_login: bool,
     auto_accept_contacts: bool,
     login_timeout_secs: u64,
+    web_services: Option<String>,
+    machine_guid: Option<String>,
 }
 
 impl Default for RawMsn {
@@ -31,7 +38,7 @@ impl Default for RawMsn {
         RawMsn {
             servers: Vec::new(),
             protocol_min: *MSNP_VERSIONS.start(),
-            protocol_max: *MSNP_VERSIONS.end(),
+            protocol_max: DEFAULT_MAX,
             webpki_roots: true,
             ca_file: None,
             passport_nexus: None,
@@ -39,6 +46,8 @@ impl Default for RawMsn {
             allow_plain_http_login: false,
             auto_accept_contacts: true,
             login_timeout_secs: 60,
+            web_services: None,
+            machine_guid: None,
         }
     }
 }
@@ -54,6 +63,37 @@ pub struct MsnSettings {
     /// A login that has not finished in this long is given up (and the
     /// worker replaced after its back-off).
     pub login_timeout: std::time::Duration,
+    pub web_services: Option<ipc::WebServices>,
+    /// `{…}`, lower case.
+    pub machine_guid: String,
+}
+
+/// A stable machine GUID for `account` when none is configured: the same
+/// at every start of this configuration, so that the server sees one
+/// place (MSNP16+) — a UUID of version 4's shape from a SHA-256 of the
+/// account.
+pub fn derived_machine_guid(account: &str) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("msnbnc machine {account}").as_bytes(),
+    );
+    let b = digest.as_ref();
+    let hex = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let (v, n) = (
+        format!("4{}", &hex(6..8)[1..]),
+        format!("{:x}{}", 8 | (b[8] & 3), &hex(8..10)[1..]),
+    );
+    format!("{{{}-{}-{v}-{n}-{}}}", hex(0..4), hex(4..6), hex(10..16))
+}
+
+/// `{8-4-4-4-12 hex}`.
+pub(super) fn valid_guid(g: &str) -> bool {
+    let Some(inner) = g.strip_prefix('{').and_then(|g| g.strip_suffix('}')) else {
+        return false;
+    };
+    let parts: Vec<&str> = inner.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 pub(super) fn parse_server(s: &str) -> Result<ServerAddr, String> {
@@ -135,6 +175,25 @@ pub(super) fn validate(raw: RawMsn, errors: &mut Errors) -> MsnSettings {
             "must be an absolute path (the worker's sandbox allows absolute paths only)".into(),
         );
     }
+    if let Some(base) = &raw.web_services {
+        if let Err(e) = ipc::passport_url::check(base, raw.allow_plain_http_login) {
+            errors.add("msn.web_services", e);
+        }
+    } else if raw.protocol_max >= 13 {
+        errors.add(
+            "msn.web_services",
+            format!(
+                "MSNP{} needs the server's web services (sign-on, contact list): set their base URL, e.g. \"https://messenger.example.com\", or protocol_max = 12",
+                raw.protocol_max
+            ),
+        );
+    }
+    if let Some(g) = raw.machine_guid.as_deref().filter(|g| !valid_guid(g)) {
+        errors.add(
+            "msn.machine_guid",
+            format!("{g:?} is not a GUID like {{3f2504e0-4f89-41d3-9a0c-0305e82c3301}}"),
+        );
+    }
     if !(5..=600).contains(&raw.login_timeout_secs) {
         errors.add(
             "msn.login_timeout_secs",
@@ -156,6 +215,11 @@ pub(super) fn validate(raw: RawMsn, errors: &mut Errors) -> MsnSettings {
             allow_plain_http: raw.allow_plain_http_login,
         },
         auto_accept_contacts: raw.auto_accept_contacts,
+        web_services: raw.web_services.as_deref().map(ipc::WebServices::under),
+        machine_guid: raw
+            .machine_guid
+            .map(|g| g.to_ascii_lowercase())
+            .unwrap_or_default(),
     }
 }
 

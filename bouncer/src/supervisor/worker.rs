@@ -121,6 +121,11 @@ pub fn worker_config(config: &Config, first_conversation: u64) -> WorkerConfig {
             .unwrap_or(u64::MAX),
         first_conversation,
         login_timeout_ms: u64::try_from(config.msn.login_timeout.as_millis()).unwrap_or(u64::MAX),
+        web_services: config.msn.web_services.clone(),
+        machine_guid: match config.msn.machine_guid.as_str() {
+            "" => crate::config::derived_machine_guid(&config.account),
+            configured => configured.to_owned(),
+        },
     }
 }
 
