@@ -86,7 +86,7 @@ pub struct WorkerConfig {
     pub login_timeout_ms: u64,
     /// The SOAP services of MSNP13+ (contact list, offline messages);
     /// `None`: MSNP13+ is not offered.
-    pub web_services: Option<WebServices>,
+    pub web_services: Option<Box<WebServices>>,
     /// This installation's endpoint at MSNP16+ (`{…}`), the same at every
     /// login so that the server takes a new login for the same place.
     pub machine_guid: String,

@@ -63,7 +63,7 @@ pub struct MsnSettings {
     /// A login that has not finished in this long is given up (and the
     /// worker replaced after its back-off).
     pub login_timeout: std::time::Duration,
-    pub web_services: Option<ipc::WebServices>,
+    pub web_services: Option<Box<ipc::WebServices>>,
     /// `{…}`, lower case.
     pub machine_guid: String,
 }
@@ -215,7 +215,10 @@ pub(super) fn validate(raw: RawMsn, errors: &mut Errors) -> MsnSettings {
             allow_plain_http: raw.allow_plain_http_login,
         },
         auto_accept_contacts: raw.auto_accept_contacts,
-        web_services: raw.web_services.as_deref().map(ipc::WebServices::under),
+        web_services: raw
+            .web_services
+            .as_deref()
+            .map(|b| Box::new(ipc::WebServices::under(b))),
         machine_guid: raw
             .machine_guid
             .map(|g| g.to_ascii_lowercase())
