@@ -175,25 +175,7 @@ pub(super) fn validate(raw: RawMsn, errors: &mut Errors) -> MsnSettings {
             "must be an absolute path (the worker's sandbox allows absolute paths only)".into(),
         );
     }
-    if let Some(base) = &raw.web_services {
-        if let Err(e) = ipc::passport_url::check(base, raw.allow_plain_http_login) {
-            errors.add("msn.web_services", e);
-        }
-    } else if raw.protocol_max >= 13 {
-        errors.add(
-            "msn.web_services",
-            format!(
-                "MSNP{} needs the server's web services (sign-on, contact list): set their base URL, e.g. \"https://messenger.example.com\", or protocol_max = 12",
-                raw.protocol_max
-            ),
-        );
-    }
-    if let Some(g) = raw.machine_guid.as_deref().filter(|g| !valid_guid(g)) {
-        errors.add(
-            "msn.machine_guid",
-            format!("{g:?} is not a GUID like {{3f2504e0-4f89-41d3-9a0c-0305e82c3301}}"),
-        );
-    }
+    check_web_services(&raw, errors);
     if !(5..=600).contains(&raw.login_timeout_secs) {
         errors.add(
             "msn.login_timeout_secs",
@@ -223,6 +205,29 @@ pub(super) fn validate(raw: RawMsn, errors: &mut Errors) -> MsnSettings {
             .machine_guid
             .map(|g| g.to_ascii_lowercase())
             .unwrap_or_default(),
+    }
+}
+
+/// MSNP13+ needs the web services; a configured machine GUID is a GUID.
+fn check_web_services(raw: &RawMsn, errors: &mut Errors) {
+    if let Some(base) = &raw.web_services {
+        if let Err(e) = ipc::passport_url::check(base, raw.allow_plain_http_login) {
+            errors.add("msn.web_services", e);
+        }
+    } else if raw.protocol_max >= 13 {
+        errors.add(
+            "msn.web_services",
+            format!(
+                "MSNP{} needs the server's web services (sign-on, contact list): set their base URL, e.g. \"https://messenger.example.com\", or protocol_max = 12",
+                raw.protocol_max
+            ),
+        );
+    }
+    if let Some(g) = raw.machine_guid.as_deref().filter(|g| !valid_guid(g)) {
+        errors.add(
+            "msn.machine_guid",
+            format!("{g:?} is not a GUID like {{3f2504e0-4f89-41d3-9a0c-0305e82c3301}}"),
+        );
     }
 }
 
