@@ -89,11 +89,21 @@ pub enum FatalError {
 /// `Some(None)`: a payload command without any parameter (its length is
 /// missing, which is fatal).
 fn payload_length_index(cmd: &str, args: &[String]) -> Option<Option<usize>> {
+    let last_is_length = || args.last().is_some_and(|a| a.bytes().all(|b| b.is_ascii_digit()));
     match cmd {
         // (The server's `QRY <t>` answer carries no payload, unlike ours.)
         "MSG" | "NOT" | "IPG" | "GCF" | "UBX" => Some(args.len().checked_sub(1)),
         // "UUX <t> 0" (a reply); some documents show "UUX <t>".
         "UUX" if args.len() >= 2 => Some(Some(args.len() - 1)),
+        // MSNP13+: `ADL 0 <len>` + XML, but `ADL <t> OK`; `PUT <t> OK
+        // <len>`; `UBN <who> <type> <len>` …: a trailing number is a length.
+        "ADL" | "RML" | "FQY" | "UBN" | "UBM" | "NFY" | "SDG" | "PUT" if last_is_length() => {
+            Some(Some(args.len() - 1))
+        }
+        // MSNP13+ errors can carry the offending payload: `241 <t> <len>`.
+        _ if cmd.bytes().all(|b| b.is_ascii_digit()) && args.len() >= 2 && last_is_length() => {
+            Some(Some(args.len() - 1))
+        }
         _ => None,
     }
 }
@@ -276,6 +286,25 @@ mod tests {
         let Decoded::Frame(b) = &out[1] else { panic!() };
         assert_eq!((a.error_code(), a.trid()), (Some(217), Some(5)));
         assert_eq!((b.error_code(), b.trid()), (Some(207), None));
+    }
+
+    #[test]
+    fn msnp13_payload_commands_and_errors_with_payloads() {
+        let out = decode_all(
+            b"ADL 6 OK\r\nADL 0 5\r\n<ml/>UBN a@b;{x} 4 2\r\nhiPUT 9 OK 1\r\nx241 7 3\r\n<a>ADL 8 OK\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                frame("ADL", &["6", "OK"], None),
+                frame("ADL", &["0", "5"], Some(b"<ml/>")),
+                frame("UBN", &["a@b;{x}", "4", "2"], Some(b"hi")),
+                frame("PUT", &["9", "OK", "1"], Some(b"x")),
+                frame("241", &["7", "3"], Some(b"<a>")),
+                frame("ADL", &["8", "OK"], None),
+            ]
+        );
     }
 
     #[test]
