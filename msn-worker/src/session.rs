@@ -13,6 +13,7 @@ pub mod login;
 pub mod net;
 mod ns_link;
 pub mod routing;
+mod web_calls;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -265,6 +266,8 @@ impl<'a> Session<'a> {
                 };
                 self.apply_ns(out).await
             }
+            Input::SignedOn(result) => self.signed_on(result).await,
+            Input::Soap(token, answer) => self.soap_answered(token, answer).await,
             Input::Connected(Conn::Ns(n), _)
             | Input::ConnectFailed(Conn::Ns(n), ..)
             | Input::Frame(Conn::Ns(n), _)
@@ -312,8 +315,13 @@ impl<'a> Session<'a> {
                 let mut session = NsSession::new(NsConfig {
                     account: self.config.account.clone(),
                     min_version: self.config.protocol.min,
-                    max_version: self.config.protocol.max,
+                    // MSNP13+ needs the web services.
+                    max_version: match self.config.web_services {
+                        Some(_) => self.config.protocol.max,
+                        None => self.config.protocol.max.min(12),
+                    },
                     auto_accept_contacts: self.config.auto_accept_contacts,
+                    machine_guid: self.config.machine_guid.clone(),
                 });
                 let out = session.start();
                 self.ns.session = Some(session);
@@ -347,7 +355,7 @@ impl<'a> Session<'a> {
                 let (class, reason) = self.ns.closed(&reason);
                 Ok(Some(self.end(class, reason, None).await?))
             }
-            Input::Ticket(_) => Ok(None),
+            Input::Ticket(_) | Input::SignedOn(_) | Input::Soap(..) => Ok(None),
         }
     }
 
@@ -371,6 +379,8 @@ impl<'a> Session<'a> {
                     self.connect_ns(addr).await?;
                 }
                 NsOutput::Authenticate { policy } => self.passport(policy),
+                NsOutput::SingleSignOn { policy } => self.single_sign_on(policy),
+                NsOutput::Soap(call) => self.soap(call),
                 NsOutput::TicketRejected => self.ns.ticket_rejected(),
                 NsOutput::End {
                     class,

@@ -21,12 +21,18 @@ pub const MSNP11_KEY: ProductKey = ProductKey {
     key: "CFHUR$52U_{VIX5T",
 };
 
+/// The pair of Windows Live Messenger 2009 (14.0.8089), for MSNP13+.
+pub const MSNP18_KEY: ProductKey = ProductKey {
+    id: "PROD0120PW!CCV9@",
+    key: "C1BX{V4W}Q3*10SM",
+};
+
 /// The product pair and answer for `challenge` under `dialect`.
 pub fn answer(dialect: u8, challenge: &str) -> (ProductKey, String) {
-    if dialect >= 11 {
-        (MSNP11_KEY, msnp11(challenge, MSNP11_KEY))
-    } else {
-        (MSNP8_KEY, msnp8(challenge, MSNP8_KEY))
+    match dialect {
+        13.. => (MSNP18_KEY, msnp11(challenge, MSNP18_KEY)),
+        11 | 12 => (MSNP11_KEY, msnp11(challenge, MSNP11_KEY)),
+        _ => (MSNP8_KEY, msnp8(challenge, MSNP8_KEY)),
     }
 }
 

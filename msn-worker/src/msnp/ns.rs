@@ -11,6 +11,7 @@ mod keepalive;
 mod list_edits;
 mod sync;
 mod transactions;
+mod web;
 
 use std::time::{Duration, Instant};
 
@@ -18,11 +19,12 @@ use ipc::{CommandResult, Event, Failure, FailureKind, LoginStage, ServerAddr, Si
 
 use super::codec::{encode, Frame};
 use super::roster::{self, Roster, RL};
-use super::{challenge, errors, escape};
+use super::{challenge, errors, escape, handles};
 
 use keepalive::{Due, KeepAlive};
 use sync::{ListSync, SYNC_TIMEOUT};
 use transactions::{Pending, Refused, Transactions};
+pub use web::{Service, SoapCall};
 
 /// Client id (capabilities) sent in `CHG`: nothing — we implement no P2P.
 const CLIENT_ID: &str = "0";
@@ -34,6 +36,8 @@ pub struct NsConfig {
     pub max_version: u8,
     /// Add people who add us, so they can talk to support.
     pub auto_accept_contacts: bool,
+    /// `{…}`: this installation's endpoint (MSNP16+).
+    pub machine_guid: String,
 }
 
 /// What the driver must do.
@@ -46,6 +50,13 @@ pub enum NsOutput {
     Authenticate {
         policy: String,
     },
+    /// MSNP13+: ask the RST service for tickets (the messenger one with
+    /// this policy), then call [`NsSession::signed_on`].
+    SingleSignOn {
+        policy: String,
+    },
+    /// MSNP13+: a call to a web service; answer with [`NsSession::soap_answer`].
+    Soap(SoapCall),
     /// A switchboard for a [`NsSession::request_switchboard`] token.
     SwitchboardReady {
         token: u64,
@@ -101,6 +112,7 @@ pub struct NsSession {
     sync: Option<ListSync>,
     keepalive: KeepAlive,
     status: Status,
+    web: web::Web,
 }
 
 fn failure(kind: FailureKind, detail: impl Into<String>) -> Failure {
@@ -122,6 +134,7 @@ impl NsSession {
             sync: None,
             keepalive: KeepAlive::default(),
             status: Status::Online,
+            web: web::Web::default(),
         }
     }
 
@@ -258,7 +271,8 @@ impl NsSession {
                 tracing::debug!("server version advice: {}", frame.line());
                 self.state = State::UserInit;
                 let account = self.config.account.clone();
-                self.send(&mut out, "USR", &["TWN", "I", &account], None);
+                let method = if self.dialect >= 15 { "SSO" } else { "TWN" };
+                self.send(&mut out, "USR", &[method, "I", &account], None);
                 out.push(NsOutput::Event(Event::LoginProgress(LoginStage::Authenticating)));
             }
             (State::UserInit, "XFR") => match (frame.arg(1), frame.arg(2)) {
@@ -280,6 +294,17 @@ impl NsSession {
                 ),
             },
             (State::UserInit, "USR") => match (frame.arg(1), frame.arg(2), frame.arg(3)) {
+                (Some("SSO"), Some("S"), Some(policy)) if self.dialect >= 15 => match frame.arg(4) {
+                    Some(nonce) => self.wants_single_sign_on(&mut out, policy, Some(nonce)),
+                    None => self.end(
+                        &mut out,
+                        SignOutClass::ProtocolError,
+                        format!("no nonce in {}", frame.line()),
+                    ),
+                },
+                (Some("TWN"), Some("S"), Some(policy)) if self.dialect >= 13 => {
+                    self.wants_single_sign_on(&mut out, policy, None);
+                }
                 (Some("TWN"), Some("S"), Some(policy)) => {
                     self.state = State::AwaitTicket;
                     out.push(NsOutput::Authenticate {
@@ -345,6 +370,9 @@ impl NsSession {
         }
         if self.dialect < 10 {
             self.friendly_name = frame.arg(3).map(escape::decode).unwrap_or_default();
+        }
+        if self.dialect >= 13 {
+            return self.fetch_lists(out);
         }
         self.state = State::Syncing;
         self.sync = Some(ListSync::new(now));
@@ -418,6 +446,10 @@ impl NsSession {
             }
             "CHL" => self.challenge(out, &frame),
             "ILN" | "NLN" | "FLN" => self.presence_line(out, &frame),
+            "ADL" | "RML" if frame.arg(0) == Some("0") => {
+                let payload = frame.payload.clone().unwrap_or_default();
+                self.server_list_change(out, &frame.cmd, &payload);
+            }
             "UBX" => self.personal_message(out, &frame),
             "RNG" => match frames::invitation(&frame) {
                 Some(invited) => out.push(invited),
@@ -436,17 +468,19 @@ impl NsSession {
                 }
             }
             "MSG" => out.extend(frames::maintenance(&frame)),
-            "ADD" | "ADC" | "REM" | "REA" | "PRP" | "UUX" | "BLP" | "GTC" | "SBP" | "CHG" | "QRY" => {
+            "ADD" | "ADC" | "REM" | "REA" | "PRP" | "UUX" | "BLP" | "GTC" | "SBP" | "CHG" | "QRY" | "ADL"
+            | "RML" | "UUN" => {
                 self.our_change(&frame, now);
                 let done = self.complete(out, &frame);
                 // A list edit of staff's is done: the bouncer sees the lists
                 // as they are now (who is accepted, blocked, gone).
-                if done && matches!(frame.cmd.as_str(), "ADD" | "ADC" | "REM") {
+                if done && matches!(frame.cmd.as_str(), "ADD" | "ADC" | "REM" | "ADL" | "RML") {
                     let (contacts, groups) = self.roster.snapshot();
                     out.push(NsOutput::Event(Event::Roster { contacts, groups }));
                 }
             }
-            "SBS" | "NOT" | "GCF" | "IPG" | "BPR" | "LSG" | "LST" | "SYN" => {}
+            "SBS" | "NOT" | "GCF" | "IPG" | "BPR" | "LSG" | "LST" | "SYN" | "NFY" | "SDG" | "PUT" | "UBM"
+            | "FQY" | "UBN" => {}
             _ => tracing::debug!("ignored: {}", frame.line()),
         }
     }
@@ -465,11 +499,19 @@ impl NsSession {
 
     /// `ILN`, `NLN`, `FLN`: a contact's presence.
     fn presence_line(&mut self, out: &mut Vec<NsOutput>, frame: &Frame) {
+        let args = handles::presence_args(self.dialect, &frame.cmd, &frame.args);
         let parsed = match frame.cmd.as_str() {
-            "ILN" => roster::parse_iln(&frame.args).map(|p| (p.handle, p.status, p.friendly_name)),
-            "NLN" => roster::parse_nln(&frame.args).map(|p| (p.handle, p.status, p.friendly_name)),
-            _ => roster::parse_fln(&frame.args).map(|h| (h, Status::Offline, None)),
+            "ILN" => roster::parse_iln(&args).map(|p| (p.handle, p.status, p.friendly_name)),
+            "NLN" => roster::parse_nln(&args).map(|p| (p.handle, p.status, p.friendly_name)),
+            _ => roster::parse_fln(&args).map(|h| (h, Status::Offline, None)),
         };
+        // Our own account's other places (MSNP16+) are not a contact.
+        if parsed
+            .as_ref()
+            .is_some_and(|p| p.0.eq_ignore_ascii_case(&self.config.account))
+        {
+            return;
+        }
         match parsed {
             Some((handle, status, name)) => self.presence(out, handle, status, name),
             // An ILN we cannot read is only a stale snapshot.
@@ -480,9 +522,10 @@ impl NsSession {
 
     /// `UBX`: a contact's personal message.
     fn personal_message(&mut self, out: &mut Vec<NsOutput>, frame: &Frame) {
-        let (Some(handle), Some(payload)) = (frame.arg(0), &frame.payload) else {
+        let (Some(handle), Some(payload)) = (frame.arg(0).map(handles::email), &frame.payload) else {
             return;
         };
+        let handle = handle.as_str();
         let psm = roster::parse_psm(payload);
         let known = self.roster.get_mut(handle).map(|c| {
             c.personal_message = psm.clone();

@@ -275,9 +275,13 @@ fn xml_unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-pub fn uux_payload(personal_message: &str) -> Vec<u8> {
+/// A `UUX` with the personal message; from MSNP13 with our machine GUID.
+pub fn uux_payload(personal_message: &str, machine_guid: Option<&str>) -> Vec<u8> {
+    let guid = machine_guid
+        .map(|g| format!("<MachineGuid>{}</MachineGuid>", xml_escape(g)))
+        .unwrap_or_default();
     format!(
-        "<Data><PSM>{}</PSM><CurrentMedia></CurrentMedia></Data>",
+        "<Data><PSM>{}</PSM><CurrentMedia></CurrentMedia>{guid}</Data>",
         xml_escape(personal_message)
     )
     .into_bytes()
@@ -464,8 +468,10 @@ mod tests {
         assert_eq!(parse_psm(b"<PSM>bare</PSM>"), "bare");
         assert_eq!(parse_psm(b""), "");
         assert_eq!(parse_psm(b"<PSM>unterminated"), "unterminated");
-        assert_eq!(uux_payload("").len(), 53);
-        assert_eq!(parse_psm(&uux_payload("<b>&'\"")), "<b>&'\"");
+        assert_eq!(uux_payload("", None).len(), 53);
+        assert!(String::from_utf8_lossy(&uux_payload("", Some("{g}")))
+            .ends_with("<MachineGuid>{g}</MachineGuid></Data>"));
+        assert_eq!(parse_psm(&uux_payload("<b>&'\"", None)), "<b>&'\"");
     }
 
     #[test]

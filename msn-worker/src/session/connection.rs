@@ -32,6 +32,10 @@ pub enum Input {
     Connected(Conn, mpsc::Sender<Vec<u8>>),
     ConnectFailed(Conn, SignOutClass, String),
     Ticket(Result<String, super::login::LoginError>),
+    /// The RST service's tickets (MSNP13+).
+    SignedOn(Result<Vec<crate::msnp::sso::Token>, super::login::LoginError>),
+    /// A web service answered SOAP call `token` (MSNP13+).
+    Soap(u64, Result<Vec<u8>, String>),
 }
 
 /// Connects to `addr` in the background; the session hears

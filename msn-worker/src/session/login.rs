@@ -1,5 +1,6 @@
-//! The Passport 1.4 exchange: nexus → login server (following redirects
-//! with the same Authorization) → ticket.
+//! The Passport exchanges: Passport 1.4 (nexus → login server, following
+//! redirects with the same Authorization → ticket) up to MSNP12, and the
+//! single sign-on RST request (a ticket per service) from MSNP13.
 
 use ipc::{PassportConfig, SignOutClass};
 use tokio_rustls::TlsConnector;
@@ -7,6 +8,7 @@ use tokio_rustls::TlsConnector;
 use super::https::{self, HttpError};
 use super::net::Net;
 use crate::msnp::passport::{self, LoginAnswer, Url};
+use crate::msnp::sso;
 
 const MAX_REDIRECTS: usize = 5;
 
@@ -107,4 +109,45 @@ pub async fn passport(
         SignOutClass::ProtocolError,
         format!("Passport redirected more than {MAX_REDIRECTS} times"),
     ))
+}
+
+/// The services MSNP13+ asks the RST service for: the messenger (with the
+/// server's `policy`), the contact list, and both offline-message services.
+fn rst_services(policy: &str) -> [(&str, &str); 4] {
+    [
+        (sso::MESSENGER, policy),
+        (sso::CONTACTS, "MBI"),
+        (sso::OIM_READ, "?id=507"),
+        (sso::OIM_SEND, "MBI_SSL"),
+    ]
+}
+
+/// Single sign-on (MSNP13+): one RST request, a ticket per service.
+pub async fn single_sign_on(
+    net: &mut Net,
+    tls: &TlsConnector,
+    rst_url: &str,
+    account: &str,
+    password: &str,
+    policy: &str,
+) -> Result<Vec<sso::Token>, LoginError> {
+    let url = Url::parse(rst_url)
+        .ok_or_else(|| fail(SignOutClass::Fatal, format!("bad sign-on URL {rst_url:?}")))?;
+    let request = zeroize::Zeroizing::new(sso::rst_request(account, password, &rst_services(policy)));
+    let response = https::post(net, tls, &url, None, &request, false)
+        .await
+        .map_err(http_error)?;
+    sso::parse_rst_response(&response.body).map_err(|e| match e {
+        sso::RstError::WrongCredentials(why) => fail(
+            SignOutClass::WrongCredentials,
+            format!("the sign-on service refused the account or password: {why}"),
+        ),
+        sso::RstError::Refused(why) => fail(
+            SignOutClass::Transient,
+            format!(
+                "the sign-on service answered HTTP {} without tickets: {why}",
+                response.status
+            ),
+        ),
+    })
 }

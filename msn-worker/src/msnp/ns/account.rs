@@ -6,10 +6,11 @@
 use ipc::{Command, CommandResult, Event, FailureKind};
 
 use super::super::codec::encode;
-use super::super::{escape, roster, roster::RL};
+use super::super::roster::{AL, FL, PL, RL};
+use super::super::{escape, roster};
 use super::list_edits;
 use super::transactions::Pending;
-use super::{failure, NsOutput, NsSession, State, CLIENT_ID};
+use super::{failure, NsOutput, NsSession, State};
 
 impl NsSession {
     pub(super) fn someone_added_us(
@@ -41,13 +42,21 @@ impl NsSession {
     /// allowed contact nothing of our presence, nor us of theirs, until
     /// the next status change.
     fn accept(&mut self, out: &mut Vec<NsOutput>, handle: &str, id: Option<u64>) {
-        let steps = list_edits::accept(self.dialect, &mut self.roster, handle);
-        let edited = !steps.is_empty();
-        self.run_steps(out, id, steps, "accept contact");
+        let edited = if self.dialect >= 13 {
+            let lists = self.roster.lists(handle);
+            self.web_edit(out, id, handle, (AL | FL, PL), "accept contact");
+            lists & (AL | FL) != AL | FL
+        } else {
+            let steps = list_edits::accept(self.dialect, &mut self.roster, handle);
+            let edited = !steps.is_empty();
+            self.run_steps(out, id, steps, "accept contact");
+            edited
+        };
         if edited && self.state == State::Online {
             let code = roster::status_code(self.status).unwrap_or("NLN");
             let pending = Pending::Internal("presence after accepting a contact");
-            self.send(out, "CHG", &[code, CLIENT_ID], Some(pending));
+            let args = self.chg_args(code);
+            self.send(out, "CHG", &args, Some(pending));
         }
     }
 
@@ -68,6 +77,11 @@ impl NsSession {
                 id,
                 result: CommandResult::Failed(failure(FailureKind::InvalidArgument, "not an MSN address")),
             });
+            return out;
+        }
+        if self.dialect >= 13 {
+            let bits = |lists: &[&str]| lists.iter().map(|l| list_edits::bit(l)).fold(0, |a, b| a | b);
+            self.web_edit(&mut out, Some(id), handle, (bits(on), bits(off)), what);
             return out;
         }
         let steps = list_edits::move_lists(self.dialect, &mut self.roster, handle, off, on);
@@ -152,12 +166,8 @@ impl NsSession {
         match command {
             Command::SetStatus(s) => match roster::status_code(s) {
                 Some(code) => {
-                    self.send(
-                        &mut out,
-                        "CHG",
-                        &[code, CLIENT_ID],
-                        Some(Pending::Command { id, last: true }),
-                    );
+                    let args = self.chg_args(code);
+                    self.send(&mut out, "CHG", &args, Some(Pending::Command { id, last: true }));
                 }
                 None => {
                     return fail(
@@ -174,7 +184,8 @@ impl NsSession {
                         "personal messages need MSNP11 or later",
                     );
                 }
-                let payload = roster::uux_payload(&text);
+                let guid = (self.dialect >= 13).then_some(self.config.machine_guid.as_str());
+                let payload = roster::uux_payload(&text, guid);
                 let t = self.transactions.open(Some(Pending::Command { id, last: true }));
                 out.push(NsOutput::Send(encode("UUX", Some(t), &[], Some(&payload))));
             }

@@ -28,7 +28,10 @@ pub fn cvr_args(v: u8, account: &str) -> [&str; 8] {
         9 => ("6.0.0602", "MSMSGS"),
         10 => ("6.2.0208", "MSMSGS"),
         11 => ("7.0.0816", "msmsgs"),
-        _ => ("7.5.0324", "msmsgs"),
+        12 => ("7.5.0324", "msmsgs"),
+        13 | 14 => ("8.0.0787", "msmsgs"),
+        15 => ("8.5.1288", "msmsgs"),
+        _ => ("14.0.8117.0416", "msmsgs"),
     };
     [
         "0x0409", "winnt", "5.1", "i386", "MSNMSGR", client_ver, codebase, account,

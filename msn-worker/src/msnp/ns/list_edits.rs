@@ -11,7 +11,7 @@ use super::transactions::Pending;
 /// One command of an edit: name and arguments.
 pub type Step = (&'static str, Vec<String>);
 
-fn bit(list: &str) -> u8 {
+pub fn bit(list: &str) -> u8 {
     match list {
         "FL" => FL,
         "AL" => AL,

@@ -20,6 +20,7 @@ impl Harness {
                 min_version: min,
                 max_version: max,
                 auto_accept_contacts: auto_accept,
+                machine_guid: "{7f1b6a2e-0d3c-4b8e-9f00-3a5e8c1d2b44}".into(),
             }),
             now: Instant::now(),
         }

@@ -11,7 +11,7 @@ use super::super::codec::Frame;
 use super::super::roster::Roster;
 use super::super::{escape, roster};
 use super::transactions::Pending;
-use super::{NsOutput, NsSession, State, CLIENT_ID};
+use super::{NsOutput, NsSession, State};
 
 /// Give up on a `SYN` whose lists never complete.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -140,11 +140,7 @@ impl NsSession {
         out.push(NsOutput::Event(Event::Roster { contacts, groups }));
         self.state = State::Online;
         let code = roster::status_code(self.status).unwrap_or("NLN");
-        self.send(
-            out,
-            "CHG",
-            &[code, CLIENT_ID],
-            Some(Pending::Internal("initial status")),
-        );
+        let args = self.chg_args(code);
+        self.send(out, "CHG", &args, Some(Pending::Internal("initial status")));
     }
 }
