@@ -495,6 +495,13 @@ pub enum Event {
         conversation: ConversationId,
         from: String,
     },
+    /// Another place signed in to the account (MSNP16+: a person's own
+    /// Messenger beside msnbnc) wrote this in the conversation.
+    SentElsewhere {
+        conversation: ConversationId,
+        text: String,
+        format: TextFormat,
+    },
     AddRequest {
         handle: String,
         friendly_name: String,
@@ -536,6 +543,7 @@ impl Event {
             Event::Message { .. } => "message",
             Event::Typing { .. } => "typing",
             Event::Nudge { .. } => "nudge",
+            Event::SentElsewhere { .. } => "sent elsewhere",
             Event::AddRequest { .. } => "add request",
             Event::Delivery { .. } => "delivery",
             Event::Notice(_) => "notice",
@@ -552,7 +560,8 @@ impl Event {
             | Event::ConversationClosed(conversation)
             | Event::Message { conversation, .. }
             | Event::Typing { conversation, .. }
-            | Event::Nudge { conversation, .. } => Some(*conversation),
+            | Event::Nudge { conversation, .. }
+            | Event::SentElsewhere { conversation, .. } => Some(*conversation),
             _ => None,
         }
     }

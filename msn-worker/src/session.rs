@@ -443,6 +443,14 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// Who we are on a switchboard: from MSNP16 this place of the account.
+    fn sb_login(&self) -> String {
+        match self.ns.session.as_ref().map(NsSession::dialect) {
+            Some(16..) => format!("{};{}", self.config.account, self.config.machine_guid),
+            _ => self.config.account.clone(),
+        }
+    }
+
     fn new_sb(&mut self, session: SbSession, conversation: ConversationId) -> SbId {
         let id = self.routing.open(conversation);
         let link = SbLink {
@@ -470,11 +478,7 @@ impl<'a> Session<'a> {
             return Ok(());
         };
         let invite = request.invite.clone();
-        let mut session = SbSession::new(
-            &self.config.account,
-            Role::Calling { cookie, invite },
-            Instant::now(),
-        );
+        let mut session = SbSession::new(&self.sb_login(), Role::Calling { cookie, invite }, Instant::now());
         let mut out = session.start();
         for (id, text, format) in &request.texts {
             out.extend(session.send_text(*id, text, format));
@@ -506,7 +510,7 @@ impl<'a> Session<'a> {
         }
         let conversation = self.routing.conversation_with(&[inviter.to_owned()]);
         let role = Role::Answering { session_id, cookie };
-        let mut session = SbSession::new(&self.config.account, role, Instant::now());
+        let mut session = SbSession::new(&self.sb_login(), role, Instant::now());
         let out = session.start();
         let id = self.new_sb(session, conversation);
         tracing::debug!(conv = conversation, sb = id, "invited to a switchboard");

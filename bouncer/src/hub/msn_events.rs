@@ -170,6 +170,9 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
             format,
         } => customer_message(hub, *conversation, from, text, format),
         Event::Nudge { conversation, from } => nudge(hub, *conversation, from),
+        Event::SentElsewhere {
+            conversation, text, ..
+        } => sent_elsewhere(hub, *conversation, text),
         Event::Typing { conversation, from } => typing(hub, *conversation, from),
         Event::Delivery { command_id, outcome } => outbox::delivery(hub, *command_id, outcome),
         Event::Sent { command_id } => outbox::sent(hub, *command_id),
@@ -504,6 +507,25 @@ fn nudge(hub: &mut Hub, worker: ConversationId, from: &str) {
         client_tags: &[],
     };
     hub.show(shown, None);
+}
+
+/// Someone at another place signed in to the account (their own
+/// Messenger, MSNP16+) wrote in a conversation: staff see it there, and
+/// history keeps it.
+fn sent_elsewhere(hub: &mut Hub, worker: ConversationId, text: &str) {
+    let Some(channel) = hub
+        .conversations
+        .by_worker(worker)
+        .and_then(|id| hub.conversations.get(id))
+        .map(|c| c.channel.clone())
+    else {
+        return;
+    };
+    let text = format!(
+        "sent from another place signed in to the account: {}",
+        irc_text(text)
+    );
+    hub.server_notice_in(&channel, &text);
 }
 
 fn typing(hub: &mut Hub, worker: ConversationId, from: &str) {

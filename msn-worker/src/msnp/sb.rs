@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use ipc::{Delivery, Failure, FailureKind, TextFormat};
 
 use super::codec::{encode, Frame};
-use super::message::{self, Content, Mime, Reassembler};
-use super::{errors, escape, roster};
+use super::message::{self, Reassembler};
+use super::{errors, escape, handles, roster};
+
+#[path = "sb/incoming.rs"]
+mod incoming;
 
 /// How long an invited contact has to join before queued messages fail.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,6 +50,11 @@ pub enum SbEvent {
     },
     Nudge {
         from: String,
+    },
+    /// Another place signed in to the account (MSNP16+) wrote this here.
+    Echo {
+        text: String,
+        format: TextFormat,
     },
     Notice(String),
 }
@@ -104,7 +112,11 @@ struct Deliveries {
 }
 
 pub struct SbSession {
+    /// Our bare address, to know ourselves among the participants.
     account: String,
+    /// What we authenticate as: the address, with our endpoint from
+    /// MSNP16 (`relay@example.com;{guid}`).
+    login: String,
     role: Role,
     state: State,
     next_trid: u32,
@@ -127,9 +139,12 @@ fn failure(kind: FailureKind, detail: impl Into<String>) -> Failure {
 }
 
 impl SbSession {
-    pub fn new(account: &str, role: Role, now: Instant) -> Self {
+    /// A switchboard session logging in as `login` (`address` or, from
+    /// MSNP16, `address;{machine-guid}`).
+    pub fn new(login: &str, role: Role, now: Instant) -> Self {
         SbSession {
-            account: account.to_owned(),
+            account: handles::email(login),
+            login: login.to_owned(),
             role,
             state: State::Authenticating,
             next_trid: 1,
@@ -165,7 +180,7 @@ impl SbSession {
     /// The first line on a fresh connection: `USR` or `ANS`.
     pub fn start(&mut self) -> Vec<SbOutput> {
         let t = self.trid();
-        let account = self.account.clone();
+        let account = self.login.clone();
         let line = match &self.role {
             Role::Calling { cookie, .. } => encode("USR", Some(t), &[&account, cookie], None),
             Role::Answering { session_id, cookie } => {
@@ -426,9 +441,9 @@ impl SbSession {
                 }
             }
             "IRO" => {
-                // IRO <t> <index> <total> <email> <name> [<client-id>]
+                // IRO <t> <index> <total> <email>[;{guid}] <name> [<client-id>]
                 if let (Some(h), name) = (frame.arg(3), frame.arg(4)) {
-                    self.joined(&mut out, h, name);
+                    self.joined(&mut out, &handles::email(h), name);
                 }
             }
             "ANS" if frame.arg(1) == Some("OK") => {
@@ -439,16 +454,17 @@ impl SbSession {
                 // CAL <t> RINGING <session>: the invitation is out; JOI follows.
             }
             "JOI" => {
-                if let Some(h) = frame.arg(0) {
-                    self.calls.retain(|_, c| !c.eq_ignore_ascii_case(h));
-                    self.joined(&mut out, h, frame.arg(1));
+                if let Some(h) = frame.arg(0).map(handles::email) {
+                    self.calls.retain(|_, c| !c.eq_ignore_ascii_case(&h));
+                    self.joined(&mut out, &h, frame.arg(1));
                     out.extend(self.flush());
                 }
             }
+            // MSNP16+: one endpoint of someone left; they are still here
+            // until a BYE with the bare address.
+            "BYE" if frame.arg(0).is_some_and(|h| h.contains(';')) => {}
             "BYE" => {
                 if let Some(h) = frame.arg(0) {
-                    // MSNP16+ may append ;{machine-guid}.
-                    let h = h.split(';').next().unwrap_or(h);
                     if self.participants.remove(&h.to_ascii_lowercase()).is_some() {
                         out.push(SbOutput::Event(SbEvent::Left { handle: h.to_owned() }));
                     }
@@ -497,49 +513,6 @@ impl SbSession {
             handle: handle.to_owned(),
             friendly_name: name,
         }));
-    }
-
-    fn on_msg(&mut self, out: &mut Vec<SbOutput>, frame: &Frame, now: Instant) {
-        let (Some(from), Some(payload)) = (frame.arg(0), &frame.payload) else {
-            return;
-        };
-        let Some(mime) = self.reassembler.feed(Mime::parse(payload), now) else {
-            return;
-        };
-        match message::classify(&mime) {
-            Content::Text { text, format } => out.push(SbOutput::Event(SbEvent::Message {
-                from: from.to_owned(),
-                text,
-                format,
-            })),
-            Content::Typing { .. } => out.push(SbOutput::Event(SbEvent::Typing {
-                from: from.to_owned(),
-            })),
-            Content::Nudge => out.push(SbOutput::Event(SbEvent::Nudge {
-                from: from.to_owned(),
-            })),
-            Content::Invitation {
-                command,
-                cookie,
-                application,
-            } if command.eq_ignore_ascii_case("INVITE") => {
-                let t = self.trid();
-                let decline = message::decline_invitation_payload(&cookie);
-                out.push(SbOutput::Send(encode("MSG", Some(t), &["U"], Some(&decline))));
-                let what = if application.is_empty() {
-                    "an invitation".to_owned()
-                } else {
-                    application
-                };
-                out.push(SbOutput::Event(SbEvent::Notice(format!(
-                    "{from} sent {what}, which msnbnc cannot accept; declined"
-                ))));
-            }
-            Content::Other { content_type } => {
-                tracing::debug!(%from, "ignored message of type {content_type:?}");
-            }
-            _ => {}
-        }
     }
 
     fn on_error(&mut self, out: &mut Vec<SbOutput>, code: u16, trid: Option<u32>) {

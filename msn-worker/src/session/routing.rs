@@ -260,6 +260,11 @@ impl Routing {
             }
             SbEvent::Typing { from } => Event::Typing { conversation, from },
             SbEvent::Nudge { from } => Event::Nudge { conversation, from },
+            SbEvent::Echo { text, format } => Event::SentElsewhere {
+                conversation,
+                text,
+                format,
+            },
             SbEvent::Notice(text) => Event::Notice(text),
         };
         vec![event]

@@ -374,3 +374,63 @@ fn a_left_switchboard_closes_after_the_grace_period_and_fails_what_was_queued() 
         "{out:?}"
     );
 }
+
+#[test]
+fn at_msnp16_we_are_one_place_and_others_count_once_whatever_their_places() {
+    let guid = "{7f1b6a2e-0d3c-4b8e-9f00-3a5e8c1d2b44}";
+    let mut sb = SbSession::new(
+        &format!("relay@example.com;{guid}"),
+        Role::Answering {
+            session_id: "11752013".into(),
+            cookie: "c".into(),
+        },
+        Instant::now(),
+    );
+    assert_eq!(
+        sent(&sb.start()),
+        [format!("ANS 1 relay@example.com;{guid} c 11752013\r\n")]
+    );
+    let out = feed(
+        &mut sb,
+        b"IRO 1 1 4 bob@example.com Bob 2789003324:48\r\nIRO 1 2 4 bob@example.com;{4059a9be-0000-4000-8000-000000000001} Bob 2789003324:48\r\nIRO 1 3 4 relay@example.com;{3c9d0000-0000-4000-8000-000000000002} Relay 2789003324:48\r\nIRO 1 4 4 relay@example.com Relay 2789003324:48\r\nANS 1 OK\r\n",
+    );
+    let joined: Vec<&SbOutput> = out
+        .iter()
+        .filter(|o| matches!(o, SbOutput::Event(SbEvent::Joined { .. })))
+        .collect();
+    assert_eq!(
+        joined,
+        [&SbOutput::Event(SbEvent::Joined {
+            handle: "bob@example.com".into(),
+            friendly_name: "Bob".into()
+        })]
+    );
+    // One of bob's places leaves: bob is still here.
+    assert!(feed(
+        &mut sb,
+        b"BYE bob@example.com;{4059a9be-0000-4000-8000-000000000001}\r\n"
+    )
+    .is_empty());
+    assert!(sb.has_participant("bob@example.com"));
+    // What the account's other place writes is an echo, not a customer line.
+    let text = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nI'll take this one";
+    let out = feed(&mut sb, msg("relay@example.com", text).as_bytes());
+    assert_eq!(
+        out,
+        [SbOutput::Event(SbEvent::Echo {
+            text: "I'll take this one".into(),
+            format: TextFormat::default()
+        })]
+    );
+    let out = feed(
+        &mut sb,
+        msg(
+            "bob@example.com;{4059a9be-0000-4000-8000-000000000001}",
+            "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nthanks",
+        )
+        .as_bytes(),
+    );
+    assert!(
+        matches!(&out[0], SbOutput::Event(SbEvent::Message { from, text, .. }) if from == "bob@example.com" && text == "thanks")
+    );
+}

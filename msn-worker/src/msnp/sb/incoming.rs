@@ -1,0 +1,62 @@
+//! A `MSG` on the switchboard: text, typing, a nudge, an invitation we
+//! decline — or, from MSNP16, our other place's own words (an echo).
+
+use std::time::Instant;
+
+use super::super::codec::{encode, Frame};
+use super::super::handles;
+use super::super::message::{self, Content, Mime};
+use super::{SbEvent, SbOutput, SbSession};
+
+impl SbSession {
+    pub(super) fn on_msg(&mut self, out: &mut Vec<SbOutput>, frame: &Frame, now: Instant) {
+        let (Some(from), Some(payload)) = (frame.arg(0).map(handles::email), &frame.payload) else {
+            return;
+        };
+        let from = from.as_str();
+        let Some(mime) = self.reassembler.feed(Mime::parse(payload), now) else {
+            return;
+        };
+        if from.eq_ignore_ascii_case(&self.account) {
+            // Our other place's own words (typing and the rest: nothing).
+            if let Content::Text { text, format } = message::classify(&mime) {
+                out.push(SbOutput::Event(SbEvent::Echo { text, format }));
+            }
+            return;
+        }
+        match message::classify(&mime) {
+            Content::Text { text, format } => out.push(SbOutput::Event(SbEvent::Message {
+                from: from.to_owned(),
+                text,
+                format,
+            })),
+            Content::Typing { .. } => out.push(SbOutput::Event(SbEvent::Typing {
+                from: from.to_owned(),
+            })),
+            Content::Nudge => out.push(SbOutput::Event(SbEvent::Nudge {
+                from: from.to_owned(),
+            })),
+            Content::Invitation {
+                command,
+                cookie,
+                application,
+            } if command.eq_ignore_ascii_case("INVITE") => {
+                let t = self.trid();
+                let decline = message::decline_invitation_payload(&cookie);
+                out.push(SbOutput::Send(encode("MSG", Some(t), &["U"], Some(&decline))));
+                let what = if application.is_empty() {
+                    "an invitation".to_owned()
+                } else {
+                    application
+                };
+                out.push(SbOutput::Event(SbEvent::Notice(format!(
+                    "{from} sent {what}, which msnbnc cannot accept; declined"
+                ))));
+            }
+            Content::Other { content_type } => {
+                tracing::debug!(%from, "ignored message of type {content_type:?}");
+            }
+            _ => {}
+        }
+    }
+}
