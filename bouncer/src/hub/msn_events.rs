@@ -128,18 +128,7 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
         tracing::debug_span!("conversation", conv, record).entered()
     });
     match event {
-        Event::Roster { contacts, .. } => {
-            for c in contacts {
-                let status = hub.roster.contact(&c.handle).map_or(c.status, |b| b.status);
-                learn(hub, &c.handle, &short(&c.friendly_name), status);
-                if hub
-                    .roster
-                    .set_pending(&c.handle, ipc::lists::waits_for_us(c.lists))
-                {
-                    their_topics_changed(hub, &c.handle);
-                }
-            }
-        }
+        Event::Roster { contacts, .. } => roster(hub, contacts),
         Event::Presence {
             handle,
             status,
@@ -179,17 +168,7 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
         Event::AddRequest {
             handle,
             friendly_name,
-        } => {
-            if hub.roster.contact(handle).is_none() {
-                learn(hub, handle, &short(friendly_name), Status::Offline);
-            }
-            if hub.roster.set_pending(handle, true) {
-                their_topics_changed(hub, handle);
-            }
-            hub.roster_notice(&format!(
-                "{handle} wants to add the account; accept with /msg *msn accept {handle}"
-            ))
-        }
+        } => add_request(hub, handle, friendly_name),
         Event::Notice(text) => hub.roster_notice(text),
         Event::SignedOut { reason, .. } => hub.roster_notice(&format!("signed out: {reason}")),
         Event::SignedIn { .. } => {
@@ -200,6 +179,33 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
         }
         Event::LoginProgress(_) => {}
     }
+}
+
+/// The account's lists: every contact, and who waits to be accepted.
+fn roster(hub: &mut Hub, contacts: &[ipc::Contact]) {
+    for c in contacts {
+        let status = hub.roster.contact(&c.handle).map_or(c.status, |b| b.status);
+        learn(hub, &c.handle, &short(&c.friendly_name), status);
+        if hub
+            .roster
+            .set_pending(&c.handle, ipc::lists::waits_for_us(c.lists))
+        {
+            their_topics_changed(hub, &c.handle);
+        }
+    }
+}
+
+/// Someone added the account and waits to be accepted.
+fn add_request(hub: &mut Hub, handle: &str, friendly_name: &str) {
+    if hub.roster.contact(handle).is_none() {
+        learn(hub, handle, &short(friendly_name), Status::Offline);
+    }
+    if hub.roster.set_pending(handle, true) {
+        their_topics_changed(hub, handle);
+    }
+    hub.roster_notice(&format!(
+        "{handle} wants to add the account; accept with /msg *msn accept {handle}"
+    ));
 }
 
 /// The result of a command this side sent.
