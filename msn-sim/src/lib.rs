@@ -16,8 +16,11 @@
 #![forbid(unsafe_code)]
 
 mod ns;
+mod ns_modern;
 mod passport;
 mod sb;
+mod soap;
+mod sso;
 mod state;
 mod wire;
 
@@ -161,6 +164,7 @@ impl Simulator {
                     inbox: Vec::new(),
                     ns: None,
                     refuse: false,
+                    places: Vec::new(),
                 },
             );
         }
@@ -455,18 +459,7 @@ impl Customer {
             let b = a.bits(other);
             a.lists.insert(other.to_ascii_lowercase(), b | FL | AL);
         }
-        let Some(o) = s.account_mut(other) else { return };
-        let before = o.bits(&me);
-        o.lists.insert(me.to_ascii_lowercase(), before | RL);
-        if before & RL == 0 {
-            if let Some((conn, dialect)) = s.live_ns(other) {
-                if dialect >= 10 {
-                    s.send_ns_line(conn, &format!("ADC 0 RL N={me} F={}", wire::quote(&my_name)));
-                } else {
-                    s.send_ns_line(conn, &format!("ADD 0 RL 1 {me} {}", wire::quote(&my_name)));
-                }
-            }
-        }
+        s.added_by(other, &me, &my_name);
     }
 
     /// Make deliveries to this customer fail (`NAK`) or succeed again.

@@ -37,6 +37,8 @@ async fn connection(stream: TcpStream, state: Arc<Mutex<State>>, redirect: Optio
                 dialect: 0,
                 account: None,
                 chg_done: false,
+                nonce: None,
+                guid: None,
             },
         );
         id
@@ -111,7 +113,7 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
                 .iter()
                 .skip(1)
                 .filter_map(|p| p.strip_prefix("MSNP")?.parse::<u8>().ok())
-                .filter(|v| (8..=12).contains(v))
+                .filter(|v| (8..=18).contains(v))
                 .max();
             match chosen {
                 Some(v) => {
@@ -140,6 +142,15 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
         }
         "CVR" => false,
         "USR" if dialect == 0 => true,
+        // MSNP15+ signs on with SSO only, MSNP13–14 and older with TWN.
+        "USR" if (line.p(1) == "SSO") != (dialect >= 15) => true,
+        "USR" if line.p(1) == "SSO" && line.p(2) == "I" => {
+            crate::ns_modern::sso_initial(s, id, &t);
+            false
+        }
+        "USR" if line.p(1) == "SSO" && line.p(2) == "S" => {
+            crate::ns_modern::sso_subsequent(s, id, &t, line, dialect)
+        }
         "USR" if line.p(1) == "TWN" && line.p(2) == "I" => {
             if let Some(target) = redirect {
                 reply(s, id, &format!("XFR {t} NS {target} 0 {target}"));
@@ -173,9 +184,14 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
         }
         "OUT" => true,
         _ if account.is_none() => true,
+        // MSNP13 removed the list commands: using them ends the session.
+        "SYN" | "ADC" | "REM" | "GTC" if dialect >= 13 => true,
         "SYN" => {
             sync(s, id, &t, dialect, account.as_deref().unwrap_or_default());
             false
+        }
+        "ADL" | "RML" if dialect >= 13 => {
+            crate::ns_modern::list_change(s, id, line, account.as_deref().unwrap_or_default(), dialect)
         }
         "CHG" => chg(
             s,
@@ -265,7 +281,12 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
             );
             s.cookies.insert(cookie.clone(), Cookie::Xfr { email: me, room });
             let addr = s.sb_addr.clone();
-            reply(s, id, &format!("XFR {t} SB {addr} CKI {cookie}"));
+            let tail = match dialect {
+                14.. => " U messenger.msn.com 1",
+                13 => " U messenger.msn.com",
+                _ => "",
+            };
+            reply(s, id, &format!("XFR {t} SB {addr} CKI {cookie}{tail}"));
             false
         }
         "XFR" => {
@@ -293,22 +314,38 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
 fn login(s: &mut State, id: ConnId, t: &str, ticket: &str, dialect: u8) -> bool {
     let valid = match s.tickets.remove(ticket) {
         Some((email, issued)) if issued.elapsed() < TICKET_LIFETIME => Some(email),
+        // MSNP13–14 may bring a ticket from the RST service.
+        _ if dialect >= 13 => crate::sso::account_of(s, ticket),
         _ => None,
     };
     let Some(email) = valid else {
         reply(s, id, &format!("911 {t}"));
         return true;
     };
-    // A second login kicks the first session out.
-    if let Some(old) = s.account(&email).and_then(|a| a.ns) {
-        if old != id {
-            s.send_ns_line(old, "OUT OTH");
-            if !s.quirks.keep_socket_after_oth {
-                s.send_ns(old, Vec::new());
-            }
-            if let Some(c) = s.ns.get_mut(&old) {
-                c.account = None;
-            }
+    login_as(s, id, t, &email, dialect, None)
+}
+
+/// Signs session `id` in as `email` (at MSNP16+ as the place `guid`).
+pub fn login_as(s: &mut State, id: ConnId, t: &str, email: &str, dialect: u8, guid: Option<String>) -> bool {
+    let email = email.to_owned();
+    // A second login kicks the account's other sessions out — except, at
+    // MSNP16+, places with another machine GUID (MPOP).
+    let key = email.to_ascii_lowercase();
+    let kicked: Vec<ConnId> =
+        s.ns.iter()
+            .filter(|(other, c)| {
+                **other != id && c.account.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(&key))
+            })
+            .filter(|(_, c)| !(c.dialect >= 16 && guid.is_some() && c.guid.is_some() && c.guid != guid))
+            .map(|(other, _)| *other)
+            .collect();
+    for old in kicked {
+        s.send_ns_line(old, "OUT OTH");
+        if !s.quirks.keep_socket_after_oth {
+            s.send_ns(old, Vec::new());
+        }
+        if let Some(c) = s.ns.get_mut(&old) {
+            c.account = None;
         }
     }
     s.logins += 1;
@@ -319,6 +356,7 @@ fn login(s: &mut State, id: ConnId, t: &str, ticket: &str, dialect: u8) -> bool 
     let name = acc.friendly_name.clone();
     if let Some(c) = s.ns.get_mut(&id) {
         c.account = Some(email.clone());
+        c.guid = guid;
     }
     if dialect >= 10 {
         reply(s, id, &format!("USR {t} OK {email} 1 0"));
@@ -328,8 +366,12 @@ fn login(s: &mut State, id: ConnId, t: &str, ticket: &str, dialect: u8) -> bool 
     if dialect >= 11 {
         reply(s, id, "SBS 0 null");
     }
-    let profile = "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsprofile; charset=UTF-8\r\nLoginTime: 1700000000\r\nClientIP: 127.0.0.1\r\nClientPort: 0\r\n\r\n";
+    let mpop = if dialect >= 16 { "MPOPEnabled: 1\r\n" } else { "" };
+    let profile = format!("MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsprofile; charset=UTF-8\r\nLoginTime: 1700000000\r\nClientIP: 127.0.0.1\r\nClientPort: 0\r\n{mpop}\r\n");
     s.send_ns(id, payload_line("MSG Hotmail Hotmail", profile.as_bytes()));
+    if dialect >= 16 {
+        crate::ns_modern::self_ubx(s, id);
+    }
     false
 }
 

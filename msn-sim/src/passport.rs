@@ -1,6 +1,8 @@
-//! Passport 1.4 over HTTPS with a certificate authority made at start-up:
-//! the nexus (`/rdr/pprdr.asp`, also `/nexus-mock`) and the login server
-//! (`/login`, and `/login-redirect` which answers 302 to `/login`).
+//! Passport and the web services over HTTPS, with a certificate authority
+//! made at start-up: the nexus (`/rdr/pprdr.asp`, also `/nexus-mock`) and
+//! the Passport 1.4 login server (`/login`, and `/login-redirect` which
+//! answers 302 to `/login`); for MSNP13+ the RST service (`/RST.srf`) and
+//! the address book and sharing services (`/abservice/…`).
 
 use std::sync::{Arc, Mutex};
 
@@ -69,15 +71,40 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<Mute
             let Ok(mut tls) = acceptor.accept(tcp).await else {
                 return;
             };
-            let mut head = Vec::new();
+            let mut request = Vec::new();
             let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+            // The head, then as much body as Content-Length says.
+            let complete = |r: &[u8]| {
+                let Some(end) = r.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    return false;
+                };
+                let head = String::from_utf8_lossy(&r[..end]).to_ascii_lowercase();
+                let len = head
+                    .split("\r\n")
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                r.len() >= end + 4 + len
+            };
+            while !complete(&request) && request.len() < 1024 * 1024 {
                 match tls.read(&mut buf).await {
                     Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
                 }
             }
-            let response = respond(&String::from_utf8_lossy(&head), &state, &options);
+            let text = String::from_utf8_lossy(&request);
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let response = match head.split(' ').nth(1).unwrap_or("") {
+                "/RST.srf" => state
+                    .lock()
+                    .map(|mut s| crate::sso::rst(&mut s, body))
+                    .unwrap_or_default(),
+                "/abservice/abservice.asmx" | "/abservice/SharingService.asmx" => state
+                    .lock()
+                    .map(|mut s| crate::soap::address_book(&mut s, body))
+                    .unwrap_or_default(),
+                _ => respond(head, &state, &options),
+            };
             let _ = tls.write_all(response.as_bytes()).await;
             let _ = tls.shutdown().await;
         });

@@ -91,13 +91,39 @@ fn name_of(s: &State, email: &str) -> String {
         .unwrap_or_else(|| email.to_owned())
 }
 
-/// `JOI`/`IRO` carry a client id from MSNP12 on.
+/// `JOI`/`IRO` carry a client id from MSNP12 on (`caps:capsex` from 16).
 fn with_client_id(s: &State, to: &str, line: String) -> String {
-    if dialect_of(s, to) >= 12 {
-        format!("{line} 1342177280")
-    } else {
-        line
+    match dialect_of(s, to) {
+        16.. => format!("{line} 2789003324:48"),
+        12.. => format!("{line} 1342177280"),
+        _ => line,
     }
+}
+
+/// How `email` is named to a client of `dialect`: once bare, and from
+/// MSNP16 once more per place (`email;{guid}`; a scripted customer has one).
+fn places_of(s: &State, email: &str, dialect: u8) -> Vec<String> {
+    let mut names = vec![email.to_owned()];
+    if dialect >= 16 {
+        let key = email.to_ascii_lowercase();
+        let n = key
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let guid = s
+            .account(email)
+            .and_then(|a| a.ns)
+            .and_then(|c| s.ns.get(&c))
+            .and_then(|c| c.guid.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "{{{:08x}-0000-4000-8000-{:012x}}}",
+                    n as u32,
+                    n & 0xffff_ffff_ffff
+                )
+            });
+        names.push(format!("{email};{guid}"));
+    }
+    names
 }
 
 /// Tells every member of `room` except `email` that `email` joined.
@@ -113,8 +139,10 @@ pub fn announce_join(s: &mut State, room: RoomId, email: &str) {
     for (other, conn) in others {
         match conn {
             Some(c) => {
-                let line = with_client_id(s, &other, format!("JOI {email} {}", quote(&name)));
-                send_line(s, c, &line);
+                for place in places_of(s, email, dialect_of(s, &other)) {
+                    let line = with_client_id(s, &other, format!("JOI {place} {}", quote(&name)));
+                    send_line(s, c, &line);
+                }
             }
             None => {
                 if let Some(a) = s.account_mut(&other) {
@@ -226,7 +254,9 @@ fn handle(s: &mut State, id: ConnId, line: &Line, joined: &mut Option<Joined>) -
     match (line.cmd.as_str(), joined.as_ref()) {
         // Extra parameters make the server drop the USR.
         ("USR", None) if line.params.len() == 3 => {
-            let email = line.p(1).to_owned();
+            // From MSNP16 the place comes along: `email;{guid}`.
+            let login = line.p(1).to_owned();
+            let email = login.split(';').next().unwrap_or_default().to_owned();
             match s.cookies.remove(line.p(2)) {
                 Some(Cookie::Xfr { email: owner, room }) if owner == email && s.rooms.contains_key(&room) => {
                     if let Some(r) = s.rooms.get_mut(&room) {
@@ -236,7 +266,7 @@ fn handle(s: &mut State, id: ConnId, line: &Line, joined: &mut Option<Joined>) -
                         });
                     }
                     let name = name_of(s, &email);
-                    send_line(s, id, &format!("USR {t} OK {email} {}", quote(&name)));
+                    send_line(s, id, &format!("USR {t} OK {login} {}", quote(&name)));
                     *joined = Some(Joined { email, room });
                     false
                 }
@@ -247,7 +277,7 @@ fn handle(s: &mut State, id: ConnId, line: &Line, joined: &mut Option<Joined>) -
             }
         }
         ("ANS", None) => {
-            let email = line.p(1).to_owned();
+            let email = line.p(1).split(';').next().unwrap_or_default().to_owned();
             match s.cookies.remove(line.p(2)) {
                 Some(Cookie::Rng { email: owner, room }) if owner == email && s.rooms.contains_key(&room) => {
                     let present: Vec<String> = s
@@ -255,13 +285,22 @@ fn handle(s: &mut State, id: ConnId, line: &Line, joined: &mut Option<Joined>) -
                         .get(&room)
                         .map(|r| r.members.iter().map(|m| m.email.clone()).collect())
                         .unwrap_or_default();
-                    let n = present.len();
-                    for (i, other) in present.iter().enumerate() {
-                        let name = name_of(s, other);
+                    let dialect = dialect_of(s, &email);
+                    let named: Vec<(String, String)> = present
+                        .iter()
+                        .flat_map(|other| {
+                            let name = name_of(s, other);
+                            places_of(s, other, dialect)
+                                .into_iter()
+                                .map(move |p| (p, name.clone()))
+                        })
+                        .collect();
+                    let n = named.len();
+                    for (i, (other, name)) in named.iter().enumerate() {
                         let iro = with_client_id(
                             s,
                             &email,
-                            format!("IRO {t} {} {n} {other} {}", i + 1, quote(&name)),
+                            format!("IRO {t} {} {n} {other} {}", i + 1, quote(name)),
                         );
                         send_line(s, id, &iro);
                     }
@@ -396,9 +435,17 @@ pub fn ring(s: &mut State, room: RoomId, inviter: &str, invitee: &str) -> bool {
         .unwrap_or_default();
     let name = name_of(s, inviter);
     let addr = s.sb_addr.clone();
+    let tail = match s.ns.get(&conn).map_or(0, |c| c.dialect) {
+        14.. => " U messenger.hotmail.com 1",
+        13 => " U messenger.hotmail.com",
+        _ => "",
+    };
     s.send_ns_line(
         conn,
-        &format!("RNG {session} {addr} CKI {cookie} {inviter} {}", quote(&name)),
+        &format!(
+            "RNG {session} {addr} CKI {cookie} {inviter} {}{tail}",
+            quote(&name)
+        ),
     );
     true
 }

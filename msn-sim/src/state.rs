@@ -74,6 +74,9 @@ pub struct Account {
     pub ns: Option<ConnId>,
     /// A scripted customer refuses deliveries (NAK).
     pub refuse: bool,
+    /// Other places signed in to this account beside its session
+    /// (MSNP16+; scripted): machine GUID and endpoint name.
+    pub places: Vec<(String, String)>,
 }
 
 impl Account {
@@ -93,6 +96,17 @@ pub struct NsConn {
     pub account: Option<String>,
     /// The first CHG makes the session visible and able to use switchboards.
     pub chg_done: bool,
+    /// `USR SSO S`'s nonce, until the proof comes (MSNP15+).
+    pub nonce: Option<String>,
+    /// The place this session is (MSNP16+ machine GUID).
+    pub guid: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub email: String,
+    pub secret: Vec<u8>,
+    pub issued: Instant,
 }
 
 #[derive(Debug)]
@@ -138,6 +152,9 @@ pub struct State {
     pub rooms: BTreeMap<RoomId, Room>,
     pub cookies: HashMap<String, Cookie>,
     pub tickets: HashMap<String, (String, Instant)>,
+    /// Single sign-on grants (MSNP13+) by ticket: the account, the proof
+    /// key, when issued. The same ticket serves every web service.
+    pub grants: HashMap<String, Grant>,
     pub next_id: u64,
     pub logins: u64,
     pub quirks: Quirks,
@@ -189,6 +206,31 @@ impl State {
         c.chg_done.then_some((conn, c.dialect))
     }
 
+    /// `who` (named `name`) put `email` on their forward list: `email`
+    /// has them on its reverse list and, if signed in, is told — in its
+    /// dialect's words. Returns whether that is news.
+    pub fn added_by(&mut self, email: &str, who: &str, name: &str) -> bool {
+        let Some(o) = self.account_mut(email) else {
+            return false;
+        };
+        let before = o.bits(who);
+        o.lists.insert(who.to_ascii_lowercase(), before | RL);
+        if o.scripted {
+            o.inbox.push(Received::AddedBy { who: who.to_owned() });
+        }
+        if before & RL != 0 {
+            return false;
+        }
+        if let Some((conn, dialect)) = self.live_ns(email) {
+            match dialect {
+                13.. => self.send_ns(conn, crate::soap::added_you(who, name)),
+                10..=12 => self.send_ns_line(conn, &format!("ADC 0 RL N={who} F={}", quote(name))),
+                _ => self.send_ns_line(conn, &format!("ADD 0 RL 1 {who} {}", quote(name))),
+            }
+        }
+        true
+    }
+
     /// Tells everyone who has `email` on their forward list about its
     /// presence (NLN/FLN, and UBX for MSNP11+).
     pub fn broadcast_presence(&mut self, email: &str) {
@@ -223,11 +265,11 @@ impl State {
                         );
                         self.send_ns(
                             conn,
-                            crate::wire::payload_line(&format!("UBX {email}"), data.as_bytes()),
+                            crate::wire::payload_line(&ubx_head(&email, dialect), data.as_bytes()),
                         );
                     }
                 }
-                _ => self.send_ns_line(conn, &format!("FLN {email}")),
+                _ => self.send_ns_line(conn, &offline_line(&email, dialect)),
             }
         }
     }
@@ -239,6 +281,10 @@ pub fn acc_allows(state: &State, owner: &str, viewer: &str) -> bool {
     state.account(owner).is_some_and(|o| o.bits(viewer) & BL == 0)
 }
 
+/// `ILN`/`NLN` about `email` as a client of `dialect` reads it: from
+/// MSNP14 with the network (a token before the name; at MSNP18 a `1:`
+/// prefix), from MSNP16 with `caps:capsex` (docs/msnp13-18.md §4.2). At
+/// MSNP18 the initial presence comes as `NLN` too.
 pub fn presence_line(
     cmd: &str,
     trid: Option<&str>,
@@ -247,16 +293,45 @@ pub fn presence_line(
     name: &str,
     dialect: u8,
 ) -> String {
+    let (cmd, trid) = match dialect {
+        18.. => ("NLN", None),
+        _ => (cmd, trid),
+    };
     let mut line = String::from(cmd);
     if let Some(t) = trid {
         line.push(' ');
         line.push_str(t);
     }
-    line.push_str(&format!(" {status} {email} {} 0", quote(name)));
+    let (who, caps) = match dialect {
+        18.. => (format!("1:{email}"), "2789003324:48"),
+        16 | 17 => (format!("{email} 1"), "2789003324:48"),
+        14 | 15 => (format!("{email} 1"), "1342177280"),
+        _ => (email.to_owned(), "0"),
+    };
+    line.push_str(&format!(" {status} {who} {} {caps}", quote(name)));
     if dialect >= 9 {
         line.push_str(" %3Cmsnobj%2F%3E");
     }
     line
+}
+
+/// `FLN` about `email` for a client of `dialect`.
+pub fn offline_line(email: &str, dialect: u8) -> String {
+    match dialect {
+        18.. => format!("FLN 1:{email} 0:0"),
+        16 | 17 => format!("FLN {email} 1 0:0"),
+        14 | 15 => format!("FLN {email} 1 0"),
+        _ => format!("FLN {email}"),
+    }
+}
+
+/// The start of a `UBX` about `email` (its length follows).
+pub fn ubx_head(email: &str, dialect: u8) -> String {
+    match dialect {
+        18.. => format!("UBX 1:{email}"),
+        14..=17 => format!("UBX {email} 1"),
+        _ => format!("UBX {email}"),
+    }
 }
 
 pub fn xml(s: &str) -> String {

@@ -18,7 +18,8 @@ pub async fn write_all_until_empty(mut wr: OwnedWriteHalf, mut rx: UnboundedRece
 }
 
 /// What a client sent: the command, its parameters, and a payload for the
-/// client→server payload commands (`MSG`, `QRY`, `UUX`).
+/// client→server payload commands (`MSG`, `QRY`, `UUX`; from MSNP13
+/// `ADL`, `RML`, `FQY`, `UUN`, `UUM`).
 #[derive(Debug, Clone)]
 pub struct Line {
     pub cmd: String,
@@ -58,7 +59,10 @@ pub async fn read_line(r: &mut BufReader<OwnedReadHalf>) -> Read {
     let cmd = parts.next().unwrap_or_default();
     let params: Vec<String> = parts.collect();
     let mut payload = Vec::new();
-    if matches!(cmd.as_str(), "MSG" | "QRY" | "UUX") {
+    if matches!(
+        cmd.as_str(),
+        "MSG" | "QRY" | "UUX" | "ADL" | "RML" | "FQY" | "UUN" | "UUM"
+    ) {
         let Some(len) = params.last().and_then(|l| l.parse::<usize>().ok()) else {
             return Read::Closed;
         };

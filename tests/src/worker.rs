@@ -26,6 +26,8 @@ pub struct Options {
     pub trust_sim_ca: bool,
     pub login_url: Option<String>,
     pub auto_accept: bool,
+    /// This place of the account (MSNP16+).
+    pub machine_guid: String,
 }
 
 impl Options {
@@ -37,6 +39,7 @@ impl Options {
             trust_sim_ca: true,
             login_url: None,
             auto_accept: true,
+            machine_guid: "{00000000-0000-4000-8000-000000000001}".into(),
         }
     }
 }
@@ -59,10 +62,15 @@ impl Worker {
         let ca = dir.write("ca.pem", sim.ca_pem());
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         let mut cmd = tokio::process::Command::new(&binaries().worker);
-        cmd.args(["--ipc-fd", "3", "--log-filter", "info"])
-            .env_clear()
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
+        cmd.args([
+            "--ipc-fd",
+            "3",
+            "--log-filter",
+            &std::env::var("MSNBNC_TEST_LOG").unwrap_or_else(|_| "info".into()),
+        ])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
         if std::env::var_os("MSNBNC_TEST_ECHO").is_none() {
             cmd.stderr(std::process::Stdio::null());
         }
@@ -105,8 +113,11 @@ impl Worker {
             heartbeat_interval_ms: 1000,
             first_conversation: 1,
             login_timeout_ms: 60_000,
-            web_services: None,
-            machine_guid: "{00000000-0000-4000-8000-000000000001}".into(),
+            web_services: Some(Box::new(ipc::WebServices::under(&format!(
+                "https://127.0.0.1:{}",
+                sim.https_port()
+            )))),
+            machine_guid: options.machine_guid.clone(),
         };
         channel.send(ToWorker::Configure(config)).await?;
         match channel.recv().await? {

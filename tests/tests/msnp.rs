@@ -12,7 +12,7 @@ use msnbnc_tests::worker::{Options, Worker, ACCOUNT, PASSWORD, SOON};
 
 const BOB: &str = "bob@example.com";
 const CAROL: &str = "carol@example.com";
-const DIALECTS: [u8; 2] = [8, 12];
+const DIALECTS: [u8; 3] = [8, 12, 18];
 
 async fn sim() -> Simulator {
     Simulator::start(
@@ -56,7 +56,8 @@ async fn login_reports_version_name_and_roster() {
         let handles: Vec<&str> = contacts.iter().map(|c| c.handle.as_str()).collect();
         assert_eq!(handles, vec![BOB, CAROL], "MSNP{dialect}");
         assert!(contacts.iter().all(|c| c.lists & (FL | AL) == FL | AL));
-        assert_eq!(groups.len(), 1);
+        // MSNP13+ leaves groups out (IRC has none); before, one is listed.
+        assert_eq!(groups.len(), usize::from(dialect < 13), "MSNP{dialect}");
         assert!(
             sim.wait_until(SOON, |s| s.status(ACCOUNT).as_deref() == Some("NLN"))
                 .await
@@ -78,7 +79,7 @@ async fn wrong_password_and_unknown_account_are_wrong_credentials() {
                 .await
                 .unwrap();
             assert!(
-                matches!(&e, Event::SignedOut { class: SignOutClass::WrongCredentials, reason, .. } if reason.contains("Passport refused")),
+                matches!(&e, Event::SignedOut { class: SignOutClass::WrongCredentials, reason, .. } if reason.contains("refused the account or password")),
                 "MSNP{dialect} {account}: {e:?}"
             );
             assert!(w.exited(SOON).await.unwrap().success());
@@ -860,4 +861,37 @@ async fn a_maintenance_warning_becomes_a_notice() {
     )
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn at_msnp16_and_later_a_second_place_of_the_account_leaves_the_first_signed_in() {
+    let sim = sim().await;
+    let mut first = online(&sim, 18).await;
+    let mut options = Options::new(18);
+    options.machine_guid = "{00000000-0000-4000-8000-0000000000aa}".into();
+    let mut second = Worker::start(&sim, options).await.unwrap();
+    second.signed_in().await.unwrap();
+    // Another place is no reason to leave: no OUT OTH, both stay.
+    let kicked = first
+        .wait_event(Duration::from_secs(2), |e| matches!(e, Event::SignedOut { .. }))
+        .await;
+    assert!(kicked.is_err(), "the first place was signed out: {kicked:?}");
+    assert_eq!(sim.logins(), 2);
+    // The same place signing in again replaces it, as a reconnect does.
+    let mut again = Worker::start(&sim, Options::new(18)).await.unwrap();
+    again.signed_in().await.unwrap();
+    let e = first
+        .wait_event(SOON, |e| matches!(e, Event::SignedOut { .. }))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            e,
+            Event::SignedOut {
+                class: SignOutClass::SignedInElsewhere,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }

@@ -54,6 +54,7 @@ impl Session<'_> {
             Service::OimRead => w.oim_read.clone(),
             Service::OimStore => w.oim_store.clone(),
         });
+        tracing::debug!(token = call.token, action = %call.action, "web service call");
         tokio::spawn(async move {
             let answer = match url.as_deref().and_then(Url::parse) {
                 None => Err("no web service configured for this call".to_owned()),
@@ -93,6 +94,10 @@ impl Session<'_> {
 
     /// A web service answered a SOAP call.
     pub(super) async fn soap_answered(&mut self, token: u64, answer: Result<Vec<u8>, String>) -> Step {
+        match &answer {
+            Ok(body) => tracing::debug!(token, bytes = body.len(), "web service answered"),
+            Err(e) => tracing::debug!(token, "web service failed: {e}"),
+        }
         let out = match self.ns.session.as_mut() {
             Some(ns) => ns.soap_answer(token, answer, std::time::Instant::now()),
             None => Vec::new(),
