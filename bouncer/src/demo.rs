@@ -29,6 +29,10 @@ password = "{PASSWORD}"
 servers = ["{server}"]
 passport_nexus = "{nexus}"
 ca_file = "{ca}"
+# What Windows Live Messenger 2009 speaks: single sign-on, the contact
+# list from the web services, several places of one account.
+protocol_max = 18
+web_services = "https://127.0.0.1:{https}"
 
 [store]
 path = "{store}"
@@ -46,6 +50,7 @@ log_filter = {log_filter:?}
 "#,
         server = sim.server_addr(),
         nexus = sim.nexus_url(),
+        https = sim.https_port(),
         ca = dir.join("ca.pem").display(),
         worker = worker.display(),
         store = dir.join("msnbnc.db").display(),

@@ -68,6 +68,7 @@ password = "{password}"
 [msn]
 servers = ["{}"]
 passport_nexus = "{}"
+web_services = "https://127.0.0.1:{}"
 protocol_min = {dialect}
 protocol_max = {dialect}
 {trust}
@@ -89,6 +90,7 @@ connect_ports = [{}]
 "#,
             sim.server_addr(),
             sim.nexus_url(),
+            sim.https_port(),
             crate::fresh_store_path().display(),
             binaries().worker.display(),
             ports.join(", ")

@@ -65,7 +65,7 @@ fn check_login_names_each_failure_class() {
 
 #[test]
 fn a_dropped_connection_is_followed_by_a_new_login() {
-    for dialect in [8, 12] {
+    for dialect in [8, 12, 18] {
         let s = sim();
         let dir = TestDir::new();
         let cfg = config_for(&dir, &s.sim, PASSWORD, true, dialect);
