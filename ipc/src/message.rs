@@ -92,6 +92,17 @@ pub struct WorkerConfig {
     pub machine_guid: String,
 }
 
+/// One place signed in to the account (MSNP16+: a machine GUID).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// `{…}`, lower case.
+    pub guid: String,
+    /// What the place calls itself (`EpName`); empty if it says nothing.
+    pub name: String,
+    /// This worker's own place.
+    pub ours: bool,
+}
+
 /// Where MSNP13+ finds its web services (HTTPS URLs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebServices {
@@ -506,6 +517,8 @@ pub enum Event {
         handle: String,
         friendly_name: String,
     },
+    /// The places signed in to the account (MSNP16+), ours among them.
+    Places(Vec<Place>),
     /// Outcome of a [`Command::SendMessage`], by command id.
     Delivery {
         command_id: u64,
@@ -545,6 +558,7 @@ impl Event {
             Event::Nudge { .. } => "nudge",
             Event::SentElsewhere { .. } => "sent elsewhere",
             Event::AddRequest { .. } => "add request",
+            Event::Places(_) => "places",
             Event::Delivery { .. } => "delivery",
             Event::Notice(_) => "notice",
             Event::SignedOut { .. } => "signed out",

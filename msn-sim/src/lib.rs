@@ -335,6 +335,48 @@ impl Simulator {
         s.broadcast_presence(email);
     }
 
+    /// Another place (a person's own Messenger, MSNP16+) signs in to
+    /// `email` beside its session, as `name`: no one is signed out; the
+    /// account's sessions of MSNP16+ hear of it in a `UBX` about the
+    /// account. Returns the place's machine GUID.
+    pub fn another_place_signs_in(&self, email: &str, name: &str) -> String {
+        let mut s = self.lock();
+        let n = s.id();
+        let guid = format!("{{5e1f0000-0000-4000-8000-{n:012x}}}");
+        if let Some(a) = s.account_mut(email) {
+            a.places.push((guid.clone(), name.to_owned()));
+        }
+        tell_places(&s, email);
+        guid
+    }
+
+    /// That place signs out again.
+    pub fn another_place_signs_out(&self, email: &str, guid: &str) {
+        let mut s = self.lock();
+        if let Some(a) = s.account_mut(email) {
+            a.places.retain(|(g, _)| g != guid);
+        }
+        tell_places(&s, email);
+    }
+
+    /// The account's other place writes `text` in its conversation with
+    /// `customer`: the customer gets it, and the account's own session in
+    /// that switchboard gets it too (an echo, as MSNP16+ servers send).
+    pub fn another_place_says(&self, email: &str, customer: &str, text: &str) -> anyhow::Result<()> {
+        let mut s = self.lock();
+        let room = s
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.members.iter().any(|m| m.email.eq_ignore_ascii_case(email)))
+            .filter(|(_, r)| r.members.iter().any(|m| m.email.eq_ignore_ascii_case(customer)))
+            .map(|(id, _)| *id)
+            .next_back()
+            .ok_or_else(|| anyhow::anyhow!("no conversation between {email} and {customer}"))?;
+        let payload = format!("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{text}");
+        sb::echo(&mut s, room, email, payload.as_bytes());
+        Ok(())
+    }
+
     /// Closes `email`'s notification connection without a word.
     pub fn drop_connection(&self, email: &str) {
         let s = self.lock();
@@ -624,5 +666,22 @@ impl Customer {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Every session of `email` at MSNP16+ hears which places are signed in.
+fn tell_places(s: &State, email: &str) {
+    let sessions: Vec<state::ConnId> =
+        s.ns.iter()
+            .filter(|(_, c)| {
+                c.dialect >= 16
+                    && c.account
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(email))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+    for id in sessions {
+        ns_modern::self_ubx(s, id);
     }
 }

@@ -216,6 +216,31 @@ pub fn deliver(s: &mut State, room: RoomId, from: &str, payload: &[u8]) {
     }
 }
 
+/// `from`'s other place said `payload` in `room`: everyone gets it, the
+/// account's own connection there included (the echo of MSNP16+).
+pub fn echo(s: &mut State, room: RoomId, from: &str, payload: &[u8]) {
+    deliver(s, room, from, payload);
+    let name = name_of(s, from);
+    let own: Vec<ConnId> = s
+        .rooms
+        .get(&room)
+        .map(|r| {
+            r.members
+                .iter()
+                .filter(|m| m.email.eq_ignore_ascii_case(from))
+                .filter_map(|m| m.conn)
+                .collect()
+        })
+        .unwrap_or_default();
+    for c in own {
+        send(
+            s,
+            c,
+            payload_line(&format!("MSG {from} {}", quote(&name)), payload),
+        );
+    }
+}
+
 fn received(from: &str, room: RoomId, payload: &[u8]) -> Option<Received> {
     let (headers, body) = split_mime(payload)?;
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());

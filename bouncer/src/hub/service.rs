@@ -106,6 +106,7 @@ pub const COMMANDS: &[Spec] = &[
     Spec { name: "untag",          usage: "untag <customer> <tag>",  help: "remove a tag", admin: false, args: 2, example: "untag bob vip", run: card_commands::untag },
     Spec { name: "stats",          usage: "stats [today|week|month]", help: "conversations, response and resolution times", admin: false, args: 0, example: "stats week", run: desk::stats },
     Spec { name: "hours",          usage: "hours",                   help: "business hours, and whether the desk is open now", admin: false, args: 0, example: "hours", run: desk::hours },
+    Spec { name: "endpoints",      usage: "endpoints",               help: "the places signed in to the account (MSNP16+)", admin: false, args: 0, example: "endpoints", run: account::endpoints },
     Spec { name: "who",            usage: "who",                     help: "which staff are attached, on how many devices", admin: false, args: 0, example: "who", run: account::who },
     Spec { name: "worker",         usage: "worker",                  help: "what the MSN worker is doing", admin: false, args: 0, example: "worker", run: account::worker },
     Spec { name: "worker restart", usage: "worker restart",          help: "a new MSN worker, now", admin: true, args: 0, example: "worker restart", run: account::worker_restart },

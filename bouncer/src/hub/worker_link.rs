@@ -31,6 +31,10 @@ pub struct WorkerLink {
     since: Instant,
     /// How long into the current login `&msn` was last told of it.
     login_told: Duration,
+    /// The MSNP version of the current login (0: none yet).
+    pub protocol: u8,
+    /// The places signed in to the account (MSNP16+), as last told.
+    pub places: Vec<ipc::Place>,
 }
 
 /// A login this slow is mentioned in `&msn`, and again each time it has
@@ -49,6 +53,8 @@ impl WorkerLink {
             outage_told: false,
             since: Instant::now(),
             login_told: Duration::ZERO,
+            protocol: 0,
+            places: Vec::new(),
         }
     }
 

@@ -71,6 +71,54 @@ pub fn presence_args(dialect: u8, cmd: &str, args: &[String]) -> Vec<String> {
     args
 }
 
+/// The places signed in to an account, from a `UBX` about it (MSNP16+):
+/// each `EndpointData`'s GUID, with the name its `PrivateEndpointData`
+/// gives (empty if none), in the order given.
+pub fn places(payload: &[u8]) -> Vec<(String, String)> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(payload);
+    let (mut out, mut buf): (Vec<(String, String)>, Vec<u8>) = (Vec::new(), Vec::new());
+    let mut private: Option<String> = None;
+    let mut in_name = false;
+    loop {
+        let Ok(event) = reader.read_event_into(&mut buf) else {
+            break;
+        };
+        match event {
+            Event::Start(e) | Event::Empty(e) => {
+                let id = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == b"id")
+                    .and_then(|a| a.unescape_value().ok())
+                    .map(|v| v.to_ascii_lowercase());
+                match (e.local_name().as_ref(), id) {
+                    (b"EndpointData", Some(id)) if out.len() < 64 && !out.iter().any(|(g, _)| *g == id) => {
+                        out.push((id, String::new()));
+                    }
+                    (b"PrivateEndpointData", Some(id)) => private = Some(id),
+                    (b"EpName", _) => in_name = true,
+                    _ => {}
+                }
+            }
+            Event::Text(t) if in_name => {
+                let name = t.decode().map(|n| n.trim().to_owned()).unwrap_or_default();
+                if let Some(place) = private
+                    .as_ref()
+                    .and_then(|p| out.iter_mut().find(|(g, _)| g == p))
+                {
+                    place.1 = name.chars().take(64).collect();
+                }
+            }
+            Event::End(e) if e.local_name().as_ref() == b"EpName" => in_name = false,
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +143,20 @@ mod tests {
             Some("{x}")
         );
         assert_eq!(email("bob@example.com;{x}"), "bob@example.com");
+    }
+
+    #[test]
+    fn the_places_of_an_account_come_with_their_names() {
+        let ubx = b"<Data><PSM></PSM><MachineGuid>{A}</MachineGuid><EndpointData id=\"{A}\"><Capabilities>0:0</Capabilities></EndpointData><EndpointData id=\"{B}\"><Capabilities>1:48</Capabilities></EndpointData><PrivateEndpointData id=\"{B}\"><EpName>LAPTOP</EpName><ClientType>1</ClientType></PrivateEndpointData></Data>";
+        assert_eq!(
+            places(ubx),
+            [
+                ("{a}".to_owned(), String::new()),
+                ("{b}".to_owned(), "LAPTOP".to_owned())
+            ]
+        );
+        assert!(places(b"<Data><PSM>x</PSM></Data>").is_empty());
+        assert!(places(b"<Data><EndpointData id=").is_empty());
     }
 
     #[test]

@@ -112,6 +112,31 @@ pub(super) fn nudge(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(),
     Ok(())
 }
 
+/// The places signed in to the account (MSNP16+ keeps several).
+pub(super) fn endpoints(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<(), String> {
+    let lines = match (hub.worker.signed_in(), hub.worker.protocol) {
+        (false, _) => vec!["not signed in to MSN".to_owned()],
+        (true, p) if p < 16 => vec![format!(
+            "MSNP{p} allows one place per account: a login elsewhere signs msnbnc out (msn.protocol_max = 16 or more keeps both)"
+        )],
+        (true, _) => {
+            let mut lines = vec![format!("{} place(s) signed in to the account:", hub.worker.places.len().max(1))];
+            for p in &hub.worker.places {
+                let whose = if p.ours { " (msnbnc, this worker)" } else { "" };
+                lines.push(format!("{}{whose}", crate::hub::msn_events::place_name(p)));
+            }
+            if hub.worker.places.is_empty() {
+                lines.push("msnbnc only (the server named no places)".to_owned());
+            }
+            lines
+        }
+    };
+    for l in lines {
+        notice(hub, asker.client, &l);
+    }
+    Ok(())
+}
+
 pub(super) fn status(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
     let wanted = args.from(0).trim();
     let status = parse_status(wanted).ok_or_else(String::new)?;

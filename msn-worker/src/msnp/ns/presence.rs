@@ -39,6 +39,22 @@ impl NsSession {
             return;
         };
         let handle = handle.as_str();
+        // About ourselves (MSNP16+): the places signed in to the account.
+        if handle.eq_ignore_ascii_case(&self.config.account) {
+            if self.dialect >= 16 {
+                let ours = self.config.machine_guid.to_ascii_lowercase();
+                let places = handles::places(payload)
+                    .into_iter()
+                    .map(|(guid, name)| ipc::Place {
+                        ours: guid == ours,
+                        guid,
+                        name,
+                    })
+                    .collect();
+                out.push(NsOutput::Event(Event::Places(places)));
+            }
+            return;
+        }
         let psm = roster::parse_psm(payload);
         let known = self.roster.get_mut(handle).map(|c| {
             c.personal_message = psm.clone();
