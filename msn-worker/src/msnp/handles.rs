@@ -80,10 +80,7 @@ pub fn places(payload: &[u8]) -> Vec<(String, String)> {
     let (mut out, mut buf): (Vec<(String, String)>, Vec<u8>) = (Vec::new(), Vec::new());
     let mut private: Option<String> = None;
     let mut in_name = false;
-    loop {
-        let Ok(event) = reader.read_event_into(&mut buf) else {
-            break;
-        };
+    while let Ok(event) = reader.read_event_into(&mut buf) {
         match event {
             Event::Start(e) | Event::Empty(e) => {
                 let id = e
