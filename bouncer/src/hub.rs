@@ -17,6 +17,7 @@ mod desk_state;
 mod history;
 pub mod irc_commands;
 mod msn_events;
+mod offline_messages;
 mod outbox;
 mod output;
 mod preload;
@@ -362,10 +363,15 @@ impl Hub {
     /// Records a line (in a conversation channel) and shows it; returns its
     /// line id if it was recorded.
     fn show(&mut self, line: Shown<'_>, except: Option<ClientId>) -> Option<i64> {
-        let msgid = self.history.msgid();
         // One time for the store and the live line: history repeats it
         // exactly. The desk's clock (the system's, unless a test moved it).
         let ms = self.now_ms();
+        self.show_at(line, except, ms)
+    }
+
+    /// [`Hub::show`] of a line written at `ms` (an offline message).
+    fn show_at(&mut self, line: Shown<'_>, except: Option<ClientId>, ms: i64) -> Option<i64> {
+        let msgid = self.history.msgid();
         let now = UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
         if line.command == "PRIVMSG" {
             match line.kind {

@@ -351,6 +351,8 @@ pub enum Command {
     BlockContact(String),
     UnblockContact(String),
     AcceptAddRequest(String),
+    /// Offline messages the bouncer has kept: the server may forget them.
+    DeleteOfflineMessages(Vec<String>),
     SignOut,
 }
 
@@ -383,6 +385,9 @@ pub enum FailureKind {
 pub enum Delivery {
     /// The switchboard acknowledged the message.
     Delivered,
+    /// The contact is offline: it was left as an offline message (MSNP13+),
+    /// which they get when they sign in.
+    Offline,
     Failed(Failure),
 }
 
@@ -519,6 +524,15 @@ pub enum Event {
     },
     /// The places signed in to the account (MSNP16+), ours among them.
     Places(Vec<Place>),
+    /// A message left while the account was offline (MSNP13+), fetched
+    /// from the server; it stays there until [`Command::DeleteOfflineMessages`].
+    OfflineMessage {
+        id: String,
+        from: String,
+        text: String,
+        /// When it was written (ms since the epoch), if the server said.
+        sent_ms: Option<i64>,
+    },
     /// Outcome of a [`Command::SendMessage`], by command id.
     Delivery {
         command_id: u64,
@@ -559,6 +573,7 @@ impl Event {
             Event::SentElsewhere { .. } => "sent elsewhere",
             Event::AddRequest { .. } => "add request",
             Event::Places(_) => "places",
+            Event::OfflineMessage { .. } => "offline message",
             Event::Delivery { .. } => "delivery",
             Event::Notice(_) => "notice",
             Event::SignedOut { .. } => "signed out",

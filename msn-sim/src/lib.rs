@@ -17,6 +17,7 @@
 
 mod ns;
 mod ns_modern;
+mod oim;
 mod passport;
 mod sb;
 mod soap;
@@ -377,6 +378,16 @@ impl Simulator {
         Ok(())
     }
 
+    /// The offline messages the server keeps for `email` (not yet deleted).
+    pub fn offline_messages(&self, email: &str) -> Vec<(String, String)> {
+        self.lock()
+            .oims
+            .iter()
+            .filter(|o| o.to.eq_ignore_ascii_case(email))
+            .map(|o| (o.from.clone(), o.text.clone()))
+            .collect()
+    }
+
     /// Closes `email`'s notification connection without a word.
     pub fn drop_connection(&self, email: &str) {
         let s = self.lock();
@@ -502,6 +513,12 @@ impl Customer {
             a.lists.insert(other.to_ascii_lowercase(), b | FL | AL);
         }
         s.added_by(other, &me, &my_name);
+    }
+
+    /// Leaves `text` for `to` as an offline message (as a client does
+    /// when `to` is signed out); returns its id.
+    pub fn leave_offline_message(&self, to: &str, text: &str) -> String {
+        oim::leave(&mut self.lock(), &self.email, to, text)
     }
 
     /// Make deliveries to this customer fail (`NAK`) or succeed again.

@@ -190,6 +190,13 @@ fn handle(s: &mut State, id: ConnId, line: &Line, redirect: Option<&str>) -> boo
             sync(s, id, &t, dialect, account.as_deref().unwrap_or_default());
             false
         }
+        // MSNP18: a message for someone offline; nothing is answered.
+        "UUM" if dialect >= 18 => {
+            let me = account.clone().unwrap_or_default();
+            crate::oim::uum(s, &me, line.p(1), &line.payload);
+            false
+        }
+        "UUM" => true,
         "ADL" | "RML" if dialect >= 13 => {
             crate::ns_modern::list_change(s, id, line, account.as_deref().unwrap_or_default(), dialect)
         }
@@ -492,6 +499,10 @@ fn chg(s: &mut State, id: ConnId, line: &Line, dialect: u8, me: &str, chg_done: 
         for l in ilns {
             reply(s, id, &l);
         }
+    }
+    if !chg_done && dialect >= 13 {
+        // The newer Escargot announces offline messages after the first CHG.
+        crate::oim::announce_waiting(s, id, me);
     }
     s.broadcast_presence(me);
     false

@@ -103,6 +103,14 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<Mute
                     .lock()
                     .map(|mut s| crate::soap::address_book(&mut s, body))
                     .unwrap_or_default(),
+                "/rsi/rsi.asmx" => state
+                    .lock()
+                    .map(|mut s| crate::oim::rsi(&mut s, body))
+                    .unwrap_or_default(),
+                "/OimWS/oim.asmx" => state
+                    .lock()
+                    .map(|mut s| crate::oim::store(&mut s, body))
+                    .unwrap_or_default(),
                 _ => respond(head, &state, &options),
             };
             let _ = tls.write_all(response.as_bytes()).await;

@@ -18,20 +18,24 @@ use crate::state::{Grant, State};
 /// How long a sign-on ticket serves (Escargot: a day).
 const GRANT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// The texts of every `<name>` element (any prefix; not nested in itself).
+/// The texts of every `<name>` element (any prefix, any attributes; not
+/// nested in itself).
 pub(crate) fn element<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
     let mut out = Vec::new();
     let mut rest = xml;
-    while let Some(open) = rest
-        .find(&format!(":{name}>"))
-        .or_else(|| rest.find(&format!("<{name}>")))
-    {
-        let start = open + rest[open..].find('>').map_or(0, |i| i + 1);
-        let Some(len) = rest[start..].find("</") else {
-            break;
-        };
-        out.push(&rest[start..start + len]);
-        rest = &rest[start + len..];
+    while let Some(lt) = rest.find('<') {
+        let tag = &rest[lt + 1..];
+        let Some(end) = tag.find('>') else { break };
+        let tag_name = tag[..end].split([' ', '/']).next().unwrap_or("");
+        let local = tag_name.rsplit(':').next().unwrap_or("");
+        rest = &tag[end + 1..];
+        if local != name || tag[..end].ends_with('/') {
+            continue;
+        }
+        let close = format!("</{tag_name}>");
+        let Some(len) = rest.find(&close) else { break };
+        out.push(&rest[..len]);
+        rest = &rest[len + close.len()..];
     }
     out
 }

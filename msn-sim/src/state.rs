@@ -155,6 +155,8 @@ pub struct State {
     /// Single sign-on grants (MSNP13+) by ticket: the account, the proof
     /// key, when issued. The same ticket serves every web service.
     pub grants: HashMap<String, Grant>,
+    /// Offline messages not deleted yet (MSNP13+).
+    pub oims: Vec<crate::oim::Oim>,
     pub next_id: u64,
     pub logins: u64,
     pub quirks: Quirks,

@@ -10,6 +10,7 @@ pub mod escape;
 pub mod handles;
 pub mod message;
 pub mod ns;
+pub mod oim;
 pub mod passport;
 pub mod roster;
 pub mod sb;

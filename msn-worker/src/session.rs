@@ -69,6 +69,9 @@ pub struct Session<'a> {
     ns: NsLink,
     sbs: HashMap<SbId, SbLink>,
     routing: Routing,
+    /// MSNP13+: staff messages to one customer, by command id, kept until
+    /// their delivery is known: a 217 sends them as offline messages.
+    offline_fallback: HashMap<u64, (String, String)>,
 }
 
 fn failure(kind: FailureKind, detail: impl Into<String>) -> Failure {
@@ -100,10 +103,14 @@ impl<'a> Session<'a> {
             ),
             sbs: HashMap::new(),
             routing: Routing::new(config.first_conversation),
+            offline_fallback: HashMap::new(),
         }
     }
 
     async fn event(&mut self, event: Event) -> anyhow::Result<()> {
+        if self.instead_offline(&event) {
+            return Ok(());
+        }
         tracing::debug!(conv = event.conversation(), "{} to the bouncer", event.kind());
         let seq = self.seq;
         self.seq += 1;
@@ -268,6 +275,7 @@ impl<'a> Session<'a> {
             }
             Input::SignedOn(result) => self.signed_on(result).await,
             Input::Soap(token, answer) => self.soap_answered(token, answer).await,
+            Input::SendOffline(command) => self.send_offline(command).await,
             Input::Connected(Conn::Ns(n), _)
             | Input::ConnectFailed(Conn::Ns(n), ..)
             | Input::Frame(Conn::Ns(n), _)
@@ -355,7 +363,7 @@ impl<'a> Session<'a> {
                 let (class, reason) = self.ns.closed(&reason);
                 Ok(Some(self.end(class, reason, None).await?))
             }
-            Input::Ticket(_) | Input::SignedOn(_) | Input::Soap(..) => Ok(None),
+            Input::Ticket(_) | Input::SignedOn(_) | Input::Soap(..) | Input::SendOffline(_) => Ok(None),
         }
     }
 

@@ -340,7 +340,7 @@ async fn account_messages_reach_the_customer_through_a_new_switchboard() {
 
 #[tokio::test]
 async fn a_message_to_an_offline_contact_fails_with_217() {
-    for dialect in DIALECTS {
+    for dialect in [8, 12] {
         let sim = sim().await;
         let mut w = online(&sim, dialect).await;
         let e = w
@@ -894,4 +894,76 @@ async fn at_msnp16_and_later_a_second_place_of_the_account_leaves_the_first_sign
         ),
         "{e:?}"
     );
+}
+
+#[tokio::test]
+async fn from_msnp13_a_message_to_an_offline_contact_is_left_as_an_offline_message() {
+    // MSNP15: the store service and its lock-key challenge; MSNP18: UUM.
+    for dialect in [15, 18] {
+        let sim = sim().await;
+        let mut w = online(&sim, dialect).await;
+        let e = w
+            .deliver(
+                ConversationTarget::Contact(CAROL.into()),
+                "we shipped your order",
+                TextFormat::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(e, Delivery::Offline, "MSNP{dialect}");
+        assert!(
+            sim.wait_until(SOON, |s| s
+                .offline_messages(CAROL)
+                .iter()
+                .any(|(_, t)| t == "we shipped your order"))
+                .await,
+            "MSNP{dialect}: {:?}",
+            sim.offline_messages(CAROL)
+        );
+    }
+}
+
+#[tokio::test]
+async fn offline_messages_waiting_at_sign_in_are_fetched_and_deleted_when_kept() {
+    for dialect in [13, 15, 18] {
+        let sim = sim().await;
+        sim.customer(BOB)
+            .leave_offline_message(ACCOUNT, "my order never came\nnumber 1234");
+        let mut w = online(&sim, dialect).await;
+        let e = w
+            .wait_event(SOON, |e| matches!(e, Event::OfflineMessage { .. }))
+            .await
+            .unwrap();
+        let Event::OfflineMessage {
+            id,
+            from,
+            text,
+            sent_ms,
+        } = e
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (from.as_str(), text.as_str()),
+            (BOB, "my order never came\nnumber 1234"),
+            "MSNP{dialect}"
+        );
+        assert!(sent_ms.is_some());
+        // It stays on the server until the bouncer has kept it.
+        assert_eq!(sim.offline_messages(ACCOUNT).len(), 1);
+        assert_eq!(
+            w.run(Command::DeleteOfflineMessages(vec![id])).await.unwrap(),
+            CommandResult::Ok
+        );
+        assert!(sim.offline_messages(ACCOUNT).is_empty(), "MSNP{dialect}");
+        // One left while we are online is announced and fetched at once.
+        sim.customer(CAROL).leave_offline_message(ACCOUNT, "ping");
+        let e = w
+            .wait_event(
+                SOON,
+                |e| matches!(e, Event::OfflineMessage { text, .. } if text == "ping"),
+            )
+            .await;
+        assert!(e.is_ok(), "MSNP{dialect}: {e:?}");
+    }
 }

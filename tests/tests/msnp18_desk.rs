@@ -22,7 +22,13 @@ struct Env {
 }
 
 fn env(msn: &str) -> Env {
+    env_after(msn, |_| {})
+}
+
+/// [`env`], with `before` done to the simulator before msnbnc starts.
+fn env_after(msn: &str, before: impl FnOnce(&Sim)) -> Env {
     let s = sim();
+    before(&s);
     let dir = TestDir::new();
     let cfg = config_for(&dir, &s.sim, PASSWORD, true, 18);
     msnbnc_tests::msn_env::add_to_config(&cfg, "[msn]", msn);
@@ -147,4 +153,44 @@ fn at_msnp18_another_place_stays_beside_msnbnc_and_its_words_show_in_the_convers
         )
         .unwrap();
     assert_eq!(e.s.sim.logins(), 1, "msnbnc was never signed out");
+}
+
+#[test]
+fn at_msnp18_offline_messages_arrive_with_their_time_and_staff_answers_reach_offline_customers() {
+    // bob wrote while msnbnc was signed out.
+    let e = env_after("", |s| {
+        s.sim
+            .customer(BOB)
+            .leave_offline_message(ACCOUNT, "are you open on Sunday?");
+    });
+    let mut alice = login(e.port);
+    alice.expect(" JOIN #bob", SOON).unwrap();
+    // It came before alice attached: replayed, with the time it was written.
+    alice
+        .expect("offline message from bob@example.com (Bob), written 2026-12-04 12:00 while msnbnc was signed out:", SOON)
+        .unwrap();
+    alice
+        .expect(
+            ":bob!bob@example.com PRIVMSG #bob :[12:00] are you open on Sunday?",
+            SOON,
+        )
+        .unwrap();
+    // Kept in history, then deleted from the server.
+    assert!(e.s.rt.block_on(
+        e.s.sim
+            .wait_until(SOON, |x| x.offline_messages(ACCOUNT).is_empty())
+    ));
+    alice.send("PRIVMSG *msn :history #bob 5");
+    alice.expect("<bob> are you open on Sunday?", SOON).unwrap();
+
+    // bob is offline: the answer is left for him, and staff are told so.
+    alice.send("PRIVMSG #bob :Yes, 10 to 4.");
+    alice
+        .expect("NOTICE #bob :sent as an offline message (bob@example.com is offline and gets it when they sign in): <alice> Yes, 10 to 4.", SOON)
+        .unwrap();
+    assert!(e.s.rt.block_on(e.s.sim.wait_until(SOON, |x| {
+        x.offline_messages(BOB)
+            .iter()
+            .any(|(from, text)| from == ACCOUNT && text == "Yes, 10 to 4.")
+    })));
 }

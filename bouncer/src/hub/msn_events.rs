@@ -172,6 +172,12 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
         Event::Notice(text) => hub.roster_notice(text),
         Event::SignedOut { reason, .. } => hub.roster_notice(&format!("signed out: {reason}")),
         Event::Places(places) => places_changed(hub, places),
+        Event::OfflineMessage {
+            id,
+            from,
+            text,
+            sent_ms,
+        } => super::offline_messages::arrived(hub, id, from, text, *sent_ms),
         Event::SignedIn { protocol, .. } => {
             hub.worker.protocol = *protocol;
             hub.worker.places.clear();
@@ -253,7 +259,7 @@ pub(super) fn command_result(hub: &mut Hub, id: u64, result: &CommandResult) {
 }
 
 /// Notes a contact's presence and name; shows what changed.
-fn learn(hub: &mut Hub, handle: &str, friendly_name: &str, status: Status) -> Contact {
+pub(super) fn learn(hub: &mut Hub, handle: &str, friendly_name: &str, status: Status) -> Contact {
     let learned = hub.roster.learn(handle, friendly_name, status);
     if let Some((handle, name)) = learned.named {
         hub.history.contact_named(handle, name);

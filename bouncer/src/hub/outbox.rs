@@ -172,6 +172,15 @@ pub(super) fn delivery(hub: &mut Hub, id: u64, outcome: &Delivery) {
                 announce(hub, &f.message, "delivered now that MSN is back");
             }
         }
+        Delivery::Offline => {
+            set_state(hub, f.message.row, State::Delivered);
+            let who = f.message.handle.clone();
+            announce(
+                hub,
+                &f.message,
+                &format!("sent as an offline message ({who} is offline and gets it when they sign in)"),
+            );
+        }
         Delivery::Failed(failure) => {
             if failure.kind == FailureKind::ContactOffline {
                 super::msn_events::contact_offline(hub, &f.message.handle);

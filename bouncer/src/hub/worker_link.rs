@@ -35,6 +35,9 @@ pub struct WorkerLink {
     pub protocol: u8,
     /// The places signed in to the account (MSNP16+), as last told.
     pub places: Vec<ipc::Place>,
+    /// Offline messages kept in history on this run, by id: the same one
+    /// announced again (not yet deleted on the server) is not kept twice.
+    pub offline_kept: std::collections::HashSet<String>,
 }
 
 /// A login this slow is mentioned in `&msn`, and again each time it has
@@ -55,6 +58,7 @@ impl WorkerLink {
             login_told: Duration::ZERO,
             protocol: 0,
             places: Vec::new(),
+            offline_kept: std::collections::HashSet::new(),
         }
     }
 

@@ -9,6 +9,7 @@ mod account;
 mod frames;
 mod keepalive;
 mod list_edits;
+mod offline;
 mod presence;
 mod sync;
 mod transactions;
@@ -267,6 +268,10 @@ impl NsSession {
         }
         match (self.state, frame.cmd.as_str()) {
             (_, "OUT") => self.on_out(&mut out, &frame),
+            // Waiting offline messages: announced at sign-in or later.
+            (State::Syncing | State::Online, "MSG") if self.announces_offline(&frame) => {
+                self.offline_announced(&mut out, &frame);
+            }
             (State::Version, "VER") => self.on_ver(&mut out, &frame),
             (State::Cvr, "CVR") => {
                 tracing::debug!("server version advice: {}", frame.line());

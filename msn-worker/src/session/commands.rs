@@ -89,6 +89,13 @@ impl Session<'_> {
             Err(f) => return self.result(id, CommandResult::Failed(f)).await,
         };
         self.result(id, CommandResult::Ok).await?;
+        // To one customer at MSNP13+: if they turn out to be offline (217),
+        // it is left as an offline message instead.
+        if let [only] = self.routing.invitees(conversation).as_slice() {
+            if self.ns.session.as_ref().is_some_and(|ns| ns.dialect() >= 13) {
+                self.offline_fallback.insert(id, (only.clone(), text.clone()));
+            }
+        }
         tracing::debug!(
             conv = conversation,
             command_id = id,

@@ -36,6 +36,8 @@ pub enum Input {
     SignedOn(Result<Vec<crate::msnp::sso::Token>, super::login::LoginError>),
     /// A web service answered SOAP call `token` (MSNP13+).
     Soap(u64, Result<Vec<u8>, String>),
+    /// Staff message `command` met an offline contact: leave it for them.
+    SendOffline(u64),
 }
 
 /// Connects to `addr` in the background; the session hears

@@ -1,6 +1,7 @@
 //! The web-service calls of MSNP13+, off the session's task: the RST
 //! request of single sign-on, and the SOAP calls the notification-server
-//! core asks for. Each runs in a task of its own and comes back as an
+//! core asks for; and the offline message a staff message becomes when
+//! its contact turns out to be offline. Each runs in a task of its own and comes back as an
 //! input; all go over rustls with the configured roots, through the same
 //! connect-port sandbox as the rest.
 
@@ -101,6 +102,45 @@ impl Session<'_> {
         let out = match self.ns.session.as_mut() {
             Some(ns) => ns.soap_answer(token, answer, std::time::Instant::now()),
             None => Vec::new(),
+        };
+        self.apply_ns(out).await
+    }
+
+    /// A delivery that failed because the contact is offline, of a staff
+    /// message that may be left for them: it is not told; the offline
+    /// message goes out instead (its outcome is told). Any other delivery
+    /// ends the message's wait.
+    pub(super) fn instead_offline(&mut self, event: &ipc::Event) -> bool {
+        let ipc::Event::Delivery { command_id, outcome } = event else {
+            return false;
+        };
+        let offline =
+            matches!(outcome, ipc::Delivery::Failed(f) if f.kind == ipc::FailureKind::ContactOffline);
+        if !offline || !self.offline_fallback.contains_key(command_id) {
+            self.offline_fallback.remove(command_id);
+            return false;
+        }
+        self.inbox_tx.try_send(Input::SendOffline(*command_id)).is_ok()
+    }
+
+    /// Leaves staff message `command` as an offline message.
+    pub(super) async fn send_offline(&mut self, command: u64) -> Step {
+        let Some((to, text)) = self.offline_fallback.remove(&command) else {
+            return Ok(None);
+        };
+        tracing::debug!(
+            command_id = command,
+            "the contact is offline: an offline message instead"
+        );
+        let out = match self.ns.session.as_mut() {
+            Some(ns) => ns.send_offline(command, &to, &text),
+            None => vec![crate::msnp::ns::NsOutput::Event(ipc::Event::Delivery {
+                command_id: command,
+                outcome: ipc::Delivery::Failed(super::failure(
+                    ipc::FailureKind::NotSignedIn,
+                    "not signed in to MSN",
+                )),
+            })],
         };
         self.apply_ns(out).await
     }

@@ -203,6 +203,7 @@ impl NsSession {
                 }
                 self.accept(&mut out, &h, Some(id));
             }
+            Command::DeleteOfflineMessages(ids) => self.delete_offline(&mut out, id, &ids),
             Command::SignOut => {
                 out.extend(self.sign_out());
                 out.push(NsOutput::CommandDone {

@@ -43,7 +43,7 @@ pub struct SoapCall {
 /// A list edit at MSNP13+: SOAP steps one after another, then the
 /// `ADL`/`RML` lines together.
 #[derive(Debug, Clone)]
-struct Edit {
+pub(super) struct Edit {
     /// The bouncer command it answers.
     id: Option<u64>,
     what: &'static str,
@@ -52,10 +52,12 @@ struct Edit {
 }
 
 #[derive(Debug, Clone)]
-enum Purpose {
+pub(super) enum Purpose {
     Memberships,
     AddressBook,
     Edit(Edit),
+    /// Offline messages (`ns/offline.rs`).
+    Offline(super::offline::Job),
 }
 
 /// What MSNP13+ keeps per connection.
@@ -68,6 +70,8 @@ pub struct Web {
     lists: abch::Lists,
     calls: HashMap<u64, Purpose>,
     next_call: u64,
+    /// Offline messages: what is being fetched, the lock key, the run.
+    pub(super) offline: super::offline::OfflineState,
 }
 
 /// Whether a SOAP fault says the state asked for is already so.
@@ -151,7 +155,7 @@ impl NsSession {
         out
     }
 
-    fn ticket_for(&self, address: &str) -> String {
+    pub(super) fn ticket_for(&self, address: &str) -> String {
         self.web.tickets.get(address).cloned().unwrap_or_default()
     }
 
@@ -163,13 +167,25 @@ impl NsSession {
         action: &str,
         body: String,
     ) {
+        self.soap_call(out, purpose, service, abch::soap_action(action), body);
+    }
+
+    /// A SOAP call with its whole SOAPAction.
+    pub(super) fn soap_call(
+        &mut self,
+        out: &mut Vec<NsOutput>,
+        purpose: Purpose,
+        service: Service,
+        action: String,
+        body: String,
+    ) {
         self.web.next_call += 1;
         let token = self.web.next_call;
         self.web.calls.insert(token, purpose);
         out.push(NsOutput::Soap(SoapCall {
             token,
             service,
-            action: abch::soap_action(action),
+            action,
             body,
         }));
     }
@@ -200,6 +216,10 @@ impl NsSession {
             return out;
         };
         if self.state == State::Ended {
+            return out;
+        }
+        if let Purpose::Offline(job) = purpose {
+            self.offline_answer(&mut out, job, answer);
             return out;
         }
         let answer = answer.and_then(|body| match abch::fault(&body) {
@@ -236,6 +256,7 @@ impl NsSession {
                 }),
                 None => tracing::warn!("{} failed: {e}", edit.what),
             },
+            (Purpose::Offline(_), _) => {}
         }
         out
     }
