@@ -50,6 +50,7 @@ async fn login(config: &Config, channel: &mut ipc::BouncerChannel, pid: u32) -> 
     let clean = crate::untrusted::short;
     let mut protocol = None;
     let mut name = None;
+    let mut places = None;
     loop {
         let event = match channel.recv().await? {
             Some(FromWorker::Event { event, .. }) => event,
@@ -67,6 +68,7 @@ async fn login(config: &Config, channel: &mut ipc::BouncerChannel, pid: u32) -> 
             Event::LoginProgress(LoginStage::Negotiated { protocol: p }) => {
                 protocol = Some(p);
                 println!("negotiated protocol: MSNP{p}");
+                println!("login method: {}", login_method(p));
             }
             Event::SignedIn {
                 account,
@@ -78,11 +80,15 @@ async fn login(config: &Config, channel: &mut ipc::BouncerChannel, pid: u32) -> 
             }
             Event::Roster { contacts, groups } => {
                 println!("contacts: {}, groups: {}", contacts.len(), groups.len());
-                if protocol.is_some() && name.is_some() {
+                if let (Some(p), Some(_)) = (protocol, &name) {
+                    if p >= 13 {
+                        after_lists(channel, p, &mut places).await?;
+                    }
                     println!("login OK; signing out");
                     return Ok(true);
                 }
             }
+            Event::Places(p) => places = Some(p),
             Event::SignedOut { class, reason, .. } => {
                 println!("login failed: {}: {}", describe(class), clean(&reason));
                 return Ok(false);
@@ -90,4 +96,54 @@ async fn login(config: &Config, channel: &mut ipc::BouncerChannel, pid: u32) -> 
             _ => {}
         }
     }
+}
+
+/// How a version signs in.
+fn login_method(protocol: u8) -> &'static str {
+    match protocol {
+        16.. => "single sign-on (RST tickets, MBI_KEY_OLD proof) with this installation's machine GUID",
+        15 => "single sign-on (RST tickets, MBI_KEY_OLD proof)",
+        13 | 14 => "Passport ticket from the RST service (USR TWN)",
+        _ => "Passport 1.4 (USR TWN)",
+    }
+}
+
+/// MSNP13+: the places signed in to the account and the offline messages
+/// waiting, as they come after the lists (offline messages are only
+/// counted: they stay on the server for msnbnc).
+async fn after_lists(
+    channel: &mut ipc::BouncerChannel,
+    protocol: u8,
+    places: &mut Option<Vec<ipc::Place>>,
+) -> anyhow::Result<()> {
+    let clean = crate::untrusted::short;
+    let mut waiting = 0usize;
+    // Until the server has been quiet for 2 s (10 s at most).
+    let end = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let quiet = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        match tokio::time::timeout_at(quiet.min(end), channel.recv()).await {
+            Ok(Ok(Some(FromWorker::Event { event, .. }))) => match event {
+                Event::OfflineMessage { .. } => waiting += 1,
+                Event::Places(p) => *places = Some(p),
+                _ => {}
+            },
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    match (protocol, places.as_deref()) {
+        (16.., Some(list)) if !list.is_empty() => {
+            println!("places signed in to the account: {}", list.len());
+            for p in list {
+                let whose = if p.ours { " (this installation)" } else { "" };
+                let name = if p.name.is_empty() { "unnamed" } else { &p.name };
+                println!("  {} {}{whose}", clean(name), clean(&p.guid));
+            }
+        }
+        (16.., _) => println!("places signed in to the account: this installation only"),
+        _ => println!("places: one per account at MSNP{protocol} (a login elsewhere signs msnbnc out)"),
+    }
+    println!("offline messages waiting: {waiting} (left on the server for msnbnc)");
+    Ok(())
 }

@@ -29,6 +29,33 @@ fn check_login_reports_version_name_and_contacts() {
 }
 
 #[test]
+fn check_login_at_msnp18_names_the_method_the_places_and_the_offline_messages_waiting() {
+    let s = sim();
+    s.sim
+        .customer("bob@example.com")
+        .leave_offline_message(ACCOUNT, "hello?");
+    let laptop = s.sim.another_place_signs_in(ACCOUNT, "LAPTOP");
+    let dir = TestDir::new();
+    let cfg = config_for(&dir, &s.sim, PASSWORD, true, 18);
+    let (status, stdout, stderr) = run_msnbnc(&["check-login", "--config", &cfg.to_string_lossy()]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+    for expected in [
+        "negotiated protocol: MSNP18",
+        "login method: single sign-on (RST tickets, MBI_KEY_OLD proof) with this installation's machine GUID",
+        "contacts: 2, groups: 0",
+        "places signed in to the account: 2",
+        &format!("  LAPTOP {laptop}"),
+        "offline messages waiting: 1 (left on the server for msnbnc)",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains(" (this installation)"), "{stdout}");
+    // Counted, not taken: still there for msnbnc.
+    assert_eq!(s.sim.offline_messages(ACCOUNT).len(), 1);
+    drop(s.rt);
+}
+
+#[test]
 fn check_login_names_each_failure_class() {
     let s = sim();
     let dir = TestDir::new();

@@ -324,6 +324,9 @@ impl NsSession {
                 ),
             },
             (State::UserTicket, "USR") => self.on_usr_ok(&mut out, &frame, now),
+            // MSNP13+ has no sync on this connection: while the web services
+            // answer, what comes is ordinary traffic (the UBX about us …).
+            (State::Syncing, _) if self.dialect >= 13 => self.on_online(&mut out, frame, now),
             (State::Syncing, _) => self.on_sync_line(&mut out, &frame),
             (State::Online, _) => self.on_online(&mut out, frame, now),
             (_, "SBS" | "MSG" | "NOT" | "GCF" | "UBX" | "IPG") => {}
