@@ -1,6 +1,8 @@
-//! The MSN side of the worker, against the simulator (release build):
-//! * login time: spawn → sandbox → Passport over HTTPS → MSNP12 login →
-//!   contact list → `SignedIn` over IPC;
+//! The MSN side of the worker, against the simulator (release build), at
+//! MSNP12 and at MSNP18 side by side:
+//! * login time: spawn → sandbox → Passport over HTTPS (MSNP12) or single
+//!   sign-on with its proof (MSNP18) → login → contact list (`SYN`, or the
+//!   membership and address-book services) → `SignedIn` over IPC;
 //! * throughput: a customer's messages → IPC `Message` events per second;
 //! * latency: one message customer → switchboard → worker → IPC.
 //!
@@ -32,9 +34,14 @@ fn report(name: &str, mut ms: Vec<f64>) {
     );
 }
 
-async fn bench() -> anyhow::Result<()> {
-    // Build (if needed) before anything is timed.
-    msnbnc_tests::binaries();
+/// What one dialect measured.
+struct Figures {
+    logins: Vec<f64>,
+    latency: Vec<f64>,
+    burst: Duration,
+}
+
+async fn measure(dialect: u8) -> anyhow::Result<Figures> {
     let sim = Simulator::start(
         SimConfig::default()
             .account(ACCOUNT, PASSWORD, "Desk")
@@ -48,12 +55,12 @@ async fn bench() -> anyhow::Result<()> {
     let mut logins = Vec::new();
     for _ in 0..LOGINS {
         let start = Instant::now();
-        let mut w = Worker::start(&sim, Options::new(12)).await?;
+        let mut w = Worker::start(&sim, Options::new(dialect)).await?;
         w.signed_in().await?;
         logins.push(start.elapsed().as_secs_f64() * 1000.0);
     }
 
-    let mut w = Worker::start(&sim, Options::new(12)).await?;
+    let mut w = Worker::start(&sim, Options::new(dialect)).await?;
     w.signed_in().await?;
     anyhow::ensure!(
         sim.wait_until(Duration::from_secs(10), |s| s.is_online(ACCOUNT))
@@ -92,17 +99,28 @@ async fn bench() -> anyhow::Result<()> {
         .await?;
         got += 1;
     }
-    let elapsed = start.elapsed();
+    Ok(Figures {
+        logins,
+        latency,
+        burst: start.elapsed(),
+    })
+}
 
-    println!("msn-worker against msn-sim, MSNP12, release build");
-    report("login (spawn -> SignedIn)", logins);
-    report("message customer -> IPC event", latency);
-    println!(
-        "{:<34} {BURST} messages in {:.1} ms = {:.0} messages/s",
-        "burst customer -> IPC events",
-        elapsed.as_secs_f64() * 1000.0,
-        BURST as f64 / elapsed.as_secs_f64()
-    );
+async fn bench() -> anyhow::Result<()> {
+    // Build (if needed) before anything is timed.
+    msnbnc_tests::binaries();
+    for dialect in [12, 18] {
+        let f = measure(dialect).await?;
+        println!("msn-worker against msn-sim, MSNP{dialect}, release build");
+        report(&format!("login MSNP{dialect} (spawn -> SignedIn)"), f.logins);
+        report("message customer -> IPC event", f.latency);
+        println!(
+            "{:<34} {BURST} messages in {:.1} ms = {:.0} messages/s",
+            "burst customer -> IPC events",
+            f.burst.as_secs_f64() * 1000.0,
+            BURST as f64 / f.burst.as_secs_f64()
+        );
+    }
     Ok(())
 }
 
