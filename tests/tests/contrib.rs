@@ -55,7 +55,7 @@ fn the_demo_signs_in_to_the_simulator_and_customers_talk_without_their_text_in_t
     let mut demo = msnbnc_tests::Bouncer::start(&["demo"], &[("RUST_LOG", "debug")]);
     let soon = std::time::Duration::from_secs(30);
     demo.wait_for(
-        "msn: signed in as support@example.com (Example Shop Support) with MSNP12",
+        "msn: signed in as support@example.com (Example Shop Support) with MSNP18",
         soon,
     )
     .unwrap();
