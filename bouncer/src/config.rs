@@ -341,6 +341,12 @@ funday = "10:00-11:00"
             services.address_book,
             "https://127.0.0.1:8443/abservice/abservice.asmx"
         );
+        // The worker may reach them through its sandbox.
+        assert!(
+            c.worker.connect_ports.contains(&8443),
+            "{:?}",
+            c.worker.connect_ports
+        );
         let bad = with.replace("[msn]", "[msn]\nmachine_guid = \"not-a-guid\"");
         assert!(errors(&bad)[0].contains("msn.machine_guid: \"not-a-guid\" is not a GUID"));
         let plain = with.replace("https://127.0.0.1:8443\"", "http://127.0.0.1:8080\"");

@@ -178,6 +178,15 @@ pub(super) fn validate(w: RawWorker, msn: &super::MsnSettings, errors: &mut Erro
     read_paths.extend(msn.ca_file.clone());
     let mut connect_ports = w.connect_ports;
     connect_ports.extend(msn.servers.iter().map(|s| s.port));
+    // The web services of MSNP13+ are as much the server as its address.
+    if let Some(w) = &msn.web_services {
+        let urls = [&w.rst, &w.address_book, &w.sharing, &w.oim_read, &w.oim_store];
+        connect_ports.extend(
+            urls.iter()
+                .filter_map(|u| ipc::passport_url::Url::parse(u))
+                .map(|u| u.port),
+        );
+    }
     connect_ports.sort_unstable();
     connect_ports.dedup();
     WorkerSettings {
