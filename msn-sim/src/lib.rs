@@ -351,6 +351,22 @@ impl Simulator {
         guid
     }
 
+    /// That place asks every other place of the account to sign out
+    /// (`UBN … 4 goawyplzthxbye`, as a Messenger set so does).
+    pub fn another_place_asks_others_to_leave(&self, email: &str, guid: &str) {
+        let s = self.lock();
+        let ubn = wire::payload_line(&format!("UBN {email};{guid} 4"), b"goawyplzthxbye");
+        for (id, c) in &s.ns {
+            if c.dialect >= 16
+                && c.account
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(email))
+            {
+                s.send_ns(*id, ubn.clone());
+            }
+        }
+    }
+
     /// That place signs out again.
     pub fn another_place_signs_out(&self, email: &str, guid: &str) {
         let mut s = self.lock();

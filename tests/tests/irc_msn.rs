@@ -330,6 +330,14 @@ fn the_service_answers_and_changes_the_account() {
     alice.expect("unknown command \"frobnicate\"", SOON).unwrap();
     alice.send("PRIVMSG *msn :add");
     alice.expect("usage: add <address>", SOON).unwrap();
+    // MSNP12 keeps one place per account.
+    alice.send("PRIVMSG *msn :endpoints");
+    alice
+        .expect(
+            "NOTICE alice :MSNP12 allows one place per account: a login elsewhere signs msnbnc out",
+            SOON,
+        )
+        .unwrap();
 }
 
 #[test]

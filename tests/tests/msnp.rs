@@ -967,3 +967,25 @@ async fn offline_messages_waiting_at_sign_in_are_fetched_and_deleted_when_kept()
         assert!(e.is_ok(), "MSNP{dialect}: {e:?}");
     }
 }
+
+#[tokio::test]
+async fn more_offline_messages_than_the_mail_data_holds_are_listed_through_the_service() {
+    let sim = sim().await;
+    let bob = sim.customer(BOB);
+    for i in 0..30 {
+        bob.leave_offline_message(ACCOUNT, &format!("note {i}"));
+    }
+    // The mail data says `too-large`: GetMetadata lists them.
+    let mut w = online(&sim, 18).await;
+    let mut got = std::collections::BTreeSet::new();
+    while got.len() < 30 {
+        let e = w
+            .wait_event(SOON, |e| matches!(e, Event::OfflineMessage { .. }))
+            .await
+            .unwrap();
+        if let Event::OfflineMessage { text, .. } = e {
+            got.insert(text);
+        }
+    }
+    assert!(got.contains("note 0") && got.contains("note 29"));
+}

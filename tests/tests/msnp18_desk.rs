@@ -145,6 +145,14 @@ fn at_msnp18_another_place_stays_beside_msnbnc_and_its_words_show_in_the_convers
     std::thread::sleep(Duration::from_millis(500));
     alice.send("PRIVMSG *msn :history #bob 10");
     alice.expect("NOTICE alice :[", SOON).unwrap();
+    // Asked to leave by that place: msnbnc stays, and says so.
+    e.s.sim.another_place_asks_others_to_leave(ACCOUNT, &laptop);
+    alice
+        .expect(
+            "another place signed in to the account asked msnbnc to sign out",
+            SOON,
+        )
+        .unwrap();
     e.s.sim.another_place_signs_out(ACCOUNT, &laptop);
     alice
         .expect(

@@ -488,8 +488,9 @@ impl NsSession {
                     out.push(NsOutput::Event(Event::Roster { contacts, groups }));
                 }
             }
+            "UBN" => out.extend(frames::asked_to_leave(&frame, &self.config.account)),
             "SBS" | "NOT" | "GCF" | "IPG" | "BPR" | "LSG" | "LST" | "SYN" | "NFY" | "SDG" | "PUT" | "UBM"
-            | "FQY" | "UBN" => {}
+            | "FQY" => {}
             _ => tracing::debug!("ignored: {}", frame.line()),
         }
     }

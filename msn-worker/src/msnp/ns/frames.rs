@@ -1,7 +1,7 @@
 //! What single notification-server lines mean, as pure functions: the
 //! version the server chose and the `CVR` we answer with, how an `OUT`
 //! ends the session, an invitation (`RNG`), a maintenance warning, a
-//! server address.
+//! server address, another place asking us to leave (`UBN`).
 
 use std::time::Duration;
 
@@ -135,5 +135,27 @@ pub fn parse_addr(s: &str) -> Option<ServerAddr> {
     Some(ServerAddr {
         host: host.to_owned(),
         port,
+    })
+}
+
+/// `UBN <account>;{guid} 4|8 <len>` + `goawyplzthxbye` / `gtfo`: another
+/// place of the account (MSNP16+, set to sign other places out) asks us
+/// to leave. msnbnc stays — leaving would end the desk — and says so.
+pub fn asked_to_leave(frame: &Frame, account: &str) -> Option<NsOutput> {
+    let from = frame.arg(0)?;
+    let ours = from
+        .split(';')
+        .next()
+        .is_some_and(|a| a.eq_ignore_ascii_case(account));
+    let payload = String::from_utf8_lossy(frame.payload.as_deref().unwrap_or_default()).into_owned();
+    let leave = match frame.arg(1)? {
+        "4" => payload.starts_with("goawyplzthxbye"),
+        "8" => payload.starts_with("gtfo"),
+        _ => false,
+    };
+    (ours && leave).then(|| {
+        NsOutput::Event(Event::Notice(
+            "another place signed in to the account asked msnbnc to sign out (its Messenger signs other places out); msnbnc stays signed in — turn that option off there to stop these requests".into(),
+        ))
     })
 }
