@@ -525,7 +525,7 @@ fn formatting_actions_and_claims() {
     // MSN formats whole messages: the sender is told what bob sees.
     alice
         .expect(
-            "NOTICE alice :#bob: MSN formats a message as a whole, so bob@example.com sees all of it bold and coloured",
+            "NOTICE #bob :MSN formats a message as a whole, so bob@example.com sees all of it bold and coloured",
             SOON,
         )
         .unwrap();

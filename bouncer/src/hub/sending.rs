@@ -181,9 +181,9 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
     let msn = for_customer(text, &ctx.nick, &signature(hub, &ctx.nick));
     if msn.partial {
         let server = hub.server().to_owned();
+        // In the channel, where they typed — for them alone.
         let line = format!(
-            ":{server} NOTICE {} :{channel}: MSN formats a message as a whole, so {handle} sees all of it {} (formatting part of a line is not possible there)",
-            ctx.nick,
+            ":{server} NOTICE {channel} :MSN formats a message as a whole, so {handle} sees all of it {} (formatting part of a line is not possible there)",
             describe(&msn.format)
         );
         hub.send(ctx.id, line);
