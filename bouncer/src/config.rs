@@ -5,6 +5,7 @@
 
 mod account_section;
 mod desk_section;
+mod files_section;
 mod irc_section;
 mod log_section;
 mod metrics_section;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 
 pub use account_section::PasswordSource;
 pub use desk_section::DeskSettings;
+pub use files_section::FilesSettings;
 pub use irc_section::{parse_status, IrcSettings};
 pub use log_section::LogSettings;
 pub use metrics_section::MetricsSettings;
@@ -100,6 +102,8 @@ struct RawConfig {
     desk: desk_section::RawDesk,
     #[serde(default)]
     metrics: metrics_section::RawMetrics,
+    #[serde(default)]
+    files: files_section::RawFiles,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +119,7 @@ pub struct Config {
     pub log: LogSettings,
     pub desk: DeskSettings,
     pub metrics: MetricsSettings,
+    pub files: FilesSettings,
 }
 
 /// Position of a byte offset as "line L, column C" for syntax errors.
@@ -167,6 +172,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let log = log_section::validate(raw.log);
     let desk = desk_section::validate(raw.desk, &irc.time_zone, &mut errors);
     let metrics = metrics_section::validate(raw.metrics, &mut errors);
+    let files = files_section::validate(raw.files, &mut errors);
     match password {
         Some(password) if errors.list.is_empty() => Ok(Config {
             file: file.to_owned(),
@@ -179,6 +185,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             log,
             desk,
             metrics,
+            files,
         }),
         _ => Err(ConfigErrors(errors.list)),
     }
@@ -360,6 +367,27 @@ funday = "10:00-11:00"
         assert_ne!(a, msn_section::derived_machine_guid("other@example.com"));
         assert!(msn_section::valid_guid(&a), "{a}");
         assert_eq!(&a[15..16], "4", "{a}");
+    }
+
+    #[test]
+    fn the_files_section_names_its_listener_link_limit_and_lifetime() {
+        let off = parse(Path::new("x"), MINIMAL).unwrap();
+        assert_eq!((off.files.listen, off.files.max_bytes), (None, 20 * 1024 * 1024));
+        let on = MINIMAL.to_owned() + "\n[files]\nlisten = \"127.0.0.1:8088\"\nkeep_days = 7\n";
+        let c = parse(Path::new("x"), &on).unwrap();
+        assert_eq!(c.files.public_url, "http://127.0.0.1:8088");
+        assert_eq!(c.files.keep, std::time::Duration::from_secs(7 * 86_400));
+        let bad = MINIMAL.to_owned()
+            + "\n[files]\nlisten = \"nowhere\"\npublic_url = \"ftp://x\"\nmax_bytes = 0\nkeep_days = 0\n";
+        let e = errors(&bad).join("\n");
+        for key in [
+            "files.listen",
+            "files.public_url",
+            "files.max_bytes",
+            "files.keep_days",
+        ] {
+            assert!(e.contains(key), "{key} missing: {e}");
+        }
     }
 
     #[test]

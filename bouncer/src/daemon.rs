@@ -152,6 +152,9 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     if let Some(addr) = config.metrics.listen {
         crate::metrics::serve(addr, hub.metrics()).await?;
     }
+    if let Some(addr) = config.files.listen {
+        serve_files(addr, &config).await?;
+    }
     let shutdown = CancellationToken::new();
     let supervisor = Supervisor::new(config.clone(), updates_tx, control_rx, shutdown.clone());
     let mut inputs = Inputs {
@@ -391,4 +394,26 @@ fn log_event(event: &ipc::Event, log: LogSettings) {
         E::Delivery { command_id, outcome } => tracing::debug!(command_id, ?outcome, "msn: delivery"),
         other => tracing::debug!(conv = other.conversation(), "msn: {}", other.kind()),
     }
+}
+
+/// Serves the files customers sent, and removes them when their links
+/// expire (hourly).
+async fn serve_files(addr: std::net::SocketAddr, config: &Config) -> anyhow::Result<()> {
+    let dir = crate::config::FilesSettings::dir(&config.store.path);
+    let store = crate::files::FileStore::new(dir, config.files.max_bytes);
+    let keep = config.files.keep;
+    let downloads = crate::files::download::Downloads {
+        store: store.clone(),
+        keep,
+    };
+    crate::files::download::serve(addr, downloads).await?;
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            hourly.tick().await;
+            let store = store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.prune(keep)).await;
+        }
+    });
+    Ok(())
 }

@@ -13,6 +13,8 @@ pub mod config;
 pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod files;
+pub mod http_listener;
 pub mod hub;
 pub mod irc;
 pub mod malloc_tuning;

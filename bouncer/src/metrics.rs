@@ -162,32 +162,10 @@ fn answer(metrics: &Metrics, req: &Request<hyper::body::Incoming>) -> Response<F
 /// Binds `addr` (before READY: a taken port stops msnbnc) and serves
 /// `/metrics` from there on.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
-    tracing::info!("metrics listening on {}", listener.local_addr()?);
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("metrics: accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let metrics = Arc::clone(&metrics);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let response = answer(&metrics, &req);
-                    async move { Ok::<_, std::convert::Infallible>(response) }
-                });
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
-                // A scraper that stalls is dropped.
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await;
-            });
-        }
-    });
+    crate::http_listener::serve(addr, "metrics", move |req| {
+        let response = answer(&metrics, &req);
+        async move { response }
+    })
+    .await?;
     Ok(())
 }

@@ -62,6 +62,7 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         ),
         ("store.path", old.store.path != new.store.path),
         ("metrics.listen", old.metrics != new.metrics),
+        ("files", old.files != new.files),
     ];
     let now = [
         ("irc.tls_cert", o.tls_cert != n.tls_cert),

@@ -1,0 +1,88 @@
+//! Files kept for staff, served by msnbnc's download listener: a kept
+//! file comes back byte-identical with the type its bytes say; unknown
+//! and malformed links are 404.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use msnbnc::files::FileStore;
+use msnbnc_tests::msn_env::{config, sim};
+use msnbnc_tests::worker::PASSWORD;
+use msnbnc_tests::{Bouncer, TestDir};
+
+const SOON: Duration = Duration::from_secs(15);
+
+/// `GET path`: the head's lines and the body's bytes.
+fn get(port: u16, path: &str) -> (Vec<String>, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    let end = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(reply.len());
+    let head = String::from_utf8_lossy(&reply[..end])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (head, reply.get(end + 4..).unwrap_or_default().to_vec())
+}
+
+#[test]
+fn a_kept_file_downloads_byte_identical_with_its_true_type_and_bad_links_do_not() {
+    let s = sim();
+    let dir = TestDir::new();
+    let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("{text}\n[files]\nlisten = \"127.0.0.1:0\"\nmax_bytes = 1048576\n"),
+    )
+    .unwrap();
+    let bouncer = Bouncer::run(&cfg);
+    let (_, line) = bouncer
+        .wait_for("file downloads listening on 127.0.0.1:", SOON)
+        .unwrap();
+    let port: u16 = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap();
+
+    // The files directory next to the database, as msnbnc keeps it.
+    let store_path = text
+        .lines()
+        .find_map(|l| l.strip_prefix("path = \""))
+        .and_then(|p| p.strip_suffix('"'))
+        .map(std::path::PathBuf::from)
+        .unwrap();
+    let files = FileStore::new(msnbnc::config::FilesSettings::dir(&store_path), 1 << 20);
+    let mut picture = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    picture.extend((0..=255u8).cycle().take(5000));
+    let mut upload = files.begin("error screen.png", picture.len() as u64).unwrap();
+    upload.write(0, &picture).unwrap();
+    let kept = upload.finish().unwrap();
+    assert_eq!(kept.name, "error_screen.png");
+
+    let (head, body) = get(port, &format!("/f/{}/{}", kept.token, kept.name));
+    assert_eq!(head[0], "HTTP/1.1 200 OK", "{head:?}");
+    assert!(
+        head.iter()
+            .any(|h| h.eq_ignore_ascii_case("content-type: image/png")),
+        "{head:?}"
+    );
+    assert_eq!(body, picture, "byte-identical");
+    for bad in [
+        format!("/f/{}/other.png", kept.token),
+        "/f/00000000000000000000000000000000/error_screen.png".to_owned(),
+        "/f/../../etc/passwd".to_owned(),
+    ] {
+        let (head, _) = get(port, &bad);
+        assert_eq!(head[0], "HTTP/1.1 404 Not Found", "{bad}: {head:?}");
+    }
+}
