@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use msn_worker::msnp::sb::transfers::{Action, Transfers};
 use msn_worker::msnp::{p2p, slp};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,5 +17,28 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = slp::parse(data) {
         let _ = m.address("From");
         let _ = m.field("Context");
+    }
+    // The bytes as a stream of packets to a receiving switchboard, every
+    // offer accepted: nothing panics, no data is reported past its size.
+    let mut t = Transfers::new("relay@example.com");
+    let mut sizes = std::collections::HashMap::new();
+    for piece in data.split(|b| *b == 0xff).take(64) {
+        for a in t.packet("bob@example.com", piece) {
+            match a {
+                Action::Offered { session, size, .. } => {
+                    sizes.insert(session, size);
+                    let _ = t.answer(session, true);
+                }
+                Action::Data {
+                    session,
+                    offset,
+                    data,
+                } => {
+                    let size = sizes.get(&session).copied().unwrap_or(0);
+                    assert!(offset + data.len() as u64 <= size, "past the size");
+                }
+                _ => {}
+            }
+        }
     }
 });

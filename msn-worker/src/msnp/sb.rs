@@ -14,6 +14,8 @@ use super::{errors, escape, handles, roster};
 
 #[path = "sb/incoming.rs"]
 mod incoming;
+#[path = "sb/transfers.rs"]
+pub mod transfers;
 
 /// How long an invited contact has to join before queued messages fail.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
