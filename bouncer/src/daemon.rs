@@ -134,7 +134,7 @@ fn index_the_rest(store: &mut Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
+pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()> {
     let preload = open_store(&config)?;
     let auth = Auth::start(config.store.path.clone());
     let (irc_tx, clients) = mpsc::channel(1024);
@@ -142,18 +142,23 @@ pub async fn run(config_path: PathBuf, config: Config) -> anyhow::Result<()> {
     let (updates_tx, updates) = mpsc::channel(256);
     let (control_tx, control_rx) = mpsc::channel(1024);
     let (threads, stored) = StoreThreads::start(&config.store.path)?;
+    if let Some(addr) = config.files.listen {
+        let bound = serve_files(addr, &config).await?;
+        // Links name the port really bound unless a public URL is set.
+        if config.files.public_url == format!("http://{addr}") {
+            config.files.public_url = format!("http://{bound}");
+        }
+    }
     let settings = Settings {
         irc: config.irc.clone(),
         store: config.store.clone(),
         desk: config.desk.clone(),
+        files: config.files.clone(),
     };
     let mut hub = Hub::new(settings, preload, threads, control_tx.clone(), irc_tx.clone());
     desk_clock(&mut hub)?;
     if let Some(addr) = config.metrics.listen {
         crate::metrics::serve(addr, hub.metrics()).await?;
-    }
-    if let Some(addr) = config.files.listen {
-        serve_files(addr, &config).await?;
     }
     let shutdown = CancellationToken::new();
     let supervisor = Supervisor::new(config.clone(), updates_tx, control_rx, shutdown.clone());
@@ -331,6 +336,7 @@ impl Daemon {
         now.irc.server_name.clone_from(&old.irc.server_name);
         now.irc.network.clone_from(&old.irc.network);
         now.store.path.clone_from(&old.store.path);
+        now.files.clone_from(&old.files);
         // A renewed certificate applies to new connections at once.
         if let (Some(tx), Some(cert), Some(key)) = (&self.tls, &new.irc.tls_cert, &new.irc.tls_key) {
             match tls::acceptor(cert, key) {
@@ -345,6 +351,7 @@ impl Daemon {
             irc: new.irc.clone(),
             store: new.store.clone(),
             desk: new.desk.clone(),
+            files: new.files.clone(),
         });
         // Never block on the supervisor.
         if self
@@ -398,7 +405,7 @@ fn log_event(event: &ipc::Event, log: LogSettings) {
 
 /// Serves the files customers sent, and removes them when their links
 /// expire (hourly).
-async fn serve_files(addr: std::net::SocketAddr, config: &Config) -> anyhow::Result<()> {
+async fn serve_files(addr: std::net::SocketAddr, config: &Config) -> anyhow::Result<std::net::SocketAddr> {
     let dir = crate::config::FilesSettings::dir(&config.store.path);
     let store = crate::files::FileStore::new(dir, config.files.max_bytes);
     let keep = config.files.keep;
@@ -406,7 +413,7 @@ async fn serve_files(addr: std::net::SocketAddr, config: &Config) -> anyhow::Res
         store: store.clone(),
         keep,
     };
-    crate::files::download::serve(addr, downloads).await?;
+    let bound = crate::files::download::serve(addr, downloads).await?;
     tokio::spawn(async move {
         let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
@@ -415,5 +422,5 @@ async fn serve_files(addr: std::net::SocketAddr, config: &Config) -> anyhow::Res
             let _ = tokio::task::spawn_blocking(move || store.prune(keep)).await;
         }
     });
-    Ok(())
+    Ok(bound)
 }

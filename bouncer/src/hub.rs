@@ -14,6 +14,7 @@ mod conversations;
 mod customer_cards;
 mod desk_figures;
 mod desk_state;
+mod file_transfers;
 mod history;
 pub mod irc_commands;
 mod msn_events;
@@ -77,6 +78,7 @@ pub struct Settings {
     pub irc: IrcSettings,
     pub store: StoreSettings,
     pub desk: crate::config::DeskSettings,
+    pub files: crate::config::FilesSettings,
 }
 
 /// What staff are told while history is not being recorded.
@@ -100,6 +102,7 @@ pub struct Hub {
     staff_channels: StaffChannels,
     outbox: Outbox,
     worker: WorkerLink,
+    files: file_transfers::FileTransfers,
     history: History,
     store: StoreThreads<Continuation>,
     /// The hub's own client-event queue, for work it starts beside itself
@@ -139,6 +142,7 @@ impl Hub {
             out: Output::default(),
             staff_channels: StaffChannels::default(),
             worker: WorkerLink::new(worker),
+            files: file_transfers::FileTransfers::default(),
             store,
             events,
             clock_offset_ms: 0,

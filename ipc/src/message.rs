@@ -353,6 +353,11 @@ pub enum Command {
     AcceptAddRequest(String),
     /// Offline messages the bouncer has kept: the server may forget them.
     DeleteOfflineMessages(Vec<String>),
+    /// Take (or decline) a file a contact offered.
+    AnswerFile {
+        transfer: u64,
+        accept: bool,
+    },
     SignOut,
 }
 
@@ -524,6 +529,26 @@ pub enum Event {
     },
     /// The places signed in to the account (MSNP16+), ours among them.
     Places(Vec<Place>),
+    /// A contact offers a file in a conversation; answer with
+    /// [`Command::AnswerFile`].
+    FileOffered {
+        conversation: ConversationId,
+        transfer: u64,
+        from: String,
+        name: String,
+        size: u64,
+    },
+    /// The next piece of an accepted file (at most a few KiB, in order).
+    FileData {
+        transfer: u64,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// A transfer is over: all of it came (`Ok`), or why not.
+    FileEnded {
+        transfer: u64,
+        outcome: Result<(), String>,
+    },
     /// A message left while the account was offline (MSNP13+), fetched
     /// from the server; it stays there until [`Command::DeleteOfflineMessages`].
     OfflineMessage {
@@ -573,6 +598,9 @@ impl Event {
             Event::SentElsewhere { .. } => "sent elsewhere",
             Event::AddRequest { .. } => "add request",
             Event::Places(_) => "places",
+            Event::FileOffered { .. } => "file offered",
+            Event::FileData { .. } => "file data",
+            Event::FileEnded { .. } => "file ended",
             Event::OfflineMessage { .. } => "offline message",
             Event::Delivery { .. } => "delivery",
             Event::Notice(_) => "notice",
@@ -590,7 +618,8 @@ impl Event {
             | Event::Message { conversation, .. }
             | Event::Typing { conversation, .. }
             | Event::Nudge { conversation, .. }
-            | Event::SentElsewhere { conversation, .. } => Some(*conversation),
+            | Event::SentElsewhere { conversation, .. }
+            | Event::FileOffered { conversation, .. } => Some(*conversation),
             _ => None,
         }
     }

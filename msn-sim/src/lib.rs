@@ -15,6 +15,7 @@
 //! read what they received.
 #![forbid(unsafe_code)]
 
+mod files;
 mod ns;
 mod ns_modern;
 mod oim;
@@ -33,6 +34,7 @@ use anyhow::{anyhow, bail};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use files::{Data as FileData, Sent as FileSent};
 use state::{Account, State};
 pub use state::{Received, RoomId, AL, BL, FL, PL, RL};
 

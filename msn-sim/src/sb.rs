@@ -253,6 +253,9 @@ fn received(from: &str, room: RoomId, payload: &[u8]) -> Option<Received> {
         .to_ascii_lowercase();
     let from = from.to_owned();
     let body_text = String::from_utf8_lossy(&body).into_owned();
+    if kind == "application/x-msnmsgrp2p" {
+        return Some(Received::P2p { from, room, body });
+    }
     Some(match kind.as_str() {
         "text/plain" => Received::Text {
             from,

@@ -52,6 +52,12 @@ pub enum Received {
     AddedBy {
         who: String,
     },
+    /// A P2P packet (file transfer), its binary body whole.
+    P2p {
+        from: String,
+        room: RoomId,
+        body: Vec<u8>,
+    },
 }
 
 #[derive(Debug)]

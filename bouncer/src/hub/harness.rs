@@ -60,6 +60,7 @@ impl Harness {
             irc: config.irc,
             store: config.store,
             desk: config.desk,
+            files: config.files,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

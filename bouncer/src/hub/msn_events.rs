@@ -107,7 +107,11 @@ fn well_formed(event: &Event) -> bool {
         | Event::ConversationJoined { handle, .. }
         | Event::ConversationLeft { handle, .. }
         | Event::AddRequest { handle, .. } => Some(handle),
-        Event::Message { from, .. } | Event::Typing { from, .. } | Event::Nudge { from, .. } => Some(from),
+        Event::Message { from, .. }
+        | Event::Typing { from, .. }
+        | Event::Nudge { from, .. }
+        | Event::OfflineMessage { from, .. }
+        | Event::FileOffered { from, .. } => Some(from),
         Event::Roster { contacts, .. } => return contacts.iter().all(|c| valid_handle(&c.handle)),
         _ => None,
     };
@@ -172,6 +176,9 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
         Event::Notice(text) => hub.roster_notice(text),
         Event::SignedOut { reason, .. } => hub.roster_notice(&format!("signed out: {reason}")),
         Event::Places(places) => places_changed(hub, places),
+        Event::FileOffered { .. } | Event::FileData { .. } | Event::FileEnded { .. } => {
+            super::file_transfers::event(hub, event);
+        }
         Event::OfflineMessage {
             id,
             from,

@@ -58,6 +58,22 @@ pub enum SbEvent {
         text: String,
         format: TextFormat,
     },
+    /// A contact offers a file (P2P session `session` of this switchboard).
+    FileOffered {
+        session: u32,
+        from: String,
+        name: String,
+        size: u64,
+    },
+    FileData {
+        session: u32,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    FileEnded {
+        session: u32,
+        outcome: Result<(), String>,
+    },
     Notice(String),
 }
 
@@ -129,6 +145,8 @@ pub struct SbSession {
     queue: VecDeque<Outgoing>,
     deliveries: Deliveries,
     reassembler: Reassembler,
+    /// Files contacts send (MSNP2P through this switchboard).
+    transfers: transfers::Transfers,
     started: Instant,
     ever_joined: bool,
 }
@@ -155,6 +173,7 @@ impl SbSession {
             queue: VecDeque::new(),
             deliveries: Deliveries::default(),
             reassembler: Reassembler::default(),
+            transfers: transfers::Transfers::new(&handles::email(login)),
             started: now,
             ever_joined: false,
         }

@@ -41,6 +41,13 @@ impl Session<'_> {
             Command::SendNudge { to } => self.send_signal(to, true).await?,
             Command::OpenConversation { contacts } => self.open_conversation(contacts).await?,
             Command::CloseConversation(conversation) => self.close_conversation(conversation).await?,
+            Command::AnswerFile { transfer, accept } => match self.routing.transfer(transfer) {
+                Some((sb, session)) => {
+                    self.on_sb(sb, |s, _| s.answer_file(session, accept)).await?;
+                    CommandResult::Ok
+                }
+                None => CommandResult::Failed(failure(FailureKind::InvalidArgument, "no such file transfer")),
+            },
             account => {
                 let out = match &mut self.ns.session {
                     Some(ns) => ns.command(id, account),

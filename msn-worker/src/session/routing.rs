@@ -58,6 +58,8 @@ pub struct Routing {
     requests: HashMap<u64, Request>,
     /// Switchboard ids and request tokens come from one counter.
     next_id: u64,
+    /// Files being offered or received: their switchboard and P2P session.
+    transfers: HashMap<u64, (SbId, u32)>,
 }
 
 fn failure(kind: FailureKind, detail: String) -> Failure {
@@ -73,7 +75,20 @@ impl Routing {
             carries: HashMap::new(),
             requests: HashMap::new(),
             next_id: 1,
+            transfers: HashMap::new(),
         }
+    }
+
+    /// Where transfer `id` is: its switchboard and P2P session.
+    pub fn transfer(&self, id: u64) -> Option<(SbId, u32)> {
+        self.transfers.get(&id).copied()
+    }
+
+    fn transfer_of(&self, sb: SbId, session: u32) -> Option<u64> {
+        self.transfers
+            .iter()
+            .find(|(_, place)| **place == (sb, session))
+            .map(|(id, _)| *id)
     }
 
     fn fresh_id(&mut self) -> u64 {
@@ -265,9 +280,53 @@ impl Routing {
                 text,
                 format,
             },
+            file @ (SbEvent::FileOffered { .. } | SbEvent::FileData { .. } | SbEvent::FileEnded { .. }) => {
+                return self.file_event(sb, conversation, file).into_iter().collect();
+            }
             SbEvent::Notice(text) => Event::Notice(text),
         };
         vec![event]
+    }
+
+    /// A file transfer's event on switchboard `sb`, named by a transfer
+    /// id unique in this worker.
+    fn file_event(&mut self, sb: SbId, conversation: ConversationId, event: SbEvent) -> Option<Event> {
+        match event {
+            SbEvent::FileOffered {
+                session,
+                from,
+                name,
+                size,
+            } => {
+                let transfer = self.fresh_id();
+                self.transfers.insert(transfer, (sb, session));
+                Some(Event::FileOffered {
+                    conversation,
+                    transfer,
+                    from,
+                    name,
+                    size,
+                })
+            }
+            SbEvent::FileData {
+                session,
+                offset,
+                data,
+            } => {
+                let transfer = self.transfer_of(sb, session)?;
+                Some(Event::FileData {
+                    transfer,
+                    offset,
+                    data,
+                })
+            }
+            SbEvent::FileEnded { session, outcome } => {
+                let transfer = self.transfer_of(sb, session)?;
+                self.transfers.remove(&transfer);
+                Some(Event::FileEnded { transfer, outcome })
+            }
+            _ => None,
+        }
     }
 
     /// An event on a switchboard whose conversation was closed: a message

@@ -215,6 +215,7 @@ impl NsSession {
             | Command::SendTyping { .. }
             | Command::SendNudge { .. }
             | Command::OpenConversation { .. }
+            | Command::AnswerFile { .. }
             | Command::CloseConversation(_) => {
                 return fail(
                     FailureKind::InvalidArgument,

@@ -1,0 +1,159 @@
+//! A scripted customer sending a file through the switchboard
+//! (docs/msnp2p.md), written from the reference on its own: the MSNSLP
+//! `INVITE` with the file's context, the receiver's `200 OK` or `603`,
+//! the data in 1202-byte P2P packets, the `BYE`. Tests can also send
+//! data that lies (wrong offsets, sizes).
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
+use crate::state::Received;
+use crate::Customer;
+
+/// How a transfer went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// Accepted, and every byte sent.
+    Delivered,
+    /// Declined (`603`).
+    Declined,
+    /// No answer within the time.
+    NoAnswer,
+}
+
+/// How the data is sent (tests of a receiver's bounds lie here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Data {
+    /// As it should be.
+    Honest,
+    /// Skips ahead after the first packet.
+    SkipAhead,
+    /// Says the whole is larger than the file announced.
+    WrongTotal,
+}
+
+const CHUNK: usize = 1202;
+
+fn packet(session: u32, id: u32, offset: u64, total: u64, flags: u32, data: &[u8], footer: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + data.len() + 4);
+    out.extend_from_slice(&session.to_le_bytes());
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&offset.to_le_bytes());
+    out.extend_from_slice(&total.to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&flags.to_le_bytes());
+    out.extend_from_slice(&id.wrapping_mul(7).to_le_bytes());
+    out.extend_from_slice(&[0; 12]);
+    out.extend_from_slice(data);
+    out.extend_from_slice(&footer.to_be_bytes());
+    out
+}
+
+fn context(name: &str, size: u64) -> String {
+    let mut raw = Vec::with_capacity(574);
+    raw.extend_from_slice(&574u32.to_le_bytes());
+    raw.extend_from_slice(&2u32.to_le_bytes());
+    raw.extend_from_slice(&size.to_le_bytes());
+    raw.extend_from_slice(&1u32.to_le_bytes());
+    for unit in name.encode_utf16().take(259) {
+        raw.extend_from_slice(&unit.to_le_bytes());
+    }
+    raw.resize(574, 0);
+    B64.encode(raw)
+}
+
+fn slp(first: &str, from: &str, to: &str, call: &str, content: &str, body: &str) -> Vec<u8> {
+    let body = format!("{body}\r\n");
+    let text = format!(
+        "{first}\r\nTo: <msnmsgr:{to}>\r\nFrom: <msnmsgr:{from}>\r\nVia: MSNSLP/1.0/TLP ;branch={{3C0FE5A1-0000-4000-8000-00000000B00B}}\r\nCSeq: 0 \r\nCall-ID: {call}\r\nMax-Forwards: 0\r\nContent-Type: {content}\r\nContent-Length: {}\r\n\r\n{body}\0",
+        body.len() + 1
+    );
+    text.into_bytes()
+}
+
+impl Customer {
+    async fn p2p(&self, to: &str, packet: Vec<u8>) -> anyhow::Result<()> {
+        let mut payload =
+            format!("MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\nP2P-Dest: {to}\r\n\r\n")
+                .into_bytes();
+        payload.extend_from_slice(&packet);
+        self.send_payload(to, &payload).await.map(|_| ())
+    }
+
+    /// Sends an MSNSLP message as P2P session 0, in packets.
+    async fn slp_to(&self, to: &str, id: u32, message: &[u8]) -> anyhow::Result<()> {
+        let total = message.len() as u64;
+        for (i, piece) in message.chunks(CHUNK).enumerate() {
+            let offset = (i * CHUNK) as u64;
+            self.p2p(to, packet(0, id, offset, total, 0, piece, 0)).await?;
+        }
+        Ok(())
+    }
+
+    /// The MSNSLP answer `to` gave to call `call`, if any came in time.
+    async fn slp_answer(&self, to: &str, call: &str, timeout: Duration) -> Option<String> {
+        let found = self
+            .wait_for(timeout, |r| match r {
+                Received::P2p { from, body, .. } if from.eq_ignore_ascii_case(to) => {
+                    let text = String::from_utf8_lossy(body.get(48..).unwrap_or_default());
+                    text.starts_with("MSNSLP/1.0 ") && text.contains(call)
+                }
+                _ => false,
+            })
+            .await?;
+        let Received::P2p { body, .. } = found else {
+            return None;
+        };
+        Some(String::from_utf8_lossy(&body[48..]).into_owned())
+    }
+
+    /// Offers `bytes` as file `name` to `to` and, if taken, sends it.
+    pub async fn send_file(&self, to: &str, name: &str, bytes: &[u8], data: Data) -> anyhow::Result<Sent> {
+        // Each transfer its own session and call.
+        let session = 700_000 + (self.lock().id() % 100_000) as u32;
+        let call = format!("{{F11E0000-0000-4000-8000-{:012X}}}", session);
+        let body = format!(
+            "EUF-GUID: {{5D3E02AB-6190-11D3-BBBB-00C04F795683}}\r\nSessionID: {session}\r\nAppID: 2\r\nContext: {}\r\n",
+            context(name, bytes.len() as u64)
+        );
+        let invite = slp(
+            &format!("INVITE MSNMSGR:{to} MSNSLP/1.0"),
+            self.email(),
+            to,
+            &call,
+            "application/x-msnmsgr-sessionreqbody",
+            &body,
+        );
+        self.slp_to(to, 1000, &invite).await?;
+        let Some(answer) = self.slp_answer(to, &call, Duration::from_secs(10)).await else {
+            return Ok(Sent::NoAnswer);
+        };
+        if !answer.starts_with("MSNSLP/1.0 200") {
+            return Ok(Sent::Declined);
+        }
+        let total = match data {
+            Data::WrongTotal => bytes.len() as u64 * 2,
+            _ => bytes.len() as u64,
+        };
+        for (i, piece) in bytes.chunks(CHUNK).enumerate() {
+            let mut offset = (i * CHUNK) as u64;
+            if data == Data::SkipAhead && i > 0 {
+                offset += 100;
+            }
+            self.p2p(to, packet(session, 2000, offset, total, 0x0100_0030, piece, 2))
+                .await?;
+        }
+        let bye = slp(
+            &format!("BYE MSNMSGR:{to} MSNSLP/1.0"),
+            self.email(),
+            to,
+            &call,
+            "application/x-msnmsgr-sessionclosebody",
+            &format!("SessionID: {session}\r\n"),
+        );
+        self.slp_to(to, 3000, &bye).await?;
+        Ok(Sent::Delivered)
+    }
+}
