@@ -170,7 +170,7 @@ fn msnp12_login_auto_accepts_pending_contacts() {
             "ADC 6 AL N=carol@example.com\r\n",
             "ADC 7 FL N=carol@example.com F=carol%40example.com\r\n",
             "REM 8 PL carol@example.com\r\n",
-            "CHG 9 NLN 0\r\n",
+            "CHG 9 NLN 2147483648\r\n",
         ]
     );
 }

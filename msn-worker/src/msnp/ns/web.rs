@@ -82,12 +82,17 @@ fn harmless(fault: &str) -> bool {
 }
 
 impl NsSession {
-    /// `CHG` arguments for `code` in this dialect: no capabilities (we
-    /// implement no P2P), no display picture.
+    /// `CHG` arguments for `code` in this dialect: from MSNP9 the MSNC8
+    /// client version (0x80 in the top byte) and no other capability, so
+    /// that contacts' clients offer us files over P2P version 1 (never
+    /// P2Pv2: no `capsex` bits); no display picture (`docs/msnp2p.md`
+    /// §7.3). MSNP8 knows no P2P.
     pub(super) fn chg_args(&self, code: &'static str) -> Vec<&'static str> {
+        const MSNC8: &str = "2147483648";
         match self.dialect {
-            16.. => vec![code, "0:0", "0"],
-            13.. => vec![code, "0", "0"],
+            16.. => vec![code, "2147483648:0", "0"],
+            13.. => vec![code, MSNC8, "0"],
+            9.. => vec![code, MSNC8],
             _ => vec![code, super::CLIENT_ID],
         }
     }

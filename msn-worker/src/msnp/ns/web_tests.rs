@@ -147,7 +147,7 @@ fn msnp18_signs_in_with_single_sign_on_and_reads_the_lists_from_the_web_services
     // bob: FL|AL (RL is never sent); carol is only pending: not in it.
     let adl = "<ml l=\"1\"><d n=\"example.com\"><c n=\"bob\" l=\"3\" t=\"1\"/></d></ml>";
     assert_eq!(lines[1], format!("ADL 6 {}\r\n{adl}", adl.len()));
-    assert_eq!(lines.last().unwrap(), "CHG 7 NLN 0:0 0\r\n");
+    assert_eq!(lines.last().unwrap(), "CHG 7 NLN 2147483648:0 0\r\n");
     let events: Vec<&Event> = out
         .iter()
         .filter_map(|o| match o {
@@ -186,7 +186,7 @@ fn msnp18_signs_in_with_single_sign_on_and_reads_the_lists_from_the_web_services
 #[test]
 fn msnp15_proves_without_a_machine_guid_and_msnp13_uses_the_rst_ticket_with_twn() {
     let out = sign_in(&mut session(15, false), 15);
-    assert_eq!(sent(&out).last().unwrap(), "CHG 7 NLN 0 0\r\n");
+    assert_eq!(sent(&out).last().unwrap(), "CHG 7 NLN 2147483648 0\r\n");
     let out = sign_in(&mut session(13, false), 13);
     assert!(sent(&out).iter().any(|l| l.starts_with("ADL 6 ")));
 }
