@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use msn_sim::{Customer, SimConfig, Simulator};
+use msn_sim::{Customer, FileData, SimConfig, Simulator};
 
 use crate::{config, daemon, supervisor};
 
@@ -47,6 +47,10 @@ user = "nobody"
 connect_ports = [{ports}]
 # The worker logs as the bouncer does (RUST_LOG, else info).
 log_filter = {log_filter:?}
+
+[files]
+# Files customers send, as links (bob sends a picture).
+listen = "127.0.0.1:0"
 "#,
         server = sim.server_addr(),
         nexus = sim.nexus_url(),
@@ -75,6 +79,15 @@ fn demo_listen() -> String {
         Err(_) => "127.0.0.1:0".into(),
     }
 }
+
+/// A 1×1 PNG, as bob's "screenshot".
+const PICTURE: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00,
+    0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05,
+    0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
+    0x60, 0x82,
+];
 
 /// Customers who come and go and ask things.
 async fn chatter(sim: &Simulator, bob: Customer, carol: Customer) {
@@ -107,6 +120,13 @@ async fn chatter(sim: &Simulator, bob: Customer, carol: Customer) {
             tokio::time::sleep(Duration::from_secs(2)).await;
             if let Err(e) = customer.say(ACCOUNT, &format!("{line} ({round})")).await {
                 tracing::info!("demo: {} could not reach support: {e}", customer.email());
+            }
+            // After his first question, bob shows what he means.
+            if round == 0 && customer.email() == bob.email() && line.contains("lamp") {
+                let sent = customer
+                    .send_file(ACCOUNT, "lamp-order.png", PICTURE, FileData::Honest)
+                    .await;
+                tracing::info!("demo: bob's picture: {sent:?}");
             }
         }
     }

@@ -60,6 +60,9 @@ fn the_demo_signs_in_to_the_simulator_and_customers_talk_without_their_text_in_t
     )
     .unwrap();
     demo.wait_for("conv=1 bytes=", soon).unwrap();
+    // bob's picture reaches the desk as a file.
+    demo.wait_for("demo: bob's picture: Ok(Delivered)", soon).unwrap();
+    demo.wait_for("receiving a file", soon).unwrap();
     // Even at DEBUG, in both processes: sizes and ids, never the text.
     let leaked: Vec<String> = demo
         .lines()
