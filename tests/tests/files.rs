@@ -35,24 +35,8 @@ fn get(port: u16, path: &str) -> (Vec<String>, Vec<u8>) {
 
 #[test]
 fn a_kept_file_downloads_byte_identical_with_its_true_type_and_bad_links_do_not() {
-    let s = sim();
-    let dir = TestDir::new();
-    let cfg = config(&dir, &s.sim, PASSWORD, true);
-    let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(
-        &cfg,
-        format!("{text}\n[files]\nlisten = \"127.0.0.1:0\"\nmax_bytes = 1048576\n"),
-    )
-    .unwrap();
-    let bouncer = Bouncer::run(&cfg);
-    let (_, line) = bouncer
-        .wait_for("file downloads listening on 127.0.0.1:", SOON)
-        .unwrap();
-    let port: u16 = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap();
+    let e = with_files(1 << 20);
+    let (port, text) = (e.files, std::fs::read_to_string(&e.cfg).unwrap());
 
     // The files directory next to the database, as msnbnc keeps it.
     let store_path = text
@@ -87,8 +71,17 @@ fn a_kept_file_downloads_byte_identical_with_its_true_type_and_bad_links_do_not(
     }
 }
 
-/// msnbnc with downloads on, files of at most `max` bytes.
-fn with_files(max: u64) -> (msnbnc_tests::msn_env::Sim, TestDir, Bouncer, u16, u16) {
+/// msnbnc with downloads on (files of at most `max` bytes), and alice.
+struct Env {
+    s: msnbnc_tests::msn_env::Sim,
+    dir: TestDir,
+    cfg: std::path::PathBuf,
+    _bouncer: Bouncer,
+    irc: u16,
+    files: u16,
+}
+
+fn with_files(max: u64) -> Env {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
@@ -109,12 +102,20 @@ fn with_files(max: u64) -> (msnbnc_tests::msn_env::Sim, TestDir, Bouncer, u16, u
         .and_then(|p| p.trim().parse().ok())
         .unwrap();
     let irc = msnbnc_tests::msn_env::signed_in_port(&bouncer, &s);
-    (s, dir, bouncer, irc, files)
+    Env {
+        s,
+        dir,
+        cfg,
+        _bouncer: bouncer,
+        irc,
+        files,
+    }
 }
 
 #[test]
 fn a_customer_s_picture_becomes_a_link_every_staff_member_can_open() {
-    let (s, _dir, _bouncer, irc, files) = with_files(1 << 20);
+    let e = with_files(1 << 20);
+    let (s, irc, files) = (&e.s, e.irc, e.files);
     let mut alice = msnbnc_tests::irc::IrcClient::log_in(irc, "alice:pw", "").unwrap();
     alice.expect(" JOIN &msn", SOON).unwrap();
     let bob = s.sim.customer("bob@example.com");
@@ -153,7 +154,8 @@ fn a_customer_s_picture_becomes_a_link_every_staff_member_can_open() {
 
 #[test]
 fn oversize_and_lying_files_are_refused_with_nothing_left_behind() {
-    let (s, dir, _bouncer, irc, _files) = with_files(4096);
+    let e = with_files(4096);
+    let (s, dir, irc) = (&e.s, &e.dir, e.irc);
     let mut alice = msnbnc_tests::irc::IrcClient::log_in(irc, "alice:pw", "").unwrap();
     alice.expect(" JOIN &msn", SOON).unwrap();
     let bob = s.sim.customer("bob@example.com");
