@@ -69,6 +69,12 @@ async fn running(
     let Credentials { password } = credentials;
     match Session::new(channel, config, password).run().await? {
         Outcome::Stopped => Ok(Exit::Stopped),
-        Outcome::SignedOut { class, .. } => Ok(Exit::SignedOut(class)),
+        Outcome::SignedOut { class, .. } => {
+            // Read what the bouncer sent meanwhile (heartbeats), so that
+            // leaving does not reset the socket under its reader.
+            let quiet = std::time::Duration::from_millis(100);
+            while let Ok(Ok(Some(_))) = tokio::time::timeout(quiet, channel.recv()).await {}
+            Ok(Exit::SignedOut(class))
+        }
     }
 }

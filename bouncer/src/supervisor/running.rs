@@ -63,6 +63,9 @@ impl<'l, 'a> Running<'l, 'a> {
                 msg = channel.recv() => match msg {
                     Ok(Some(msg)) => self.on_frame(msg, &mut exit_deadline).await,
                     Ok(None) => Some(self.closed()),
+                    // A worker that signed out and went while a heartbeat
+                    // was on its way resets the socket: still its exit.
+                    Err(_) if self.signed_out.is_some() => Some(self.closed()),
                     Err(e) => Some(e.into()),
                 },
                 _ = heartbeat.tick() => self.heartbeat(channel, heartbeat_timeout).await,
