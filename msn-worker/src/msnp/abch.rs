@@ -15,10 +15,6 @@ pub fn soap_action(action: &str) -> String {
     format!("{AB_NS}/{action}")
 }
 
-fn escape(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
-}
-
 /// A request to the address-book or sharing service, with the contacts
 /// ticket and the partner scenario.
 fn envelope(ticket: &str, scenario: &str, body: &str) -> String {
@@ -33,7 +29,7 @@ fn envelope(ticket: &str, scenario: &str, body: &str) -> String {
         ),
         ns = AB_NS,
         scenario = scenario,
-        ticket = escape(ticket),
+        ticket = xml::escape(ticket),
         body = body
     )
 }
@@ -66,7 +62,7 @@ pub fn member(ticket: &str, action: &str, role: &str, handle: &str, scenario: &s
         action = action,
         ns = AB_NS,
         role = role,
-        handle = escape(handle)
+        handle = xml::escape(handle)
     );
     envelope(ticket, scenario, &body)
 }
@@ -81,7 +77,7 @@ pub fn contact_add(ticket: &str, handle: &str) -> String {
             "<options><EnableAllowListManagement>true</EnableAllowListManagement></options></ABContactAdd>"
         ),
         ns = AB_NS,
-        handle = escape(handle)
+        handle = xml::escape(handle)
     );
     envelope(ticket, "ContactSave", &body)
 }
@@ -224,10 +220,10 @@ pub fn ml_documents(contacts: &[(String, u8)], initial: bool, per_document: usiz
                 if current.is_some() {
                     doc.push_str("</d>");
                 }
-                doc.push_str(&format!("<d n=\"{}\">", escape(domain)));
+                doc.push_str(&format!("<d n=\"{}\">", xml::escape(domain)));
                 current = Some(domain);
             }
-            doc.push_str(&format!("<c n=\"{}\" l=\"{bits}\" t=\"1\"/>", escape(user)));
+            doc.push_str(&format!("<c n=\"{}\" l=\"{bits}\" t=\"1\"/>", xml::escape(user)));
         }
         if current.is_some() {
             doc.push_str("</d>");

@@ -83,10 +83,6 @@ fn ticket_parts(ticket: &str) -> (String, String) {
     (part("t="), part("p="))
 }
 
-fn escape(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
-}
-
 fn rsi_envelope(ticket: &str, body: &str) -> String {
     let (t, p) = ticket_parts(ticket);
     format!(
@@ -97,8 +93,8 @@ fn rsi_envelope(ticket: &str, body: &str) -> String {
             "<soap:Body>{body}</soap:Body></soap:Envelope>"
         ),
         ns = RSI_NS,
-        t = escape(&t),
-        p = escape(&p),
+        t = xml::escape(&t),
+        p = xml::escape(&p),
         body = body
     )
 }
@@ -106,7 +102,7 @@ fn rsi_envelope(ticket: &str, body: &str) -> String {
 pub fn get_message(ticket: &str, id: &str) -> String {
     let body = format!(
         "<GetMessage xmlns=\"{RSI_NS}\"><messageId>{}</messageId><alsoMarkAsRead>false</alsoMarkAsRead></GetMessage>",
-        escape(id)
+        xml::escape(id)
     );
     rsi_envelope(ticket, &body)
 }
@@ -118,7 +114,7 @@ pub fn get_metadata(ticket: &str) -> String {
 pub fn delete_messages(ticket: &str, ids: &[String]) -> String {
     let ids: String = ids
         .iter()
-        .map(|i| format!("<messageId>{}</messageId>", escape(i)))
+        .map(|i| format!("<messageId>{}</messageId>", xml::escape(i)))
         .collect();
     rsi_envelope(
         ticket,
@@ -235,15 +231,15 @@ pub fn store(from: &StoreFrom<'_>, to: &str, text: &str) -> String {
             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\nX-OIM-Message-Type: OfflineMessage\r\nX-OIM-Run-Id: {run}\r\nX-OIM-Sequence-Num: {seq}\r\n\r\n{body}",
             "</Content></soap:Body></soap:Envelope>"
         ),
-        account = escape(from.account),
-        name = escape(&name),
+        account = xml::escape(from.account),
+        name = xml::escape(&name),
         ns = OIM_NS,
-        to = escape(to),
-        ticket = escape(from.ticket),
-        app = escape(from.app_id),
-        lock = escape(from.lock_key),
+        to = xml::escape(to),
+        ticket = xml::escape(from.ticket),
+        app = xml::escape(from.app_id),
+        lock = xml::escape(from.lock_key),
         seq = from.sequence,
-        run = escape(from.run_id),
+        run = xml::escape(from.run_id),
         body = wrapped.join("\r\n")
     )
 }

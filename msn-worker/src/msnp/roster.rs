@@ -252,21 +252,6 @@ pub fn parse_psm(payload: &[u8]) -> String {
     xml_unescape(&inner[..end])
 }
 
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn xml_unescape(s: &str) -> String {
     s.replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -278,11 +263,11 @@ fn xml_unescape(s: &str) -> String {
 /// A `UUX` with the personal message; from MSNP13 with our machine GUID.
 pub fn uux_payload(personal_message: &str, machine_guid: Option<&str>) -> Vec<u8> {
     let guid = machine_guid
-        .map(|g| format!("<MachineGuid>{}</MachineGuid>", xml_escape(g)))
+        .map(|g| format!("<MachineGuid>{}</MachineGuid>", super::xml::escape(g)))
         .unwrap_or_default();
     format!(
         "<Data><PSM>{}</PSM><CurrentMedia></CurrentMedia>{guid}</Data>",
-        xml_escape(personal_message)
+        super::xml::escape(personal_message)
     )
     .into_bytes()
 }

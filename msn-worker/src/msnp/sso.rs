@@ -38,11 +38,6 @@ pub enum RstError {
     Refused(String),
 }
 
-/// `&`, `<`, `>`, quotes: for text inside the request.
-fn escape(s: &str) -> String {
-    quick_xml::escape::escape(s).into_owned()
-}
-
 /// The RST request: the Passport token first, then each `(address,
 /// policy)`.
 pub fn rst_request(account: &str, password: &str, services: &[(&str, &str)]) -> String {
@@ -53,8 +48,8 @@ pub fn rst_request(account: &str, password: &str, services: &[(&str, &str)]) -> 
         tokens.push_str(&format!(
             "<wst:RequestSecurityToken Id=\"RST{}\"><wst:RequestType>http://schemas.xmlsoap.org/ws/2004/04/security/trust/Issue</wst:RequestType><wsp:AppliesTo><wsa:EndpointReference><wsa:Address>{}</wsa:Address></wsa:EndpointReference></wsp:AppliesTo><wsse:PolicyReference URI=\"{}\"></wsse:PolicyReference></wst:RequestSecurityToken>",
             i + 1,
-            escape(address),
-            escape(policy)
+            xml::escape(address),
+            xml::escape(policy)
         ));
     }
     format!(
@@ -69,8 +64,8 @@ pub fn rst_request(account: &str, password: &str, services: &[(&str, &str)]) -> 
             "<Body><ps:RequestMultipleSecurityTokens xmlns:ps=\"http://schemas.microsoft.com/Passport/SoapServices/PPCRL\" Id=\"RSTS\">{}",
             "</ps:RequestMultipleSecurityTokens></Body></Envelope>"
         ),
-        escape(account),
-        escape(password),
+        xml::escape(account),
+        xml::escape(password),
         tokens
     )
 }

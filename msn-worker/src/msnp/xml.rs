@@ -5,6 +5,11 @@
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+/// Text made safe inside an element or attribute (`&`, `<`, `>`, quotes).
+pub fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
 /// Deepest nesting accepted.
 const MAX_DEPTH: usize = 64;
 
