@@ -347,9 +347,6 @@ impl Transfers {
                 outcome: Ok(()),
             });
             // The BYE that follows finds nothing left to end.
-            if let Some(t) = self.sessions.get_mut(&h.session) {
-                t.call_id = format!("done {}", t.call_id);
-            }
             self.sessions.remove(&h.session);
         }
     }
