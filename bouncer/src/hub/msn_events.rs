@@ -474,30 +474,9 @@ fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &st
         };
         hub.command(command, None);
     }
-    let prefix = hub.roster.prefix_of(from);
-    // Long messages (MSN allows ~1.5 kB) become several IRC lines.
-    let room = crate::irc::split::room(&prefix, "PRIVMSG", &channel).saturating_sub(8);
-    let mut pieces = crate::irc::split::split(text, room);
-    if pieces.len() > MAX_LINES {
-        let dropped = pieces.len() - MAX_LINES;
-        pieces.truncate(MAX_LINES);
-        pieces.push(format!("[… {dropped} more lines not shown]"));
-    }
-    tracing::debug!(record = id, lines = pieces.len(), "customer message");
-    for piece in pieces {
-        let styled = crate::irc::format::to_irc(&irc_text(&piece), format);
-        let shown = Shown {
-            kind: Kind::Customer,
-            sender: from,
-            source: &prefix,
-            command: "PRIVMSG",
-            target: &channel,
-            text: &styled,
-            account: None,
-            client_tags: &[],
-        };
-        hub.show(shown, None);
-    }
+    tracing::debug!(record = id, bytes = text.len(), "customer message");
+    let now = hub.now_ms();
+    show_customer_text(hub, from, &channel, text, format, now);
     // Someone not accepted yet can already write (`auto_accept_contacts`
     // off): staff are told once per conversation, with how to accept.
     if hub.roster.pending(from) {
@@ -514,6 +493,41 @@ fn customer_message(hub: &mut Hub, worker: ConversationId, from: &str, text: &st
         hub.server_notice_in(&channel, &format!("auto-reply sent ({why}): {reply}"));
     }
     super::desk_state::customer_wrote(hub, id);
+}
+
+/// A customer's text in `channel`, written at `at_ms`: long messages (MSN
+/// allows ~1.5 kB) become several IRC lines, at most [`MAX_LINES`] and a
+/// note of what is left; each formatted, shown and kept.
+pub(super) fn show_customer_text(
+    hub: &mut Hub,
+    from: &str,
+    channel: &str,
+    text: &str,
+    format: &TextFormat,
+    at_ms: i64,
+) {
+    let prefix = hub.roster.prefix_of(from);
+    let room = crate::irc::split::room(&prefix, "PRIVMSG", channel).saturating_sub(8);
+    let mut pieces = crate::irc::split::split(text, room);
+    if pieces.len() > MAX_LINES {
+        let dropped = pieces.len() - MAX_LINES;
+        pieces.truncate(MAX_LINES);
+        pieces.push(format!("[… {dropped} more lines not shown]"));
+    }
+    for piece in pieces {
+        let styled = crate::irc::format::to_irc(&irc_text(&piece), format);
+        let shown = Shown {
+            kind: Kind::Customer,
+            sender: from,
+            source: &prefix,
+            command: "PRIVMSG",
+            target: channel,
+            text: &styled,
+            account: None,
+            client_tags: &[],
+        };
+        hub.show_at(shown, None, at_ms);
+    }
 }
 
 /// The automatic answer a customer's line gets, and why: outside business

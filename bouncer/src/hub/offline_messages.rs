@@ -7,9 +7,8 @@
 use ipc::{Command, Status};
 
 use super::conversation::Link;
-use super::{desk_state, msn_events, Hub, Shown};
-use crate::store::lines::Kind;
-use crate::untrusted::{irc_text, short};
+use super::{desk_state, msn_events, Hub};
+use crate::untrusted::short;
 
 /// An offline message `id` from `from`, written at `sent_ms` (if known).
 pub(super) fn arrived(hub: &mut Hub, id: &str, from: &str, text: &str, sent_ms: Option<i64>) {
@@ -46,22 +45,15 @@ pub(super) fn arrived(hub: &mut Hub, id: &str, from: &str, text: &str, sent_ms: 
         short(&contact.friendly_name)
     );
     hub.server_notice_in(&channel, &notice);
-    let prefix = contact.prefix();
-    let room = crate::irc::split::room(&prefix, "PRIVMSG", &channel).saturating_sub(8);
-    for piece in crate::irc::split::split(text, room).into_iter().take(50) {
-        let shown = Shown {
-            kind: Kind::Customer,
-            sender: &contact.handle,
-            source: &prefix,
-            command: "PRIVMSG",
-            target: &channel,
-            text: &irc_text(&piece),
-            account: None,
-            client_tags: &[],
-        };
-        // Kept with the time it was written.
-        hub.show_at(shown, None, at);
-    }
+    // Kept with the time it was written.
+    msn_events::show_customer_text(
+        hub,
+        &contact.handle,
+        &channel,
+        text,
+        &ipc::TextFormat::default(),
+        at,
+    );
     desk_state::customer_wrote(hub, conversation);
     // After the line's batch is committed (commands follow the output).
     hub.command(Command::DeleteOfflineMessages(vec![id.to_owned()]), None);
