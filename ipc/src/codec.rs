@@ -147,6 +147,7 @@ pub fn encode_frame<T: Serialize>(item: &T) -> Result<Vec<u8>, ProtocolError> {
 mod tests {
     use super::*;
     use crate::message::*;
+    use crate::worker_config::*;
     use crate::Secret;
 
     type WorkerSide = FrameCodec<ToWorker, FromWorker>;

@@ -22,12 +22,14 @@ pub mod message;
 pub mod passport_url;
 pub mod phase;
 mod secret;
+pub mod worker_config;
 
 pub use channel::{BouncerChannel, Channel, WorkerChannel};
 pub use codec::{FrameCodec, MAX_FRAME_LEN};
 pub use message::*;
 pub use phase::{Direction, PhaseTracker};
 pub use secret::Secret;
+pub use worker_config::*;
 
 /// Version of the message set. Bump it on every change to [`message`]: the
 /// two binaries refuse to talk when their versions differ.

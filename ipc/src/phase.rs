@@ -209,6 +209,7 @@ impl PhaseTracker {
 mod tests {
     use super::*;
     use crate::message::*;
+    use crate::worker_config::*;
     use crate::Secret;
 
     fn hello() -> Hello {
