@@ -21,6 +21,7 @@ mod msn_events;
 mod offline_messages;
 mod outbox;
 mod output;
+mod places;
 mod preload;
 mod replay_plan;
 mod roster;

@@ -175,7 +175,7 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
         } => add_request(hub, handle, friendly_name),
         Event::Notice(text) => hub.roster_notice(text),
         Event::SignedOut { reason, .. } => hub.roster_notice(&format!("signed out: {reason}")),
-        Event::Places(places) => places_changed(hub, places),
+        Event::Places(places) => super::places::changed(hub, places),
         Event::FileOffered { .. } | Event::FileData { .. } | Event::FileEnded { .. } => {
             super::file_transfers::event(hub, event);
         }
@@ -194,32 +194,6 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
             }
         }
         Event::LoginProgress(_) => {}
-    }
-}
-
-/// The places signed in to the account changed (MSNP16+): staff hear of
-/// each other place that comes or goes.
-fn places_changed(hub: &mut Hub, places: &[ipc::Place]) {
-    let others =
-        |list: &[ipc::Place]| -> Vec<ipc::Place> { list.iter().filter(|p| !p.ours).cloned().collect() };
-    let (before, after) = (others(&hub.worker.places), others(places));
-    for p in after.iter().filter(|p| !before.iter().any(|b| b.guid == p.guid)) {
-        hub.roster_notice(&format!(
-            "another place signed in to the account: {} — both stay signed in; /msg *msn endpoints lists them",
-            place_name(p)
-        ));
-    }
-    for p in before.iter().filter(|p| !after.iter().any(|a| a.guid == p.guid)) {
-        hub.roster_notice(&format!("a place signed out of the account: {}", place_name(p)));
-    }
-    hub.worker.places = places.to_vec();
-}
-
-/// A place as staff read it: its name and GUID.
-pub(super) fn place_name(p: &ipc::Place) -> String {
-    match p.name.as_str() {
-        "" => format!("an unnamed place {}", p.guid),
-        name => format!("{} {}", short(name), p.guid),
     }
 }
 

@@ -123,7 +123,7 @@ pub(super) fn endpoints(hub: &mut Hub, asker: &Asker, _: &Args<'_>) -> Result<()
             let mut lines = vec![format!("{} place(s) signed in to the account:", hub.worker.places.len().max(1))];
             for p in &hub.worker.places {
                 let whose = if p.ours { " (msnbnc, this worker)" } else { "" };
-                lines.push(format!("{}{whose}", crate::hub::msn_events::place_name(p)));
+                lines.push(format!("{}{whose}", crate::hub::places::place_name(p)));
             }
             if hub.worker.places.is_empty() {
                 lines.push("msnbnc only (the server named no places)".to_owned());
