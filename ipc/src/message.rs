@@ -247,8 +247,26 @@ pub enum Command {
         transfer: u64,
         accept: bool,
     },
+    /// Offer a contact a file (a one-person conversation). The worker
+    /// asks for its data with [`Event::FileWanted`] once the contact takes
+    /// it; the outcome is an [`Event::Delivery`] for this command's id.
+    SendFile {
+        to: ConversationTarget,
+        name: String,
+        size: u64,
+    },
+    /// A piece of the file of [`Command::SendFile`] `transfer` (its
+    /// command id), as asked for: at most [`FILE_PIECE`] bytes.
+    FileData {
+        transfer: u64,
+        offset: u64,
+        data: Vec<u8>,
+    },
     SignOut,
 }
+
+/// The most file data in one [`Command::FileData`] (one P2P packet's worth).
+pub const FILE_PIECE: usize = 1202;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {
@@ -438,6 +456,16 @@ pub enum Event {
         transfer: u64,
         outcome: Result<(), String>,
     },
+    /// The contact took the file of [`Command::SendFile`] `command_id`.
+    FileAccepted {
+        command_id: u64,
+    },
+    /// The worker wants the piece of that file at `offset` (answer with
+    /// [`Command::FileData`]; a few are asked for at a time).
+    FileWanted {
+        command_id: u64,
+        offset: u64,
+    },
     /// A message left while the account was offline (MSNP13+), fetched
     /// from the server; it stays there until [`Command::DeleteOfflineMessages`].
     OfflineMessage {
@@ -490,6 +518,8 @@ impl Event {
             Event::FileOffered { .. } => "file offered",
             Event::FileData { .. } => "file data",
             Event::FileEnded { .. } => "file ended",
+            Event::FileAccepted { .. } => "file accepted",
+            Event::FileWanted { .. } => "file wanted",
             Event::OfflineMessage { .. } => "offline message",
             Event::Delivery { .. } => "delivery",
             Event::Notice(_) => "notice",

@@ -495,7 +495,16 @@ impl<'a> Session<'a> {
         if request.nudge {
             out.extend(session.send_nudge());
         }
+        let mut offered = Vec::new();
+        for f in &request.files {
+            let (p2p, o) = session.offer_file(&f.to, &f.name, f.size, Instant::now());
+            offered.push((f.command_id, p2p));
+            out.extend(o);
+        }
         let id = self.new_sb(session, request.conversation);
+        for (command_id, p2p) in offered {
+            self.routing.sending_through(command_id, id, p2p);
+        }
         tracing::debug!(conv = request.conversation, sb = id, "switchboard opened");
         connect(Conn::Sb(id), server, self.inbox_tx.clone(), self.writers.clone());
         self.apply_sb(id, out).await

@@ -12,10 +12,16 @@ use super::codec::{encode, Frame};
 use super::message::{self, Reassembler};
 use super::{errors, escape, handles, roster};
 
+#[path = "sb/closing.rs"]
+mod closing;
+#[path = "sb/file_link.rs"]
+mod file_link;
 #[path = "sb/incoming.rs"]
 mod incoming;
 #[path = "sb/transfers.rs"]
 pub mod transfers;
+#[path = "sb/transfers_out.rs"]
+pub mod transfers_out;
 
 /// How long an invited contact has to join before queued messages fail.
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -73,6 +79,20 @@ pub enum SbEvent {
     FileEnded {
         session: u32,
         outcome: Result<(), String>,
+    },
+    /// The contact took a file we offer …
+    FileAccepted {
+        session: u32,
+    },
+    /// … the piece at `offset` is wanted …
+    FileWanted {
+        session: u32,
+        offset: u64,
+    },
+    /// … and it is over.
+    FileDelivered {
+        session: u32,
+        outcome: Delivery,
     },
     Notice(String),
 }
@@ -147,6 +167,9 @@ pub struct SbSession {
     reassembler: Reassembler,
     /// Files contacts send (MSNP2P through this switchboard).
     transfers: transfers::Transfers,
+    /// `MSG` trid → P2P session, for the data packets of files we send
+    /// that the switchboard has not acknowledged yet.
+    file_trids: HashMap<u32, u32>,
     started: Instant,
     ever_joined: bool,
 }
@@ -174,6 +197,7 @@ impl SbSession {
             deliveries: Deliveries::default(),
             reassembler: Reassembler::default(),
             transfers: transfers::Transfers::new(&handles::email(login)),
+            file_trids: HashMap::new(),
             started: now,
             ever_joined: false,
         }
@@ -269,30 +293,6 @@ impl SbSession {
         vec![SbOutput::Send(encode("CAL", Some(t), &[handle], None))]
     }
 
-    /// Leaves politely: `OUT`, then keep reading what crossed it (the
-    /// session still routes it) until the server hangs up. Messages still
-    /// queued fail: the conversation was closed on purpose.
-    pub fn leave(&mut self, now: Instant) -> Vec<SbOutput> {
-        let mut out = Vec::new();
-        match self.state {
-            State::Closed | State::Leaving(_) => {}
-            State::Authenticating => {
-                out.push(SbOutput::Send(encode("OUT", None, &[], None)));
-                self.close(&mut out, "left the conversation");
-            }
-            State::Ready => {
-                out.push(SbOutput::Send(encode("OUT", None, &[], None)));
-                let f = failure(
-                    FailureKind::Rejected,
-                    "the conversation was closed before it was sent",
-                );
-                self.fail_queue(&mut out, &f);
-                self.state = State::Leaving(now);
-            }
-        }
-        out
-    }
-
     fn flush(&mut self) -> Vec<SbOutput> {
         let mut out = Vec::new();
         if self.state != State::Ready || self.participants.is_empty() {
@@ -352,82 +352,6 @@ impl SbSession {
         }
     }
 
-    fn close(&mut self, out: &mut Vec<SbOutput>, reason: &str) {
-        if self.state == State::Closed {
-            return;
-        }
-        self.state = State::Closed;
-        let in_flight: Vec<u64> = self
-            .deliveries
-            .awaiting_ack
-            .drain()
-            .map(|(_, (id, _))| id)
-            .collect();
-        for id in in_flight {
-            self.deliver(
-                out,
-                id,
-                Err(failure(
-                    FailureKind::ServerError,
-                    format!("switchboard closed before acknowledging ({reason})"),
-                )),
-            );
-        }
-        let unsent: Vec<Outgoing> = self.queue.drain(..).collect();
-        for o in &unsent {
-            if let Some(id) = o.command_id {
-                self.deliveries.pieces_left.remove(&id);
-            }
-        }
-        out.push(SbOutput::Closed {
-            reason: reason.to_owned(),
-            unsent,
-        });
-    }
-
-    /// The connection ended (EOF or error).
-    pub fn connection_lost(&mut self, why: &str) -> Vec<SbOutput> {
-        let mut out = Vec::new();
-        self.close(&mut out, why);
-        out
-    }
-
-    /// Timeouts: unacknowledged messages and contacts that never join.
-    pub fn tick(&mut self, now: Instant) -> Vec<SbOutput> {
-        let mut out = Vec::new();
-        let expired: Vec<(u32, u64)> = self
-            .deliveries
-            .awaiting_ack
-            .iter()
-            .filter(|(_, (_, sent))| now.duration_since(*sent) > ACK_TIMEOUT)
-            .map(|(t, (id, _))| (*t, *id))
-            .collect();
-        for (t, id) in expired {
-            self.deliveries.awaiting_ack.remove(&t);
-            self.deliver(
-                &mut out,
-                id,
-                Err(failure(
-                    FailureKind::TimedOut,
-                    "no acknowledgement from the switchboard",
-                )),
-            );
-        }
-        if let State::Leaving(since) = self.state {
-            if now.duration_since(since) > LEAVE_GRACE {
-                self.close(&mut out, "left the conversation");
-            }
-            return out;
-        }
-        if !self.ever_joined && self.state != State::Closed && now.duration_since(self.started) > JOIN_TIMEOUT
-        {
-            let f = failure(FailureKind::TimedOut, "the contact did not join the conversation");
-            self.fail_queue(&mut out, &f);
-            self.close(&mut out, "nobody joined");
-        }
-        out
-    }
-
     pub fn on_frame(&mut self, frame: Frame, now: Instant) -> Vec<SbOutput> {
         let mut out = Vec::new();
         if self.state == State::Closed {
@@ -437,12 +361,7 @@ impl SbSession {
             // Only what crossed our OUT, and the end.
             match frame.cmd.as_str() {
                 "MSG" => self.on_msg(&mut out, &frame, now),
-                "ACK" | "NAK" => {
-                    if let Some((id, _)) = frame.trid().and_then(|t| self.deliveries.awaiting_ack.remove(&t))
-                    {
-                        self.acknowledged(&mut out, id, frame.cmd == "ACK");
-                    }
-                }
+                "ACK" | "NAK" => self.answered(&mut out, &frame),
                 "OUT" => self.close(&mut out, "left the conversation"),
                 _ => {}
             }
@@ -495,16 +414,24 @@ impl SbSession {
                     }
                 }
             }
-            "ACK" | "NAK" => {
-                if let Some((id, _)) = frame.trid().and_then(|t| self.deliveries.awaiting_ack.remove(&t)) {
-                    self.acknowledged(&mut out, id, frame.cmd == "ACK");
-                }
-            }
+            "ACK" | "NAK" => self.answered(&mut out, &frame),
             "MSG" => self.on_msg(&mut out, &frame, now),
             "OUT" => self.close(&mut out, "the server closed the conversation"),
             _ => tracing::debug!("switchboard: ignored {}", frame.line()),
         }
         out
+    }
+
+    /// `ACK`/`NAK` of one of our messages.
+    fn answered(&mut self, out: &mut Vec<SbOutput>, frame: &Frame) {
+        let Some(t) = frame.trid() else { return };
+        let ok = frame.cmd == "ACK";
+        if self.file_packet_answered(out, t, ok, "NAK") {
+            return;
+        }
+        if let Some((id, _)) = self.deliveries.awaiting_ack.remove(&t) {
+            self.acknowledged(out, id, ok);
+        }
     }
 
     fn acknowledged(&mut self, out: &mut Vec<SbOutput>, command_id: u64, ok: bool) {
@@ -570,6 +497,7 @@ impl SbSession {
                 self.fail_queue(out, &f);
                 self.close(out, &text);
             }
+        } else if self.file_packet_answered(out, t, false, &text) {
         } else if let Some((id, _)) = self.deliveries.awaiting_ack.remove(&t) {
             self.deliver(out, id, Err(failure(errors::failure_kind(code), text)));
         } else {

@@ -5,7 +5,7 @@
 
 use ipc::{Command, CommandResult, ConversationId, ConversationTarget, Event, FailureKind, TextFormat};
 
-use super::routing::{Request, SbId};
+use super::routing::{FileOffer, Request, SbId};
 use super::{failure, Session, Step};
 use crate::msnp::ns::NsOutput;
 use crate::msnp::sb::{SbOutput, SbSession};
@@ -44,6 +44,22 @@ impl Session<'_> {
             Command::AnswerFile { transfer, accept } => match self.routing.transfer(transfer) {
                 Some((sb, session)) => {
                     self.on_sb(sb, |s, _| s.answer_file(session, accept)).await?;
+                    CommandResult::Ok
+                }
+                None => CommandResult::Failed(failure(FailureKind::InvalidArgument, "no such file transfer")),
+            },
+            Command::SendFile { to, name, size } => {
+                // It answers itself: the answer must come before the file's events.
+                self.send_file(id, to, name, size).await?;
+                return Ok(None);
+            }
+            Command::FileData {
+                transfer,
+                offset,
+                data,
+            } => match self.routing.sent_file(transfer) {
+                Some((sb, session)) => {
+                    self.on_sb(sb, |s, _| s.file_data(session, offset, &data)).await?;
                     CommandResult::Ok
                 }
                 None => CommandResult::Failed(failure(FailureKind::InvalidArgument, "no such file transfer")),
@@ -117,6 +133,80 @@ impl Session<'_> {
         };
         self.through_switchboard(request, |sb| sb.send_text(id, &text, &format))
             .await
+    }
+
+    /// Offers a file to the one person in a conversation (answering
+    /// command `id` itself, before the file's events).
+    async fn send_file(
+        &mut self,
+        id: u64,
+        to: ConversationTarget,
+        name: String,
+        size: u64,
+    ) -> anyhow::Result<()> {
+        if let Some(r) = self.not_signed_in() {
+            return self.result(id, r).await;
+        }
+        let conversation = match self.routing.target(&to) {
+            Ok(c) => c,
+            Err(f) => return self.result(id, CommandResult::Failed(f)).await,
+        };
+        let refused = match self.routing.invitees(conversation).as_slice() {
+            _ if size == 0 || name.is_empty() => Some("an empty file cannot be sent over MSN"),
+            _ if self.ns.session.as_ref().is_some_and(|ns| ns.dialect() < 9) => {
+                Some("MSN file transfer through the server needs MSNP9 or later")
+            }
+            [_] => None,
+            _ => Some("files go to one person at a time; this conversation has several"),
+        };
+        let Some(why) = refused else {
+            self.result(id, CommandResult::Ok).await?;
+            return self.offer_through_switchboard(id, conversation, name, size).await;
+        };
+        let f = failure(FailureKind::InvalidArgument, why);
+        self.result(id, CommandResult::Failed(f)).await
+    }
+
+    async fn offer_through_switchboard(
+        &mut self,
+        id: u64,
+        conversation: ConversationId,
+        name: String,
+        size: u64,
+    ) -> anyhow::Result<()> {
+        let invite = self.routing.invitees(conversation);
+        let to = invite.first().cloned().unwrap_or_default();
+        let sbs = &self.sbs;
+        let open = self.routing.switchboard(conversation, |sb| {
+            sbs.get(&sb).is_some_and(|l| !l.session.is_closed())
+        });
+        if let Some(sb) = open {
+            let mut session = 0;
+            self.on_sb(sb, |s, now| {
+                let (p2p, out) = s.offer_file(&to, &name, size, now);
+                session = p2p;
+                out
+            })
+            .await?;
+            self.routing.sending_through(id, sb, session);
+            return Ok(());
+        }
+        let offer = FileOffer {
+            command_id: id,
+            to,
+            name,
+            size,
+        };
+        let request = Request {
+            conversation,
+            invite,
+            files: vec![offer],
+            ..Request::default()
+        };
+        match self.routing.request(request) {
+            Some(token) => self.ask_for_switchboard(token).await,
+            None => Ok(()),
+        }
     }
 
     /// Typing (`nudge` false) or a nudge. Typing never opens a switchboard.

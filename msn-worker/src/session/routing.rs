@@ -35,6 +35,17 @@ pub struct Request {
     /// Messages a closed switchboard never carried.
     pub requeue: Vec<Outgoing>,
     pub nudge: bool,
+    /// Files to offer once it is up.
+    pub files: Vec<FileOffer>,
+}
+
+/// A file to offer (a [`ipc::Command::SendFile`]).
+#[derive(Debug, Clone)]
+pub struct FileOffer {
+    pub command_id: u64,
+    pub to: String,
+    pub name: String,
+    pub size: u64,
 }
 
 impl Request {
@@ -44,6 +55,7 @@ impl Request {
             .iter()
             .map(|(id, _, _)| *id)
             .chain(self.requeue.iter().filter_map(|o| o.command_id))
+            .chain(self.files.iter().map(|f| f.command_id))
             .collect()
     }
 }
@@ -58,8 +70,10 @@ pub struct Routing {
     requests: HashMap<u64, Request>,
     /// Switchboard ids and request tokens come from one counter.
     next_id: u64,
-    /// Files being offered or received: their switchboard and P2P session.
+    /// Files being received: their switchboard and P2P session.
     transfers: HashMap<u64, (SbId, u32)>,
+    /// Files we send, by their command's id: switchboard and P2P session.
+    sending: HashMap<u64, (SbId, u32)>,
 }
 
 fn failure(kind: FailureKind, detail: String) -> Failure {
@@ -76,7 +90,25 @@ impl Routing {
             requests: HashMap::new(),
             next_id: 1,
             transfers: HashMap::new(),
+            sending: HashMap::new(),
         }
+    }
+
+    /// A file we offer (command `command_id`) is P2P `session` of `sb`.
+    pub fn sending_through(&mut self, command_id: u64, sb: SbId, session: u32) {
+        self.sending.insert(command_id, (sb, session));
+    }
+
+    /// Where the file of command `command_id` is being sent.
+    pub fn sent_file(&self, command_id: u64) -> Option<(SbId, u32)> {
+        self.sending.get(&command_id).copied()
+    }
+
+    fn sending_of(&self, sb: SbId, session: u32) -> Option<u64> {
+        self.sending
+            .iter()
+            .find(|(_, place)| **place == (sb, session))
+            .map(|(id, _)| *id)
     }
 
     /// Where transfer `id` is: its switchboard and P2P session.
@@ -160,6 +192,7 @@ impl Routing {
             p.texts.extend(request.texts);
             p.requeue.extend(request.requeue);
             p.nudge |= request.nudge;
+            p.files.extend(request.files);
             return None;
         }
         let token = self.fresh_id();
@@ -280,7 +313,12 @@ impl Routing {
                 text,
                 format,
             },
-            file @ (SbEvent::FileOffered { .. } | SbEvent::FileData { .. } | SbEvent::FileEnded { .. }) => {
+            file @ (SbEvent::FileOffered { .. }
+            | SbEvent::FileData { .. }
+            | SbEvent::FileEnded { .. }
+            | SbEvent::FileAccepted { .. }
+            | SbEvent::FileWanted { .. }
+            | SbEvent::FileDelivered { .. }) => {
                 return self.file_event(sb, conversation, file).into_iter().collect();
             }
             SbEvent::Notice(text) => Event::Notice(text),
@@ -324,6 +362,19 @@ impl Routing {
                 let transfer = self.transfer_of(sb, session)?;
                 self.transfers.remove(&transfer);
                 Some(Event::FileEnded { transfer, outcome })
+            }
+            SbEvent::FileAccepted { session } => {
+                let command_id = self.sending_of(sb, session)?;
+                Some(Event::FileAccepted { command_id })
+            }
+            SbEvent::FileWanted { session, offset } => {
+                let command_id = self.sending_of(sb, session)?;
+                Some(Event::FileWanted { command_id, offset })
+            }
+            SbEvent::FileDelivered { session, outcome } => {
+                let command_id = self.sending_of(sb, session)?;
+                self.sending.remove(&command_id);
+                Some(Event::Delivery { command_id, outcome })
             }
             _ => None,
         }

@@ -216,6 +216,8 @@ impl NsSession {
             | Command::SendNudge { .. }
             | Command::OpenConversation { .. }
             | Command::AnswerFile { .. }
+            | Command::SendFile { .. }
+            | Command::FileData { .. }
             | Command::CloseConversation(_) => {
                 return fail(
                     FailureKind::InvalidArgument,

@@ -7,7 +7,6 @@ use std::time::Instant;
 use super::super::codec::{encode, Frame};
 use super::super::handles;
 use super::super::message::{self, Content, Mime};
-use super::transfers::Action;
 use super::{SbEvent, SbOutput, SbSession};
 
 impl SbSession {
@@ -23,7 +22,7 @@ impl SbSession {
             .content_type()
             .eq_ignore_ascii_case("application/x-msnmsgrp2p")
         {
-            let actions = self.transfers.packet(from, &mime.body);
+            let actions = self.transfers.packet(from, &mime.body, now);
             self.file_actions(out, actions);
             return;
         }
@@ -67,56 +66,6 @@ impl SbSession {
                 tracing::debug!(%from, "ignored message of type {content_type:?}");
             }
             _ => {}
-        }
-    }
-
-    /// The bouncer takes or declines file `session`.
-    pub fn answer_file(&mut self, session: u32, accept: bool) -> Vec<SbOutput> {
-        let mut out = Vec::new();
-        let actions = self.transfers.answer(session, accept);
-        self.file_actions(&mut out, actions);
-        out
-    }
-
-    fn file_actions(&mut self, out: &mut Vec<SbOutput>, actions: Vec<Action>) {
-        for a in actions {
-            match a {
-                Action::Send { to, packet } => {
-                    let t = self.trid();
-                    let mut payload =
-                        format!("MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\nP2P-Dest: {to}\r\n\r\n")
-                            .into_bytes();
-                    payload.extend_from_slice(&packet);
-                    out.push(SbOutput::Send(encode("MSG", Some(t), &["D"], Some(&payload))));
-                }
-                Action::Offered {
-                    session,
-                    from,
-                    name,
-                    size,
-                } => {
-                    out.push(SbOutput::Event(SbEvent::FileOffered {
-                        session,
-                        from,
-                        name,
-                        size,
-                    }));
-                }
-                Action::Data {
-                    session,
-                    offset,
-                    data,
-                } => {
-                    out.push(SbOutput::Event(SbEvent::FileData {
-                        session,
-                        offset,
-                        data,
-                    }));
-                }
-                Action::Ended { session, outcome } => {
-                    out.push(SbOutput::Event(SbEvent::FileEnded { session, outcome }));
-                }
-            }
         }
     }
 }

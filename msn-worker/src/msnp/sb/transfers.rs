@@ -8,12 +8,15 @@
 //! at most 16 KiB, data never buffered (each piece goes out as it comes).
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 use super::super::p2p::{self, app, flags, Header};
 use super::super::slp::{self, Start};
+use super::transfers_out::{Sending, STALL_TIMEOUT};
+use ipc::{Delivery, Failure, FailureKind};
 
 /// Transfers at once per switchboard.
 const MAX_TRANSFERS: usize = 4;
@@ -23,6 +26,13 @@ const MAX_TRANSFERS: usize = 4;
 pub enum Action {
     /// A P2P packet for `to` (sent as `MSG … D` with `P2P-Dest`).
     Send { to: String, packet: Vec<u8> },
+    /// A data packet of a file we send: the switchboard's `ACK` of it
+    /// makes room for the next ([`Transfers::written`]).
+    SendData {
+        to: String,
+        session: u32,
+        packet: Vec<u8>,
+    },
     /// `from` offers a file: the bouncer answers with [`Transfers::answer`].
     Offered {
         session: u32,
@@ -41,10 +51,18 @@ pub enum Action {
         session: u32,
         outcome: Result<(), String>,
     },
+    /// The contact took a file we offer.
+    Accepted { session: u32 },
+    /// The bouncer is asked for the piece of a file we send at `offset`
+    /// (answered with [`Transfers::data`]).
+    Wanted { session: u32, offset: u64 },
+    /// A file we offered is over: delivered (the contact acknowledged all
+    /// of it), or why not.
+    Delivered { session: u32, outcome: Delivery },
 }
 
 #[derive(Debug, Clone)]
-struct Incoming {
+pub(super) struct Incoming {
     from: String,
     /// The `INVITE`'s identifying headers, for our answers.
     call_id: String,
@@ -52,6 +70,8 @@ struct Incoming {
     size: u64,
     /// `None` until the bouncer accepts; then the next offset expected.
     next: Option<u64>,
+    /// When it last moved.
+    moved: Instant,
 }
 
 /// An MSNSLP message arriving in several packets.
@@ -63,9 +83,12 @@ struct Partial {
 #[derive(Debug)]
 pub struct Transfers {
     /// Our address (for MSNSLP `From`).
-    me: String,
+    pub(super) me: String,
     next_id: u32,
-    sessions: HashMap<u32, Incoming>,
+    /// Files coming in, by P2P session.
+    pub(super) sessions: HashMap<u32, Incoming>,
+    /// Files we send (`transfers_out.rs`), by P2P session.
+    pub(super) sending: HashMap<u32, Sending>,
     slp: HashMap<u32, Partial>,
 }
 
@@ -90,17 +113,18 @@ impl Transfers {
             me: me.to_owned(),
             next_id: 0x4000_0000,
             sessions: HashMap::new(),
+            sending: HashMap::new(),
             slp: HashMap::new(),
         }
     }
 
-    fn id(&mut self) -> u32 {
+    pub(super) fn id(&mut self) -> u32 {
         self.next_id = self.next_id.wrapping_add(1);
         self.next_id
     }
 
     /// An MSNSLP message of ours to `to`, in packets.
-    fn slp_to(
+    pub(super) fn slp_to(
         &mut self,
         to: &str,
         start: Start,
@@ -119,7 +143,7 @@ impl Transfers {
     }
 
     /// A P2P packet from `from`.
-    pub fn packet(&mut self, from: &str, body: &[u8]) -> Vec<Action> {
+    pub fn packet(&mut self, from: &str, body: &[u8], now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         let packet = match p2p::parse(body) {
             Ok(p) => p,
@@ -130,17 +154,18 @@ impl Transfers {
         };
         let h = packet.header;
         if h.flags & p2p::flags::ACK != 0 {
+            self.acked(&mut out, &h);
             return out;
         }
         if h.session == 0 {
-            self.slp_piece(&mut out, from, &h, &packet.data);
+            self.slp_piece(&mut out, from, &h, &packet.data, now);
         } else {
-            self.data_piece(&mut out, from, &h, &packet.data);
+            self.data_piece(&mut out, from, &h, &packet.data, now);
         }
         out
     }
 
-    fn slp_piece(&mut self, out: &mut Vec<Action>, from: &str, h: &Header, data: &[u8]) {
+    fn slp_piece(&mut self, out: &mut Vec<Action>, from: &str, h: &Header, data: &[u8], now: Instant) {
         if h.total > slp::MAX_MESSAGE as u64 {
             return;
         }
@@ -161,17 +186,27 @@ impl Transfers {
             packet: p2p::ack(h, self.id()),
         });
         match slp::parse(&whole.data) {
-            Ok(m) => self.slp_message(out, from, &m),
+            Ok(m) => self.slp_message(out, from, &m, now),
             Err(e) => tracing::debug!(%from, "skipped an MSNSLP message: {e}"),
         }
     }
 
-    fn slp_message(&mut self, out: &mut Vec<Action>, from: &str, m: &slp::Message) {
+    fn slp_message(&mut self, out: &mut Vec<Action>, from: &str, m: &slp::Message, now: Instant) {
         let session: u32 = m.field("SessionID").and_then(|s| s.parse().ok()).unwrap_or(0);
         let content = m.header("Content-Type").unwrap_or("");
+        let ours = self.sending_call(m.header("Call-ID").unwrap_or(""));
         match (&m.start, content) {
+            (Start::Response { code, .. }, _) => match ours {
+                Some(session) => self.answered(out, session, *code, now),
+                None => tracing::debug!(%from, "an MSNSLP answer to no call of ours"),
+            },
+            (Start::Request { method, .. }, _) if method == "BYE" && ours.is_some() => {
+                if let Some(session) = ours {
+                    self.ended_by_them(out, session);
+                }
+            }
             (Start::Request { method, .. }, "application/x-msnmsgr-sessionreqbody") if method == "INVITE" => {
-                self.invited(out, from, m, session);
+                self.invited(out, from, m, session, now);
             }
             (Start::Request { method, .. }, "application/x-msnmsgr-transreqbody") if method == "INVITE" => {
                 // A direct connection: not from here; the switchboard carries it.
@@ -212,13 +247,15 @@ impl Transfers {
         }
     }
 
-    fn invited(&mut self, out: &mut Vec<Action>, from: &str, m: &slp::Message, session: u32) {
+    fn invited(&mut self, out: &mut Vec<Action>, from: &str, m: &slp::Message, session: u32, now: Instant) {
         let file = m
             .field("EUF-GUID")
             .is_some_and(|g| g.eq_ignore_ascii_case(slp::FILE_TRANSFER));
         let context = m.field("Context").and_then(file_context);
-        let fits =
-            self.sessions.len() < MAX_TRANSFERS && session != 0 && !self.sessions.contains_key(&session);
+        let fits = self.sessions.len() < MAX_TRANSFERS
+            && session != 0
+            && !self.sessions.contains_key(&session)
+            && !self.sending.contains_key(&session);
         let (Some((name, size)), true, true) = (context, file, fits) else {
             // Not a file (a display picture, a webcam …), or too many.
             out.extend(self.decline_message(from, m, session));
@@ -232,6 +269,7 @@ impl Transfers {
                 branch: branch(m),
                 size,
                 next: None,
+                moved: now,
             },
         );
         out.push(Action::Offered {
@@ -277,7 +315,7 @@ impl Transfers {
     }
 
     /// The bouncer's answer to an offer.
-    pub fn answer(&mut self, session: u32, accept: bool) -> Vec<Action> {
+    pub fn answer(&mut self, session: u32, accept: bool, now: Instant) -> Vec<Action> {
         let Some(t) = self.sessions.get(&session).cloned() else {
             return Vec::new();
         };
@@ -299,6 +337,7 @@ impl Transfers {
         }
         if let Some(s) = self.sessions.get_mut(&session) {
             s.next = Some(0);
+            s.moved = now;
         }
         let (start, headers) = self.reply(&invite, 200, "OK", "application/x-msnmsgr-sessionreqbody");
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -306,7 +345,7 @@ impl Transfers {
         self.slp_to(&t.from, start, &headers, &[("SessionID", &id)])
     }
 
-    fn data_piece(&mut self, out: &mut Vec<Action>, from: &str, h: &Header, data: &[u8]) {
+    fn data_piece(&mut self, out: &mut Vec<Action>, from: &str, h: &Header, data: &[u8], now: Instant) {
         let Some(t) = self.sessions.get_mut(&h.session) else {
             return;
         };
@@ -331,6 +370,7 @@ impl Transfers {
         }
         let end = next + data.len() as u64;
         t.next = Some(end);
+        t.moved = now;
         out.push(Action::Data {
             session: h.session,
             offset: next,
@@ -349,6 +389,51 @@ impl Transfers {
             // The BYE that follows finds nothing left to end.
             self.sessions.remove(&h.session);
         }
+    }
+}
+
+impl Transfers {
+    /// Transfers that waited too long: files coming in that stopped
+    /// coming, files we send that got no answer or stopped moving.
+    pub fn tick(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        let stalled: Vec<(u32, Incoming)> = self
+            .sessions
+            .iter()
+            .filter(|(_, t)| t.next.is_some() && now.duration_since(t.moved) > STALL_TIMEOUT)
+            .map(|(id, t)| (*id, t.clone()))
+            .collect();
+        for (session, t) in stalled {
+            self.sessions.remove(&session);
+            out.extend(self.bye_to(&t.from, &t.call_id, session));
+            out.push(Action::Ended {
+                session,
+                outcome: Err(format!("nothing came for {} s", STALL_TIMEOUT.as_secs())),
+            });
+        }
+        self.sending_timeouts(&mut out, now);
+        out
+    }
+
+    /// The switchboard closed: every transfer in it is over.
+    pub fn closed(&mut self, reason: &str) -> Vec<Action> {
+        let mut out: Vec<Action> = self
+            .sessions
+            .drain()
+            .map(|(session, _)| Action::Ended {
+                session,
+                outcome: Err(format!("the conversation's connection closed ({reason})")),
+            })
+            .collect();
+        out.extend(self.sending.drain().map(|(session, _)| Action::Delivered {
+            session,
+            outcome: Delivery::Failed(Failure {
+                kind: FailureKind::ServerError,
+                detail: format!("the conversation's connection closed ({reason})"),
+            }),
+        }));
+        self.slp.clear();
+        out
     }
 }
 
