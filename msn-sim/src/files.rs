@@ -157,3 +157,143 @@ impl Customer {
         Ok(Sent::Delivered)
     }
 }
+
+/// What a scripted customer does with a file offered to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Decline,
+}
+
+/// A file offered to a scripted customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    pub name: String,
+    pub size: u64,
+    /// The bytes, if they took it and all of it came.
+    pub bytes: Option<Vec<u8>>,
+}
+
+fn u32_le(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+fn u64_le(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// A `Key: value` line of an MSNSLP message.
+fn slp_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.split("\r\n")
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// Name and size from a file context (version 2 or 3).
+fn read_context(b64: &str) -> Option<(String, u64)> {
+    let raw = B64.decode(b64).ok()?;
+    let size = u64_le(&raw, 8);
+    let units: Vec<u16> = raw
+        .get(20..540)?
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|u| *u != 0)
+        .collect();
+    Some((String::from_utf16_lossy(&units), size))
+}
+
+impl Customer {
+    /// Waits for `from` to offer a file, answers, and (if accepted)
+    /// collects the data until all of it came; acknowledges it as a
+    /// Messenger does.
+    pub async fn receive_file(
+        &self,
+        from: &str,
+        answer: Answer,
+        timeout: Duration,
+    ) -> anyhow::Result<Offered> {
+        let invite = self
+            .wait_for(timeout, |r| match r {
+                Received::P2p { from: f, body, .. } if f.eq_ignore_ascii_case(from) => {
+                    let text = String::from_utf8_lossy(body.get(48..).unwrap_or_default());
+                    text.starts_with("INVITE ") && text.contains("sessionreqbody")
+                }
+                _ => false,
+            })
+            .await
+            .ok_or_else(|| anyhow::anyhow!("{from} offered no file within {timeout:?}"))?;
+        let Received::P2p { body, .. } = invite else {
+            anyhow::bail!("not a P2P packet");
+        };
+        let len = u32_le(&body, 24) as usize;
+        let text = String::from_utf8_lossy(body.get(48..48 + len).unwrap_or_default()).into_owned();
+        let call = slp_value(&text, "Call-ID").unwrap_or_default().to_owned();
+        let session: u32 = slp_value(&text, "SessionID")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("an INVITE without a SessionID"))?;
+        let (name, size) = slp_value(&text, "Context")
+            .and_then(read_context)
+            .ok_or_else(|| anyhow::anyhow!("an INVITE without a file context"))?;
+        let (code, reason) = match answer {
+            Answer::Accept => (200, "OK"),
+            Answer::Decline => (603, "Decline"),
+        };
+        let reply = slp(
+            &format!("MSNSLP/1.0 {code} {reason}"),
+            self.email(),
+            from,
+            &call,
+            "application/x-msnmsgr-sessionreqbody",
+            &format!("SessionID: {session}\r\n"),
+        );
+        self.slp_to(from, 4000, &reply).await?;
+        if answer == Answer::Decline {
+            return Ok(Offered {
+                name,
+                size,
+                bytes: None,
+            });
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            // Every data packet of the session so far, in order.
+            let mut bytes = Vec::new();
+            let mut last = None;
+            for r in self.inbox() {
+                let Received::P2p { from: f, body, .. } = r else {
+                    continue;
+                };
+                if !f.eq_ignore_ascii_case(from) || u32_le(&body, 0) != session || u32_le(&body, 28) & 2 != 0
+                {
+                    continue;
+                }
+                let (offset, n) = (u64_le(&body, 8), u32_le(&body, 24) as usize);
+                if offset != bytes.len() as u64 {
+                    anyhow::bail!("data at {offset} where {} was next", bytes.len());
+                }
+                bytes.extend_from_slice(body.get(48..48 + n).unwrap_or_default());
+                last = Some((u32_le(&body, 4), u64_le(&body, 16)));
+            }
+            if let (true, Some((identifier, total))) = (bytes.len() as u64 == size, last) {
+                // The acknowledgement of the whole data message.
+                let mut ack = packet(session, 5000, 0, total, 2, &[], 0);
+                ack[32..36].copy_from_slice(&identifier.to_le_bytes());
+                ack[40..48].copy_from_slice(&total.to_le_bytes());
+                self.p2p(from, ack).await?;
+                return Ok(Offered {
+                    name,
+                    size,
+                    bytes: Some(bytes),
+                });
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("{} of {size} bytes came within {timeout:?}", bytes.len());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}

@@ -34,7 +34,7 @@ use anyhow::{anyhow, bail};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use files::{Data as FileData, Sent as FileSent};
+pub use files::{Answer as FileAnswer, Data as FileData, Offered as FileOffered, Sent as FileSent};
 use state::{Account, State};
 pub use state::{Received, RoomId, AL, BL, FL, PL, RL};
 
