@@ -173,6 +173,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let desk = desk_section::validate(raw.desk, &irc.time_zone, &mut errors);
     let metrics = metrics_section::validate(raw.metrics, &mut errors);
     let files = files_section::validate(raw.files, &mut errors);
+    if files.tls && (irc.tls_cert.is_none() || irc.tls_key.is_none()) {
+        errors.add(
+            "files.tls",
+            "serves with the IRC certificate: set irc.tls_cert and irc.tls_key too".to_owned(),
+        );
+    }
     match password {
         Some(password) if errors.list.is_empty() => Ok(Config {
             file: file.to_owned(),

@@ -143,11 +143,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     let (control_tx, control_rx) = mpsc::channel(1024);
     let (threads, stored) = StoreThreads::start(&config.store.path)?;
     if let Some(addr) = config.files.listen {
-        let bound = serve_files(addr, &config).await?;
-        // Links name the port really bound unless a public URL is set.
-        if config.files.public_url == format!("http://{addr}") {
-            config.files.public_url = format!("http://{bound}");
-        }
+        serve_files(addr, &mut config, &auth, tls.as_ref()).await?;
     }
     let settings = Settings {
         irc: config.irc.clone(),
@@ -403,9 +399,36 @@ fn log_event(event: &ipc::Event, log: LogSettings) {
     }
 }
 
-/// Serves the files customers sent, and removes them when their links
-/// expire (hourly).
-async fn serve_files(addr: std::net::SocketAddr, config: &Config) -> anyhow::Result<std::net::SocketAddr> {
+/// Serves the files customers and staff exchange (over HTTPS with the
+/// IRC certificate if `files.tls`), and removes them when their links
+/// expire (hourly). Links name the port really bound unless a public URL
+/// is set.
+async fn serve_files(
+    addr: std::net::SocketAddr,
+    config: &mut Config,
+    auth: &Auth,
+    irc_tls: Option<&watch::Sender<tokio_rustls::TlsAcceptor>>,
+) -> anyhow::Result<()> {
+    let listener = crate::http_listener::bind(addr, "files").await?;
+    let bound = listener.local_addr()?;
+    let scheme = if config.files.tls { "https" } else { "http" };
+    if config.files.public_url == format!("{scheme}://{addr}") {
+        config.files.public_url = format!("{scheme}://{bound}");
+    }
+    let tls = match (
+        config.files.tls,
+        irc_tls,
+        &config.irc.tls_cert,
+        &config.irc.tls_key,
+    ) {
+        (false, ..) => None,
+        (true, Some(irc), ..) => Some(irc.subscribe()),
+        (true, None, Some(cert), Some(key)) => {
+            let acceptor = tls::acceptor(cert, key).map_err(|e| anyhow::anyhow!(e))?;
+            Some(watch::channel(acceptor).1)
+        }
+        (true, None, ..) => anyhow::bail!("files.tls needs irc.tls_cert and irc.tls_key"),
+    };
     let dir = crate::config::FilesSettings::dir(&config.store.path);
     let store = crate::files::FileStore::new(dir, config.files.max_bytes);
     let keep = config.files.keep;
@@ -413,7 +436,17 @@ async fn serve_files(addr: std::net::SocketAddr, config: &Config) -> anyhow::Res
         store: store.clone(),
         keep,
     };
-    let bound = crate::files::download::serve(addr, downloads).await?;
+    let uploads = crate::files::upload::Uploads {
+        store: store.clone(),
+        auth: auth.clone(),
+        public_url: config.files.public_url.clone(),
+    };
+    // An upload of the largest file over a slow line takes a while.
+    let options = crate::http_listener::Options {
+        limit: std::time::Duration::from_secs(600),
+        tls,
+    };
+    crate::files::site::serve(listener, options, downloads, uploads)?;
     tokio::spawn(async move {
         let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
@@ -422,5 +455,5 @@ async fn serve_files(addr: std::net::SocketAddr, config: &Config) -> anyhow::Res
             let _ = tokio::task::spawn_blocking(move || store.prune(keep)).await;
         }
     });
-    Ok(bound)
+    Ok(())
 }

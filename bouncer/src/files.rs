@@ -6,7 +6,9 @@
 //! Served over HTTP by `files/download.rs`; removed by age.
 
 pub mod download;
+pub mod site;
 pub mod sniff;
+pub mod upload;
 
 use std::fs;
 use std::io::Write;

@@ -1,7 +1,8 @@
 //! A small HTTP/1.1 listener for what msnbnc serves besides IRC — the
-//! metrics and the files customers send — on hyper: bound before READY
-//! (a taken port stops msnbnc), one task per connection, and a client that
-//! stalls is dropped.
+//! metrics, and the files customers and staff exchange — on hyper: bound
+//! before READY (a taken port stops msnbnc), one task per connection,
+//! optionally over TLS with the IRC certificate (reloaded with it), and a
+//! connection that outlasts its listener's limit is dropped.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,25 +11,65 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
-/// Longest one connection may take.
-const CONNECTION_LIMIT: Duration = Duration::from_secs(60);
+/// How a listener serves.
+#[derive(Clone)]
+pub struct Options {
+    /// Longest one connection may take (an upload is one request).
+    pub limit: Duration,
+    /// HTTPS with the current IRC certificate, if set.
+    pub tls: Option<watch::Receiver<TlsAcceptor>>,
+}
 
-/// Binds `addr` and answers every request with `handle`; returns the
-/// address bound (port 0 picks one). `what` names it in logs.
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            limit: Duration::from_secs(60),
+            tls: None,
+        }
+    }
+}
+
+/// Binds `addr`; `what` names it in errors.
+pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for {what} on {addr}: {e}"))
+}
+
+/// Binds `addr` and answers every request with `handle` (plain HTTP, 60 s
+/// per connection); returns the address bound (port 0 picks one).
 pub async fn serve<F, Fut>(addr: SocketAddr, what: &'static str, handle: F) -> anyhow::Result<SocketAddr>
 where
-    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for {what} on {addr}: {e}"))?;
+    let listener = bind(addr, what).await?;
+    spawn(listener, what, Options::default(), handle)
+}
+
+/// Answers every request on `listener` with `handle`, which also gets
+/// the peer's address; returns the address bound.
+pub fn spawn<F, Fut>(
+    listener: TcpListener,
+    what: &'static str,
+    options: Options,
+    handle: F,
+) -> anyhow::Result<SocketAddr>
+where
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     let bound = listener.local_addr()?;
-    tracing::info!("{what} listening on {bound}");
+    let scheme = if options.tls.is_some() { "HTTPS" } else { "HTTP" };
+    tracing::info!("{what} listening on {bound} ({scheme})");
     tokio::spawn(async move {
         loop {
-            let (stream, _) = match listener.accept().await {
+            let (stream, peer) = match listener.accept().await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!("{what}: accept failed: {e}");
@@ -36,17 +77,43 @@ where
                     continue;
                 }
             };
-            let handle = handle.clone();
+            let (handle, options) = (handle.clone(), options.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
-                    let answer = handle(req);
+                    let answer = handle(req, peer);
                     async move { Ok::<_, std::convert::Infallible>(answer.await) }
                 });
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
-                let _ = tokio::time::timeout(CONNECTION_LIMIT, conn).await;
+                let served = async {
+                    match &options.tls {
+                        None => connection(stream, service).await,
+                        Some(tls) => {
+                            let acceptor = tls.borrow().clone();
+                            match acceptor.accept(stream).await {
+                                Ok(s) => connection(s, service).await,
+                                Err(e) => tracing::debug!("{what}: TLS handshake with {peer} failed: {e}"),
+                            }
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(options.limit, served).await;
             });
         }
     });
     Ok(bound)
+}
+
+async fn connection<S, Svc>(stream: S, service: Svc)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    Svc: hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<Full<Bytes>>,
+        Error = std::convert::Infallible,
+    >,
+    Svc::Future: Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await;
 }

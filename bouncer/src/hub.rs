@@ -14,6 +14,7 @@ mod conversations;
 mod customer_cards;
 mod desk_figures;
 mod desk_state;
+mod file_sending;
 mod file_transfers;
 mod history;
 pub mod irc_commands;

@@ -162,7 +162,7 @@ fn answer(metrics: &Metrics, req: &Request<hyper::body::Incoming>) -> Response<F
 /// Binds `addr` (before READY: a taken port stops msnbnc) and serves
 /// `/metrics` from there on.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
-    crate::http_listener::serve(addr, "metrics", move |req| {
+    crate::http_listener::serve(addr, "metrics", move |req, _| {
         let response = answer(&metrics, &req);
         async move { response }
     })

@@ -93,13 +93,12 @@ fn with_files(max: u64) -> Env {
     .unwrap();
     msnbnc_tests::add_staff(&cfg, "alice", "pw", true);
     let bouncer = Bouncer::run(&cfg);
-    let (_, line) = bouncer
-        .wait_for("file downloads listening on 127.0.0.1:", SOON)
-        .unwrap();
+    let (_, line) = bouncer.wait_for("files listening on 127.0.0.1:", SOON).unwrap();
     let files: u16 = line
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
         .unwrap();
     let irc = msnbnc_tests::msn_env::signed_in_port(&bouncer, &s);
     Env {
@@ -202,4 +201,166 @@ fn oversize_and_lying_files_are_refused_with_nothing_left_behind() {
         let left: Vec<_> = std::fs::read_dir(d).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
     }
+}
+
+/// `POST /upload` with `auth` (`user:password`), the file as the body:
+/// the status line, the head and the body.
+fn upload(port: u16, auth: &str, name: &str, bytes: &[u8]) -> (Vec<String>, String) {
+    use base64::Engine;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let basic = base64::engine::general_purpose::STANDARD.encode(auth);
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {basic}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    // A refusal may come before all of it is sent.
+    let _ = s.write_all(bytes);
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.lines().map(str::to_owned).collect(), body.trim().to_owned())
+}
+
+fn location(head: &[String]) -> String {
+    head.iter()
+        .find_map(|h| {
+            h.strip_prefix("location: ")
+                .or_else(|| h.strip_prefix("Location: "))
+        })
+        .unwrap_or_else(|| panic!("no Location in {head:?}"))
+        .to_owned()
+}
+
+/// Bob says hello, so #bob is a live conversation.
+fn bob_writes(e: &Env, alice: &mut msnbnc_tests::irc::IrcClient) -> msn_sim::Customer {
+    let bob = e.s.sim.customer("bob@example.com");
+    bob.sign_in("NLN");
+    e.s.rt
+        .block_on(bob.say(msnbnc_tests::worker::ACCOUNT, "can you send me the invoice?"))
+        .unwrap();
+    alice.expect("can you send me the invoice?", SOON).unwrap();
+    bob
+}
+
+#[test]
+fn a_staff_upload_reaches_the_customer_byte_identical_with_every_step_told() {
+    let e = with_files(1 << 20);
+    let mut alice = msnbnc_tests::irc::IrcClient::log_in(e.irc, "alice:pw", "").unwrap();
+    // Clients that know soju's convention find where to upload.
+    let isupport = alice.expect(" 005 ", SOON).unwrap();
+    let filehost = format!("soju.im/FILEHOST=http://127.0.0.1:{}/upload", e.files);
+    let mut isupport = isupport;
+    while !isupport.contains("soju.im/FILEHOST") {
+        isupport = alice.expect(" 005 ", SOON).unwrap();
+    }
+    assert!(isupport.contains(&filehost), "{isupport}");
+    alice.expect(" JOIN &msn", SOON).unwrap();
+
+    // Only staff may upload; a wrong password keeps nothing.
+    let invoice: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let (head, _) = upload(e.files, "alice:wrong", "invoice.pdf", &invoice);
+    assert!(head[0].starts_with("HTTP/1.1 401"), "{head:?}");
+    let (head, body) = upload(e.files, "alice:pw", "invoice 12.pdf", &vec![0; 2 << 20]);
+    assert!(head[0].starts_with("HTTP/1.1 413"), "{head:?}");
+    assert!(body.contains("over the 1.0 MiB limit"), "{body}");
+    let (head, body) = upload(e.files, "alice:pw", "invoice 12.pdf", &invoice);
+    assert!(head[0].starts_with("HTTP/1.1 201"), "{head:?}");
+    let link = location(&head);
+    assert_eq!(body, link);
+    assert!(link.ends_with("/invoice_12.pdf"), "{link}");
+    let (_, back) = get(e.files, link.split(&format!(":{}", e.files)).nth(1).unwrap());
+    assert_eq!(back, invoice, "the upload itself is byte-identical");
+
+    // Writing the link in the conversation sends the file itself.
+    let bob = bob_writes(&e, &mut alice);
+    alice.send(&format!("PRIVMSG #bob :{link}"));
+    alice
+        .expect(
+            "NOTICE #bob :offering invoice_12.pdf (40 KiB) to bob@example.com",
+            SOON,
+        )
+        .unwrap();
+    let got =
+        e.s.rt
+            .block_on(bob.receive_file(msnbnc_tests::worker::ACCOUNT, msn_sim::FileAnswer::Accept, SOON))
+            .unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.size),
+        ("invoice_12.pdf", invoice.len() as u64)
+    );
+    assert_eq!(
+        got.bytes.as_deref(),
+        Some(&invoice[..]),
+        "byte-identical at the customer"
+    );
+    alice
+        .expect(
+            "NOTICE #bob :bob@example.com accepted invoice_12.pdf; sending",
+            SOON,
+        )
+        .unwrap();
+    alice
+        .expect(
+            "NOTICE #bob :invoice_12.pdf (40 KiB) reached bob@example.com",
+            SOON,
+        )
+        .unwrap();
+    assert!(
+        !bob.texts().iter().any(|t| t.contains("/f/")),
+        "the customer got the file, not the link: {:?}",
+        bob.texts()
+    );
+    // History keeps who sent which file, and what became of it.
+    alice.send("PRIVMSG *msn :history #bob 10");
+    alice.expect(&format!("<alice> {link}"), SOON).unwrap();
+    alice
+        .expect("invoice_12.pdf (40 KiB) reached bob@example.com", SOON)
+        .unwrap();
+}
+
+#[test]
+fn a_file_the_customer_declines_is_reported_and_bad_links_are_refused() {
+    let e = with_files(1 << 20);
+    let mut alice = msnbnc_tests::irc::IrcClient::log_in(e.irc, "alice:pw", "").unwrap();
+    alice.expect(" JOIN &msn", SOON).unwrap();
+    let (head, _) = upload(e.files, "alice:pw", "terms.txt", b"our terms, in full");
+    let link = location(&head);
+    let bob = bob_writes(&e, &mut alice);
+
+    // *msn send, for clients that cannot upload: everyone sees who sent what.
+    alice.send(&format!("PRIVMSG *msn :send #bob {link}"));
+    alice
+        .expect(
+            &format!("PRIVMSG #bob :\x01ACTION sends a file: {link}\x01"),
+            SOON,
+        )
+        .unwrap();
+    let got =
+        e.s.rt
+            .block_on(bob.receive_file(msnbnc_tests::worker::ACCOUNT, msn_sim::FileAnswer::Decline, SOON))
+            .unwrap();
+    assert_eq!(got.bytes, None);
+    alice
+        .expect(
+            "NOTICE #bob :terms.txt did not reach bob@example.com: bob@example.com declined it",
+            SOON,
+        )
+        .unwrap();
+
+    // A link to nothing kept here: nothing is sent, the sender is told.
+    let token = "0123456789abcdef0123456789abcdef";
+    alice.send(&format!(
+        "PRIVMSG *msn :send #bob http://127.0.0.1:{}/f/{token}/gone.pdf",
+        e.files
+    ));
+    alice
+        .expect(
+            "failed: send #bob: no file gone.pdf here (unknown, or expired)",
+            SOON,
+        )
+        .unwrap();
+    alice.send("PRIVMSG *msn :send #nobody http://x/f/a/b");
+    alice.expect("no conversation #nobody", SOON).unwrap();
 }

@@ -18,6 +18,7 @@ pub(super) struct RawFiles {
     public_url: Option<String>,
     max_bytes: u64,
     keep_days: u64,
+    tls: bool,
 }
 
 impl Default for RawFiles {
@@ -27,14 +28,14 @@ impl Default for RawFiles {
             public_url: None,
             max_bytes: 20 * 1024 * 1024,
             keep_days: 30,
+            tls: false,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilesSettings {
-    /// Downloads are served here (HTTP; put TLS in front, or keep it on a
-    /// private network).
+    /// Downloads and uploads are served here (HTTP, or HTTPS with `tls`).
     pub listen: Option<SocketAddr>,
     /// What links start with: `https://desk.example.com/files`, else
     /// `http://<listen>`.
@@ -42,6 +43,8 @@ pub struct FilesSettings {
     pub max_bytes: u64,
     /// A link stops working, and its file is removed, after this long.
     pub keep: Duration,
+    /// HTTPS with the IRC certificate (`irc.tls_cert`, `irc.tls_key`).
+    pub tls: bool,
 }
 
 impl FilesSettings {
@@ -73,7 +76,7 @@ pub(super) fn validate(raw: RawFiles, errors: &mut Errors) -> FilesSettings {
             );
             String::new()
         }
-        (None, Some(addr)) => format!("http://{addr}"),
+        (None, Some(addr)) => format!("{}://{addr}", if raw.tls { "https" } else { "http" }),
         (None, None) => String::new(),
     };
     if !(1024..=1024 * 1024 * 1024).contains(&raw.max_bytes) {
@@ -93,5 +96,6 @@ pub(super) fn validate(raw: RawFiles, errors: &mut Errors) -> FilesSettings {
         public_url,
         max_bytes: raw.max_bytes,
         keep: Duration::from_secs(raw.keep_days.clamp(1, 3650) * 86_400),
+        tls: raw.tls,
     }
 }

@@ -3,8 +3,6 @@
 //! as that type allows, and with headers that keep a browser from running
 //! anything in it. Expired or unknown links are 404.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -23,7 +21,7 @@ pub struct Downloads {
     pub keep: Duration,
 }
 
-fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+pub(super) fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -84,16 +82,6 @@ pub async fn answer(downloads: &Downloads, method: &Method, path: &str) -> Respo
     );
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     r
-}
-
-/// Serves the kept files on `addr`; returns the address bound.
-pub async fn serve(addr: SocketAddr, downloads: Downloads) -> anyhow::Result<SocketAddr> {
-    let downloads = Arc::new(downloads);
-    crate::http_listener::serve(addr, "file downloads", move |req| {
-        let downloads = Arc::clone(&downloads);
-        async move { answer(&downloads, req.method(), req.uri().path()).await }
-    })
-    .await
 }
 
 #[cfg(test)]

@@ -28,11 +28,13 @@ struct Receiving {
 #[derive(Default)]
 pub(super) struct FileTransfers {
     receiving: HashMap<u64, Receiving>,
+    /// Files staff send, by their `SendFile` command's id (`file_sending.rs`).
+    pub(super) sending: HashMap<u64, super::file_sending::Outgoing>,
     /// Recent offers (ms) per conversation record.
     offers: HashMap<i64, VecDeque<i64>>,
 }
 
-fn store_of(hub: &Hub) -> FileStore {
+pub(super) fn store_of(hub: &Hub) -> FileStore {
     FileStore::new(
         FilesSettings::dir(&hub.settings.store.path),
         hub.settings.files.max_bytes,
@@ -192,5 +194,13 @@ fn failed(hub: &mut Hub, r: Receiving, why: &str) {
             &channel,
             &format!("{name} from {} did not arrive: {}", r.from, short(why)),
         );
+    }
+}
+
+/// The worker is gone: files on their way in will not finish.
+pub(super) fn worker_lost(hub: &mut Hub) {
+    let gone: Vec<Receiving> = hub.files.receiving.drain().map(|(_, r)| r).collect();
+    for r in gone {
+        failed(hub, r, "the MSN connection was lost");
     }
 }

@@ -39,7 +39,11 @@ pub(super) fn worker_state(hub: &mut Hub, state: &WorkerState) {
     let lost = super::worker_link::WorkerLink::lost(state);
     // A worker that is gone will not confirm deliveries it accepted.
     let held = match lost {
-        true => outbox::worker_lost(hub),
+        true => {
+            super::file_transfers::worker_lost(hub);
+            super::file_sending::worker_lost(hub);
+            outbox::worker_lost(hub)
+        }
         false => outbox::PerChannel::new(),
     };
     let was_up = hub.worker.signed_in();
@@ -167,7 +171,13 @@ pub(super) fn event(hub: &mut Hub, event: &Event) {
             conversation, text, ..
         } => sent_elsewhere(hub, *conversation, text),
         Event::Typing { conversation, from } => typing(hub, *conversation, from),
-        Event::Delivery { command_id, outcome } => outbox::delivery(hub, *command_id, outcome),
+        Event::Delivery { command_id, outcome } => {
+            if !super::file_sending::delivery(hub, *command_id, outcome) {
+                outbox::delivery(hub, *command_id, outcome);
+            }
+        }
+        Event::FileAccepted { command_id } => super::file_sending::accepted(hub, *command_id),
+        Event::FileWanted { command_id, offset } => super::file_sending::wanted(hub, *command_id, *offset),
         Event::Sent { command_id } => outbox::sent(hub, *command_id),
         Event::AddRequest {
             handle,
@@ -235,7 +245,9 @@ pub(super) fn command_result(hub: &mut Hub, id: u64, result: &CommandResult) {
         return;
     }
     if let CommandResult::Failed(f) = result {
-        outbox::not_taken(hub, id, f);
+        if !super::file_sending::refused(hub, id, f) {
+            outbox::not_taken(hub, id, f);
+        }
     }
 }
 

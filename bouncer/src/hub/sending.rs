@@ -178,6 +178,17 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
         return;
     }
     super::desk_state::staff_answered(hub, id, &ctx.nick);
+    // A lone link to a file uploaded here: the customer gets the file.
+    if super::file_sending::is_our_file(hub, text) {
+        if let Err(why) = super::file_sending::offer(hub, id, to, &ctx.nick, text) {
+            let server = hub.server().to_owned();
+            hub.send(
+                ctx.id,
+                format!(":{server} NOTICE {channel} :{why}; nothing was sent"),
+            );
+        }
+        return;
+    }
     let msn = for_customer(text, &ctx.nick, &signature(hub, &ctx.nick));
     if msn.partial {
         let server = hub.server().to_owned();

@@ -9,6 +9,7 @@ mod backlog_queries;
 mod canned_admin;
 mod card_commands;
 mod desk;
+mod file_commands;
 mod staff_admin;
 
 use super::Hub;
@@ -91,6 +92,7 @@ pub const COMMANDS: &[Spec] = &[
     Spec { name: "name",           usage: "name <friendly name>",    help: "the account's friendly name", admin: false, args: 1, example: "name Example Shop Support", run: account::name },
     Spec { name: "psm",            usage: "psm <text>",              help: "the account's personal message", admin: false, args: 1, example: "psm Open 9-17 CET", run: account::psm },
     Spec { name: "nudge",          usage: "nudge <#conversation>",   help: "shake the customer's window", admin: false, args: 1, example: "nudge #bob", run: account::nudge },
+    Spec { name: "send",           usage: "send <#conversation> <link>", help: "send the customer a file uploaded here", admin: false, args: 2, example: "send #bob https://desk.example.com/f/…/invoice.pdf", run: file_commands::send },
     Spec { name: "claim",          usage: "claim <#conversation>",   help: "take a conversation (its topic names you)", admin: false, args: 1, example: "claim #bob", run: desk::claim },
     Spec { name: "unclaim",        usage: "unclaim <#conversation>", help: "release a conversation you claimed", admin: false, args: 1, example: "unclaim #bob", run: desk::unclaim },
     Spec { name: "queue",          usage: "queue",                   help: "conversations not resolved, longest wait first", admin: false, args: 0, example: "queue", run: desk::queue },

@@ -92,7 +92,7 @@ fn greet(hub: &mut Hub, id: ClientId, nick: &str) {
         "004",
         &[&s.server_name, &format!("msnbnc-{version}"), "io", "ntov"],
     );
-    let isupport = [
+    let mut isupport = vec![
         format!("NETWORK={}", s.network),
         "CASEMAPPING=ascii".to_owned(),
         "CHANTYPES=#&".to_owned(),
@@ -108,6 +108,11 @@ fn greet(hub: &mut Hub, id: ClientId, nick: &str) {
         format!("CHATHISTORY={}", crate::irc::chathistory::MAX_LIMIT),
         "MSGREFTYPES=msgid,timestamp".to_owned(),
     ];
+    // Staff uploads, for the clients that know the convention.
+    let files = &hub.settings.files;
+    if files.listen.is_some() && !files.public_url.is_empty() {
+        isupport.push(format!("soju.im/FILEHOST={}/upload", files.public_url));
+    }
     let mut params: Vec<&str> = isupport.iter().map(String::as_str).collect();
     params.push("are supported by this server");
     hub.numeric(id, "005", &params);

@@ -68,18 +68,22 @@ pub(super) fn accept(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<()
     about_contact(hub, asker, args, (Command::AcceptAddRequest, "accept"))
 }
 
-/// Nudge a conversation's customer (their window shakes); every staff
-/// member sees who did, and history keeps it.
-pub(super) fn nudge(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
-    let channel = args.word(0);
-    let Some(c) = hub
+/// The conversation `channel` names: its record, channel and how the
+/// worker reaches its customer (a dormant one through its only
+/// customer). `Err` is what to tell the asker; `what` is what they tried.
+pub(super) fn customer_of(
+    hub: &Hub,
+    channel: &str,
+    what: &str,
+) -> Result<(i64, String, ConversationTarget), String> {
+    let id = hub
         .conversations
         .by_channel(channel)
-        .and_then(|id| hub.conversations.get(id))
-    else {
-        notice(hub, asker.client, &format!("no conversation {channel}"));
-        return Ok(());
-    };
+        .ok_or_else(|| format!("no conversation {channel}"))?;
+    let c = hub
+        .conversations
+        .get(id)
+        .ok_or_else(|| format!("no conversation {channel}"))?;
     let (channel, only) = (c.channel.clone(), c.only_customer().map(str::to_owned));
     let to = match (c.worker_id(), &only) {
         (Some(w), _) => ConversationTarget::Existing(w),
@@ -91,8 +95,21 @@ pub(super) fn nudge(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(),
             ConversationTarget::Contact(handle)
         }
         (None, None) => {
-            let text = format!("{channel} has ended; nudge one of its customers in their own conversation");
-            notice(hub, asker.client, &text);
+            return Err(format!(
+                "{channel} has ended; {what} one of its customers in their own conversation"
+            ))
+        }
+    };
+    Ok((id, channel, to))
+}
+
+/// Nudge a conversation's customer (their window shakes); every staff
+/// member sees who did, and history keeps it.
+pub(super) fn nudge(hub: &mut Hub, asker: &Asker, args: &Args<'_>) -> Result<(), String> {
+    let (_, channel, to) = match customer_of(hub, args.word(0), "nudge") {
+        Ok(found) => found,
+        Err(why) => {
+            notice(hub, asker.client, &why);
             return Ok(());
         }
     };
