@@ -32,6 +32,9 @@ pub enum Data {
     SkipAhead,
     /// Says the whole is larger than the file announced.
     WrongTotal,
+    /// Sends the file, then goes on: the data again, and data past its
+    /// end claiming a larger whole.
+    Endless,
 }
 
 const CHUNK: usize = 1202;
@@ -144,6 +147,16 @@ impl Customer {
             }
             self.p2p(to, packet(session, 2000, offset, total, 0x0100_0030, piece, 2))
                 .await?;
+        }
+        if data == Data::Endless {
+            for round in 0..20u64 {
+                for (i, piece) in bytes.chunks(CHUNK).enumerate() {
+                    let offset = (i * CHUNK) as u64 + round * total;
+                    let claimed = total * (round + 2);
+                    self.p2p(to, packet(session, 2000, offset, claimed, 0x0100_0030, piece, 2))
+                        .await?;
+                }
+            }
         }
         let bye = slp(
             &format!("BYE MSNMSGR:{to} MSNSLP/1.0"),

@@ -39,13 +39,8 @@ fn a_kept_file_downloads_byte_identical_with_its_true_type_and_bad_links_do_not(
     let (port, text) = (e.files, std::fs::read_to_string(&e.cfg).unwrap());
 
     // The files directory next to the database, as msnbnc keeps it.
-    let store_path = text
-        .lines()
-        .find_map(|l| l.strip_prefix("path = \""))
-        .and_then(|p| p.strip_suffix('"'))
-        .map(std::path::PathBuf::from)
-        .unwrap();
-    let files = FileStore::new(msnbnc::config::FilesSettings::dir(&store_path), 1 << 20);
+    let _ = text;
+    let files = FileStore::new(files_dir(&e), 1 << 20);
     let mut picture = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     picture.extend((0..=255u8).cycle().take(5000));
     let mut upload = files.begin("error screen.png", picture.len() as u64).unwrap();
@@ -92,6 +87,9 @@ fn with_files(max: u64) -> Env {
     )
     .unwrap();
     msnbnc_tests::add_staff(&cfg, "alice", "pw", true);
+    // Test stores are reused between runs: so would their files be.
+    let stale = Env::files_of(&cfg);
+    let _ = std::fs::remove_dir_all(&stale);
     let bouncer = Bouncer::run(&cfg);
     let (_, line) = bouncer.wait_for("files listening on 127.0.0.1:", SOON).unwrap();
     let files: u16 = line
@@ -144,11 +142,25 @@ fn a_customer_s_picture_becomes_a_link_every_staff_member_can_open() {
     let (head, body) = get(files, path);
     assert_eq!(head[0], "HTTP/1.1 200 OK", "{head:?}");
     assert_eq!(body, picture, "byte-identical");
-    // Kept in history, link and all.
+    // Kept in history, link and all: *msn history, CHATHISTORY, transcripts.
     alice.send("PRIVMSG *msn :history #bob 5");
     alice
         .expect("* bob sent error.png (5 KiB): http://127.0.0.1:", SOON)
         .unwrap();
+    let caps = "draft/chathistory batch server-time message-tags";
+    let mut phone = msnbnc_tests::irc::IrcClient::log_in(irc, "alice:pw", caps).unwrap();
+    phone.send("CHATHISTORY LATEST #bob * 5");
+    let replayed = phone
+        .expect("PRIVMSG #bob :\x01ACTION sent error.png", SOON)
+        .unwrap();
+    assert!(replayed.contains(path), "{replayed}");
+    let cfg = e.cfg.to_string_lossy().into_owned();
+    let (status, transcript, stderr) = msnbnc_tests::run_msnbnc(&["transcript", "--config", &cfg, "#bob"]);
+    assert!(status.success(), "{stderr}");
+    assert!(
+        transcript.contains("sent error.png (5 KiB): http://127.0.0.1:") && transcript.contains(path),
+        "{transcript}"
+    );
 }
 
 #[test]
@@ -191,16 +203,19 @@ fn oversize_and_lying_files_are_refused_with_nothing_left_behind() {
     alice
         .expect("skip.bin from bob@example.com did not arrive: ", SOON)
         .unwrap();
-    let kept: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    let files_dir = kept.iter().find(|p| p.ends_with("files"));
-    if let Some(d) = files_dir {
-        let left: Vec<_> = std::fs::read_dir(d).unwrap().collect();
-        assert!(left.is_empty(), "{left:?}");
-    }
+    // A size that lies: the same.
+    s.rt.block_on(bob.send_file(
+        msnbnc_tests::worker::ACCOUNT,
+        "lie.bin",
+        &small,
+        msn_sim::FileData::WrongTotal,
+    ))
+    .unwrap();
+    alice
+        .expect("lie.bin from bob@example.com did not arrive: ", SOON)
+        .unwrap();
+    let _ = dir;
+    assert_eq!(walk(&files_dir(&e)), 0, "{:?}", walkdir_names(&files_dir(&e)));
 }
 
 /// `POST /upload` with `auth` (`user:password`), the file as the body:
@@ -363,4 +378,95 @@ fn a_file_the_customer_declines_is_reported_and_bad_links_are_refused() {
         .unwrap();
     alice.send("PRIVMSG *msn :send #nobody http://x/f/a/b");
     alice.expect("no conversation #nobody", SOON).unwrap();
+}
+
+#[test]
+fn a_sender_that_never_stops_leaves_exactly_the_file_it_announced() {
+    let e = with_files(1 << 20);
+    let mut alice = msnbnc_tests::irc::IrcClient::log_in(e.irc, "alice:pw", "").unwrap();
+    alice.expect(" JOIN &msn", SOON).unwrap();
+    let bob = e.s.sim.customer("bob@example.com");
+    bob.sign_in("NLN");
+    let file: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+    e.s.rt
+        .block_on(bob.send_file(
+            msnbnc_tests::worker::ACCOUNT,
+            "endless.bin",
+            &file,
+            msn_sim::FileData::Endless,
+        ))
+        .unwrap();
+    let line = alice
+        .expect("sent endless.bin (10 KiB): http://127.0.0.1:", SOON)
+        .unwrap();
+    // Twenty times the file came again, past its end: none of it is kept.
+    e.s.rt
+        .block_on(bob.say(msnbnc_tests::worker::ACCOUNT, "done"))
+        .unwrap();
+    alice.expect("done", SOON).unwrap();
+    let path = line
+        .split(&format!("127.0.0.1:{}", e.files))
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('\x01');
+    let (_, body) = get(e.files, path);
+    assert_eq!(body, file);
+    let stored: u64 = walk(&files_dir(&e));
+    let listing: Vec<_> = walkdir_names(&files_dir(&e));
+    assert_eq!(
+        stored,
+        file.len() as u64,
+        "the files directory holds the file and nothing more: {listing:?}"
+    );
+}
+
+/// Bytes under `dir`, every file.
+fn walk(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&e.path()),
+                    _ => e.metadata().map_or(0, |m| m.len()),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The files directory next to the database, as msnbnc keeps it.
+fn files_dir(e: &Env) -> std::path::PathBuf {
+    Env::files_of(&e.cfg)
+}
+
+impl Env {
+    fn files_of(cfg: &std::path::Path) -> std::path::PathBuf {
+        let text = std::fs::read_to_string(cfg).unwrap();
+        let store_path = text
+            .lines()
+            .find_map(|l| l.strip_prefix("path = \""))
+            .and_then(|p| p.strip_suffix('"'))
+            .map(std::path::PathBuf::from)
+            .unwrap();
+        msnbnc::config::FilesSettings::dir(&store_path)
+    }
+}
+
+fn walkdir_names(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .flat_map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walkdir_names(&e.path()),
+                    _ => vec![format!(
+                        "{} {}",
+                        e.path().display(),
+                        e.metadata().map_or(0, |m| m.len())
+                    )],
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -231,3 +231,50 @@ fn a_missing_certificate_is_a_configuration_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_files_listener_serves_https_with_the_irc_certificate_and_advertises_it() {
+    let dir = TestDir::new();
+    let (cert, key, der) = certificate();
+    let cert_path = dir.write("cert.pem", &cert);
+    let key_path = dir.write("key.pem", &key);
+    let text = config_text(&binaries().worker, "").replace(
+        "listen = [\"127.0.0.1:0\"]",
+        &format!(
+            "listen = [\"127.0.0.1:0\"]\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+            cert_path.display(),
+            key_path.display()
+        ),
+    ) + "\n[files]\nlisten = \"127.0.0.1:0\"\ntls = true\n";
+    let config = dir.write("msnbnc.toml", &text);
+    msnbnc_tests::add_staff(&config, "alice", "pw", false);
+    let bouncer = Bouncer::run(&config);
+    let (_, line) = bouncer.wait_for("files listening on 127.0.0.1:", SOON).unwrap();
+    assert!(line.contains("(HTTPS)"), "{line}");
+    let port: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let mut https = tls_connect(
+        port,
+        &der,
+        None,
+        &[
+            "GET /f/00000000000000000000000000000000/x.png HTTP/1.1",
+            "Host: localhost",
+            "Connection: close",
+            "",
+        ],
+    )
+    .unwrap();
+    read_until(&mut https, "HTTP/1.1 404").unwrap();
+    // Staff clients learn the HTTPS upload address.
+    let (_, line) = bouncer.wait_for("IRC listening on 127.0.0.1:", SOON).unwrap();
+    let irc: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let mut alice = msnbnc_tests::irc::IrcClient::log_in(irc, "alice:pw", "").unwrap();
+    alice
+        .expect(&format!("soju.im/FILEHOST=https://127.0.0.1:{port}/upload"), SOON)
+        .unwrap();
+}

@@ -262,6 +262,17 @@ async fn customer_messages_typing_and_nudges_reach_the_account() {
             declined.is_some(),
             "MSNP{dialect}: the invitation was not declined"
         );
+        // The old way needs a direct connection: the customer is told why.
+        assert!(
+            bob.wait_for(
+                SOON,
+                |r| matches!(r, Received::Text { text, .. } if text.contains("send a link to the file"))
+            )
+            .await
+            .is_some(),
+            "MSNP{dialect}: {:?}",
+            bob.texts()
+        );
     }
 }
 

@@ -48,9 +48,17 @@ pub struct FilesSettings {
 }
 
 impl FilesSettings {
-    /// The files directory beside the database at `store`.
+    /// The files directory beside the database at `store`, named after
+    /// it (`msnbnc.db` → `msnbnc.files`), so two desks sharing a
+    /// directory never share files.
     pub fn dir(store: &Path) -> std::path::PathBuf {
-        store.parent().unwrap_or(Path::new(".")).join("files")
+        let stem = store
+            .file_stem()
+            .map_or_else(|| "msnbnc".into(), |s| s.to_string_lossy().into_owned());
+        store
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(format!("{stem}.files"))
     }
 }
 

@@ -9,6 +9,9 @@ use super::super::handles;
 use super::super::message::{self, Content, Mime};
 use super::{SbEvent, SbOutput, SbSession};
 
+/// What a customer whose Messenger offers a file the old way is told.
+pub const OLD_FILE_TRANSFER: &str = "Sorry, this version of Messenger sends files in a way we cannot receive. Please send a link to the file, or use Messenger 6 or later.";
+
 impl SbSession {
     pub(super) fn on_msg(&mut self, out: &mut Vec<SbOutput>, frame: &Frame, now: Instant) {
         let (Some(from), Some(payload)) = (frame.arg(0).map(handles::email), &frame.payload) else {
@@ -53,6 +56,14 @@ impl SbSession {
                 let t = self.trid();
                 let decline = message::decline_invitation_payload(&cookie);
                 out.push(SbOutput::Send(encode("MSG", Some(t), &["U"], Some(&decline))));
+                // A file from a Messenger that only knows the old way (MSNFTP
+                // needs a direct connection to the customer, which a server
+                // cannot make through NAT; docs/msnp2p.md §8.3): say so.
+                if application.eq_ignore_ascii_case("File Transfer") {
+                    let t = self.trid();
+                    let why = message::text_payload(OLD_FILE_TRANSFER, &ipc::TextFormat::default());
+                    out.push(SbOutput::Send(encode("MSG", Some(t), &["U"], Some(&why))));
+                }
                 let what = if application.is_empty() {
                     "an invitation".to_owned()
                 } else {

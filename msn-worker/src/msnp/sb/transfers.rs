@@ -20,6 +20,10 @@ use ipc::{Delivery, Failure, FailureKind};
 
 /// Transfers at once per switchboard.
 const MAX_TRANSFERS: usize = 4;
+/// MSNSLP messages arriving in pieces at once per switchboard (each at
+/// most [`slp::MAX_MESSAGE`]): a stream of first pieces never finished
+/// cannot grow without end.
+const MAX_PARTIAL: usize = 8;
 
 /// What the switchboard session must do or report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +171,10 @@ impl Transfers {
 
     fn slp_piece(&mut self, out: &mut Vec<Action>, from: &str, h: &Header, data: &[u8], now: Instant) {
         if h.total > slp::MAX_MESSAGE as u64 {
+            return;
+        }
+        if !self.slp.contains_key(&h.identifier) && self.slp.len() >= MAX_PARTIAL {
+            tracing::debug!(%from, "too many unfinished MSNSLP messages; dropped one");
             return;
         }
         let partial = self.slp.entry(h.identifier).or_default();

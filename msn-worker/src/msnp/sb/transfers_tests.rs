@@ -519,3 +519,46 @@ fn a_closed_switchboard_ends_every_transfer_in_it() {
         .any(|a| matches!(a, Action::Delivered { session, .. } if *session == ours)));
     assert!(t.closed("again").is_empty());
 }
+
+#[test]
+fn chunks_past_the_end_and_endless_unfinished_messages_hold_nothing() {
+    let mut t = Transfers::new("relay@example.com");
+    feed(
+        &mut t,
+        &split(invite(9, slp::FILE_TRANSFER, &context("a.bin", 2404))),
+    );
+    t.answer(9, true, Instant::now());
+    let file = p2p::chunks(9, 600, flags::FILE_DATA, &[5; 2404], app::FILE, 1);
+    let got = feed(&mut t, &file);
+    assert!(got.contains(&Action::Ended {
+        session: 9,
+        outcome: Ok(())
+    }));
+    // The sender goes on: the same packets again, and packets that claim
+    // a larger whole. None is data any more.
+    for _ in 0..100 {
+        let more = feed(&mut t, &file);
+        assert!(more.iter().all(|a| !matches!(a, Action::Data { .. })), "{more:?}");
+    }
+    let lie = p2p::chunks(9, 601, flags::FILE_DATA, &[5; 5000], app::FILE, 1);
+    assert!(feed(&mut t, &lie).is_empty());
+    // First pieces of MSNSLP messages that never finish: a few are held,
+    // the rest dropped.
+    for id in 0..10_000u32 {
+        let first = p2p::build(
+            p2p::Header {
+                identifier: id,
+                total: slp::MAX_MESSAGE as u64,
+                ..p2p::Header::default()
+            },
+            &[b'x'; 1202],
+            app::SLP,
+        );
+        feed(&mut t, &[first]);
+    }
+    assert!(
+        t.slp.len() <= MAX_PARTIAL,
+        "{} partial messages held",
+        t.slp.len()
+    );
+}
