@@ -132,6 +132,28 @@ async fn chatter(sim: &Simulator, bob: Customer, carol: Customer) {
     }
 }
 
+/// Carol accepts every file staff send her (upload one, then write its
+/// link in #carol or use `*msn send #carol LINK`).
+async fn takes_files(carol: Customer) {
+    loop {
+        // A look at her inbox each second (not a busy wait for an hour).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let answer = msn_sim::FileAnswer::Accept;
+        match carol
+            .receive_file(ACCOUNT, answer, Duration::from_millis(1))
+            .await
+        {
+            Ok(f) => tracing::info!(
+                "demo: carol received {} ({} bytes)",
+                f.name,
+                f.bytes.map_or(0, |b| b.len())
+            ),
+            Err(e) if e.to_string().contains("offered no file") => {}
+            Err(e) => tracing::info!("demo: carol's file did not arrive: {e}"),
+        }
+    }
+}
+
 pub async fn run() -> anyhow::Result<()> {
     let sim = Simulator::start(
         SimConfig::default()
@@ -182,5 +204,6 @@ pub async fn run() -> anyhow::Result<()> {
     tokio::select! {
         result = daemon::run(path.clone(), cfg) => result,
         () = customers => Ok(()),
+        () = takes_files(sim.customer("carol@example.com")) => Ok(()),
     }
 }

@@ -220,7 +220,7 @@ fn read_context(b64: &str) -> Option<(String, u64)> {
 }
 
 impl Customer {
-    /// Waits for `from` to offer a file, answers, and (if accepted)
+    /// Waits for `from` to offer a file not answered yet, answers, and (if accepted)
     /// collects the data until all of it came; acknowledges it as a
     /// Messenger does.
     pub async fn receive_file(
@@ -229,11 +229,19 @@ impl Customer {
         answer: Answer,
         timeout: Duration,
     ) -> anyhow::Result<Offered> {
+        let answered = self
+            .lock()
+            .account(self.email())
+            .map(|a| a.answered.clone())
+            .unwrap_or_default();
         let invite = self
             .wait_for(timeout, |r| match r {
                 Received::P2p { from: f, body, .. } if f.eq_ignore_ascii_case(from) => {
                     let text = String::from_utf8_lossy(body.get(48..).unwrap_or_default());
-                    text.starts_with("INVITE ") && text.contains("sessionreqbody")
+                    let call = slp_value(&text, "Call-ID").unwrap_or_default();
+                    text.starts_with("INVITE ")
+                        && text.contains("sessionreqbody")
+                        && !answered.iter().any(|a| a == call)
                 }
                 _ => false,
             })
@@ -251,6 +259,9 @@ impl Customer {
         let (name, size) = slp_value(&text, "Context")
             .and_then(read_context)
             .ok_or_else(|| anyhow::anyhow!("an INVITE without a file context"))?;
+        if let Some(a) = self.lock().account_mut(self.email()) {
+            a.answered.push(call.clone());
+        }
         let (code, reason) = match answer {
             Answer::Accept => (200, "OK"),
             Answer::Decline => (603, "Decline"),
@@ -271,7 +282,8 @@ impl Customer {
                 bytes: None,
             });
         }
-        let deadline = std::time::Instant::now() + timeout;
+        // The data may take longer than the offer took to come.
+        let deadline = std::time::Instant::now() + timeout.max(Duration::from_secs(60));
         loop {
             // Every data packet of the session so far, in order.
             let mut bytes = Vec::new();

@@ -168,6 +168,7 @@ impl Simulator {
                     ns: None,
                     refuse: false,
                     places: Vec::new(),
+                    answered: Vec::new(),
                 },
             );
         }

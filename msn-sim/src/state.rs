@@ -83,6 +83,8 @@ pub struct Account {
     /// Other places signed in to this account beside its session
     /// (MSNP16+; scripted): machine GUID and endpoint name.
     pub places: Vec<(String, String)>,
+    /// The file offers (MSNSLP Call-IDs) a scripted customer has answered.
+    pub answered: Vec<String>,
 }
 
 impl Account {

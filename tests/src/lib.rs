@@ -15,6 +15,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 pub mod client_drivers;
+pub mod http;
 pub mod irc;
 pub mod msn_env;
 pub mod notify;

@@ -2,36 +2,15 @@
 //! file comes back byte-identical with the type its bytes say; unknown
 //! and malformed links are 404.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use msnbnc::files::FileStore;
+use msnbnc_tests::http::{get, location, upload};
 use msnbnc_tests::msn_env::{config, sim};
 use msnbnc_tests::worker::PASSWORD;
 use msnbnc_tests::{Bouncer, TestDir};
 
 const SOON: Duration = Duration::from_secs(15);
-
-/// `GET path`: the head's lines and the body's bytes.
-fn get(port: u16, path: &str) -> (Vec<String>, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply).unwrap();
-    let end = reply
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(reply.len());
-    let head = String::from_utf8_lossy(&reply[..end])
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    (head, reply.get(end + 4..).unwrap_or_default().to_vec())
-}
 
 #[test]
 fn a_kept_file_downloads_byte_identical_with_its_true_type_and_bad_links_do_not() {
@@ -216,36 +195,6 @@ fn oversize_and_lying_files_are_refused_with_nothing_left_behind() {
         .unwrap();
     let _ = dir;
     assert_eq!(walk(&files_dir(&e)), 0, "{:?}", walkdir_names(&files_dir(&e)));
-}
-
-/// `POST /upload` with `auth` (`user:password`), the file as the body:
-/// the status line, the head and the body.
-fn upload(port: u16, auth: &str, name: &str, bytes: &[u8]) -> (Vec<String>, String) {
-    use base64::Engine;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let basic = base64::engine::general_purpose::STANDARD.encode(auth);
-    let head = format!(
-        "POST /upload HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {basic}\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        bytes.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    // A refusal may come before all of it is sent.
-    let _ = s.write_all(bytes);
-    let mut reply = Vec::new();
-    let _ = s.read_to_end(&mut reply);
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (head.lines().map(str::to_owned).collect(), body.trim().to_owned())
-}
-
-fn location(head: &[String]) -> String {
-    head.iter()
-        .find_map(|h| {
-            h.strip_prefix("location: ")
-                .or_else(|| h.strip_prefix("Location: "))
-        })
-        .unwrap_or_else(|| panic!("no Location in {head:?}"))
-        .to_owned()
 }
 
 /// Bob says hello, so #bob is a live conversation.

@@ -24,9 +24,16 @@ struct Desk {
 /// msnbnc signed in to the simulator, staff alice, zoe and kim, and a
 /// customer who asked a question before any of them attached.
 fn desk() -> Desk {
+    desk_with("")
+}
+
+/// [`desk`] with more configuration (`extra` is appended).
+fn desk_with(extra: &str) -> Desk {
     let s = sim();
     let dir = TestDir::new();
     let cfg = config(&dir, &s.sim, PASSWORD, true);
+    let text = std::fs::read_to_string(&cfg).unwrap() + extra;
+    std::fs::write(&cfg, text).unwrap();
     for name in ["alice", "zoe", "kim"] {
         add_staff(&cfg, name, "pw", false);
     }
@@ -195,4 +202,45 @@ fn a_client_speaking_as_the_lounge_gets_the_conversation_through_znc_playback() 
     );
     let me = c.expect("ACTION waves", SOON).unwrap();
     assert!(me.ends_with(":\x01ACTION waves\x01"), "{me}");
+}
+
+#[test]
+fn irssi_sends_an_uploaded_file_by_writing_its_link_and_sees_every_step() {
+    if !installed("irssi", &["irssi", "tmux"]) {
+        return;
+    }
+    let d = desk_with("\n[files]\nlisten = \"127.0.0.1:0\"\n");
+    let line = d
+        ._bouncer
+        .wait_for("files listening on 127.0.0.1:", SOON)
+        .unwrap()
+        .1;
+    let files: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let manual: Vec<u8> = (0..30_000u32).map(|i| (i % 241) as u8).collect();
+    let (head, _) = msnbnc_tests::http::upload(files, "kim:pw", "manual.pdf", &manual);
+    let link = msnbnc_tests::http::location(&head);
+    let irssi = Irssi::start(d.port, "kim", "pw").unwrap();
+    irssi.wait_log("#bob", "my lamp is broken", SOON).unwrap();
+    irssi.type_line(&format!("/msg #bob {link}"));
+    let bob = d.s.sim.customer(BOB);
+    let got =
+        d.s.rt
+            .block_on(bob.receive_file(ACCOUNT, msn_sim::FileAnswer::Accept, SOON))
+            .unwrap();
+    assert_eq!(got.bytes.as_deref(), Some(&manual[..]));
+    let log = irssi
+        .wait_log("#bob", "manual.pdf (30 KiB) reached bob@example.com", SOON)
+        .unwrap();
+    for step in [
+        &format!("<@kim> {link}"),
+        "offering manual.pdf (30 KiB) to bob@example.com",
+        "bob@example.com accepted manual.pdf; sending",
+    ] {
+        assert!(log.contains(step), "{step} missing:\n{log}");
+    }
 }
