@@ -76,7 +76,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// `user:password` from an HTTP Basic `Authorization` value.
-fn basic(value: &str) -> Option<(String, String)> {
+pub fn basic(value: &str) -> Option<(String, String)> {
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
