@@ -325,6 +325,22 @@ fn a_file_the_customer_declines_is_reported_and_bad_links_are_refused() {
             SOON,
         )
         .unwrap();
+    // The same link written in the conversation: not shown, not sent.
+    alice.send(&format!(
+        "PRIVMSG #bob :http://127.0.0.1:{}/f/{token}/gone.pdf",
+        e.files
+    ));
+    alice
+        .expect(
+            "NOTICE #bob :no file gone.pdf here (unknown, or expired); nothing was sent",
+            SOON,
+        )
+        .unwrap();
+    assert!(
+        !bob.texts().iter().any(|t| t.contains("gone.pdf")),
+        "{:?}",
+        bob.texts()
+    );
     alice.send("PRIVMSG *msn :send #nobody http://x/f/a/b");
     alice.expect("no conversation #nobody", SOON).unwrap();
 }

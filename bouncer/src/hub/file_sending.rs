@@ -56,6 +56,20 @@ pub(super) fn is_our_file(hub: &Hub, text: &str) -> bool {
         && file_link(text).is_some()
 }
 
+/// The file a link names, if it is kept here and can be sent: its
+/// name, path and size.
+pub(super) fn kept_file(hub: &Hub, link: &str) -> Result<(String, std::path::PathBuf, u64), String> {
+    let (token, name) = file_link(link).ok_or("that is not a link to a file uploaded here")?;
+    let keep = hub.settings.files.keep;
+    let (path, size) = store_of(hub)
+        .find(token, name, Some(keep))
+        .ok_or_else(|| format!("no file {name} here (unknown, or expired)"))?;
+    if size == 0 {
+        return Err(format!("{name} is empty; MSN cannot send an empty file"));
+    }
+    Ok((name.to_owned(), path, size))
+}
+
 /// Offers the file behind `link` to the customer of conversation `id`
 /// (`to` names them for the worker); `by` is the staff member.
 pub(super) fn offer(
@@ -65,14 +79,7 @@ pub(super) fn offer(
     by: &str,
     link: &str,
 ) -> Result<(), String> {
-    let (token, name) = file_link(link).ok_or("that is not a link to a file uploaded here")?;
-    let keep = hub.settings.files.keep;
-    let (path, size) = store_of(hub)
-        .find(token, name, Some(keep))
-        .ok_or_else(|| format!("no file {name} here (unknown, or expired)"))?;
-    if size == 0 {
-        return Err(format!("{name} is empty; MSN cannot send an empty file"));
-    }
+    let (name, path, size) = kept_file(hub, link)?;
     let file = File::open(&path).map_err(|e| format!("{name} cannot be read: {e}"))?;
     let conversation = hub.conversations.get(id).ok_or("no such conversation")?;
     let customer = conversation
@@ -82,7 +89,7 @@ pub(super) fn offer(
     let channel = conversation.channel.clone();
     let command = Command::SendFile {
         to,
-        name: name.to_owned(),
+        name: name.clone(),
         size,
     };
     let command_id = hub.command(command, None);
@@ -97,7 +104,7 @@ pub(super) fn offer(
     let outgoing = Outgoing {
         conversation: id,
         customer,
-        name: name.to_owned(),
+        name,
         size,
         file,
         quarters: 0,

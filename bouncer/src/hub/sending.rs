@@ -163,6 +163,17 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
     let first = c.customers.first().cloned().unwrap_or_default();
     let handle = customer_handle(hub, &first);
     let (text, source) = (text.as_str(), hub.user_prefix(&ctx.nick));
+    // A lone link to a file uploaded here sends the file; one that cannot
+    // be sent is not shown as if it had been.
+    let file = ctx.cmd == "PRIVMSG" && super::file_sending::is_our_file(hub, text);
+    if let (true, Err(why)) = (file, super::file_sending::kept_file(hub, text)) {
+        let server = hub.server().to_owned();
+        hub.send(
+            ctx.id,
+            format!(":{server} NOTICE {channel} :{why}; nothing was sent"),
+        );
+        return;
+    }
     let shown = Shown {
         kind: Kind::Staff,
         sender: &ctx.nick,
@@ -178,8 +189,7 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
         return;
     }
     super::desk_state::staff_answered(hub, id, &ctx.nick);
-    // A lone link to a file uploaded here: the customer gets the file.
-    if super::file_sending::is_our_file(hub, text) {
+    if file {
         if let Err(why) = super::file_sending::offer(hub, id, to, &ctx.nick, text) {
             let server = hub.server().to_owned();
             hub.send(
