@@ -54,3 +54,18 @@ pub fn location(head: &[String]) -> String {
         .unwrap_or_else(|| panic!("no Location in {head:?}"))
         .to_owned()
 }
+
+/// The port msnbnc's files listener bound (from its log).
+pub fn files_port(bouncer: &crate::Bouncer) -> u16 {
+    let (_, line) = bouncer
+        .wait_for(
+            "files listening on 127.0.0.1:",
+            std::time::Duration::from_secs(15),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    line.split("127.0.0.1:")
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}

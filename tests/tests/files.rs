@@ -70,13 +70,7 @@ fn with_files(max: u64) -> Env {
     let stale = Env::files_of(&cfg);
     let _ = std::fs::remove_dir_all(&stale);
     let bouncer = Bouncer::run(&cfg);
-    let (_, line) = bouncer.wait_for("files listening on 127.0.0.1:", SOON).unwrap();
-    let files: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|p| p.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .unwrap();
+    let files = msnbnc_tests::http::files_port(&bouncer);
     let irc = msnbnc_tests::msn_env::signed_in_port(&bouncer, &s);
     Env {
         s,

@@ -251,12 +251,7 @@ fn the_files_listener_serves_https_with_the_irc_certificate_and_advertises_it() 
     let bouncer = Bouncer::run(&config);
     let (_, line) = bouncer.wait_for("files listening on 127.0.0.1:", SOON).unwrap();
     assert!(line.contains("(HTTPS)"), "{line}");
-    let port: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|p| p.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .unwrap();
+    let port = msnbnc_tests::http::files_port(&bouncer);
     let mut https = tls_connect(
         port,
         &der,

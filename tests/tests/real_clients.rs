@@ -210,17 +210,7 @@ fn irssi_sends_an_uploaded_file_by_writing_its_link_and_sees_every_step() {
         return;
     }
     let d = desk_with("\n[files]\nlisten = \"127.0.0.1:0\"\n");
-    let line = d
-        ._bouncer
-        .wait_for("files listening on 127.0.0.1:", SOON)
-        .unwrap()
-        .1;
-    let files: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|p| p.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .unwrap();
+    let files = msnbnc_tests::http::files_port(&d._bouncer);
     let manual: Vec<u8> = (0..30_000u32).map(|i| (i % 241) as u8).collect();
     let (head, _) = msnbnc_tests::http::upload(files, "kim:pw", "manual.pdf", &manual);
     let link = msnbnc_tests::http::location(&head);

@@ -103,29 +103,11 @@ impl Transfers {
             }
         };
         let (call_id, branch) = (guid(), guid());
-        let start = Start::Request {
-            method: "INVITE".into(),
-            to: to.to_owned(),
-        };
-        let (target, me, via) = (
-            format!("<msnmsgr:{to}>"),
-            format!("<msnmsgr:{}>", self.me),
-            format!("MSNSLP/1.0/TLP ;branch={branch}"),
-        );
         let id = session.to_string();
         let context = build_context(name, size);
-        let actions = self.slp_to(
-            to,
-            start,
-            &[
-                ("To", &target),
-                ("From", &me),
-                ("Via", &via),
-                ("CSeq", "0 "),
-                ("Call-ID", &call_id),
-                ("Max-Forwards", "0"),
-                ("Content-Type", "application/x-msnmsgr-sessionreqbody"),
-            ],
+        let actions = self.request(
+            ("INVITE", to, &call_id, &branch),
+            "application/x-msnmsgr-sessionreqbody",
             &[
                 ("EUF-GUID", slp::FILE_TRANSFER),
                 ("SessionID", &id),
@@ -312,30 +294,41 @@ impl Transfers {
 
     /// Our `BYE` for call `call_id` (session `session`) with `to`.
     pub(super) fn bye_to(&mut self, to: &str, call_id: &str, session: u32) -> Vec<Action> {
+        let id = session.to_string();
+        let branch = guid();
+        self.request(
+            ("BYE", to, call_id, &branch),
+            "application/x-msnmsgr-sessionclosebody",
+            &[("SessionID", &id)],
+        )
+    }
+
+    /// An MSNSLP request of ours — `(method, to, call, branch)` — in packets.
+    fn request(
+        &mut self,
+        (method, to, call_id, branch): (&str, &str, &str, &str),
+        content: &str,
+        body: &[(&str, &str)],
+    ) -> Vec<Action> {
         let start = Start::Request {
-            method: "BYE".into(),
+            method: method.into(),
             to: to.to_owned(),
         };
         let (target, me, via) = (
             format!("<msnmsgr:{to}>"),
             format!("<msnmsgr:{}>", self.me),
-            format!("MSNSLP/1.0/TLP ;branch={}", guid()),
+            format!("MSNSLP/1.0/TLP ;branch={branch}"),
         );
-        let id = session.to_string();
-        self.slp_to(
-            to,
-            start,
-            &[
-                ("To", &target),
-                ("From", &me),
-                ("Via", &via),
-                ("CSeq", "0 "),
-                ("Call-ID", call_id),
-                ("Max-Forwards", "0"),
-                ("Content-Type", "application/x-msnmsgr-sessionclosebody"),
-            ],
-            &[("SessionID", &id)],
-        )
+        let headers = [
+            ("To", target.as_str()),
+            ("From", &me),
+            ("Via", &via),
+            ("CSeq", "0 "),
+            ("Call-ID", call_id),
+            ("Max-Forwards", "0"),
+            ("Content-Type", content),
+        ];
+        self.slp_to(to, start, &headers, body)
     }
 
     /// Sends that waited too long for an answer or for progress.
