@@ -57,9 +57,14 @@ pub fn location(head: &[String]) -> String {
 
 /// The port msnbnc's files listener bound (from its log).
 pub fn files_port(bouncer: &crate::Bouncer) -> u16 {
+    listening_port(bouncer, "files")
+}
+
+/// The port an HTTP listener of msnbnc's (`files`, `metrics`) bound.
+pub fn listening_port(bouncer: &crate::Bouncer, what: &str) -> u16 {
     let (_, line) = bouncer
         .wait_for(
-            "files listening on 127.0.0.1:",
+            &format!("{what} listening on 127.0.0.1:"),
             std::time::Duration::from_secs(15),
         )
         .unwrap_or_else(|e| panic!("{e}"));

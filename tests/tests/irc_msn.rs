@@ -882,11 +882,7 @@ fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, f64> {
 #[test]
 fn the_metrics_endpoint_serves_prometheus_text_that_follows_the_desk() {
     let e = env_with_config("", "", "[metrics]\nlisten = \"127.0.0.1:0\"");
-    let (_, line) = e
-        .bouncer
-        .wait_for("metrics listening on 127.0.0.1:", SOON)
-        .unwrap();
-    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    let port = msnbnc_tests::http::listening_port(&e.bouncer, "metrics");
     let mut alice = login(e.port, "alice");
     let bob = e.s.sim.customer(BOB);
     bob.sign_in("NLN");
