@@ -8,13 +8,22 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+/// What an answer carries: whole (most) or streamed (a file).
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// A whole answer as a [`Body`].
+pub fn whole(r: Response<Full<Bytes>>) -> Response<Body> {
+    r.map(|b| b.map_err(|never| match never {}).boxed())
+}
 
 /// How a listener serves.
 #[derive(Clone)]
@@ -46,7 +55,7 @@ pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 pub async fn serve<F, Fut>(addr: SocketAddr, what: &'static str, handle: F) -> anyhow::Result<SocketAddr>
 where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     let listener = bind(addr, what).await?;
     spawn(listener, what, Options::default(), handle)
@@ -62,7 +71,7 @@ pub fn spawn<F, Fut>(
 ) -> anyhow::Result<SocketAddr>
 where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     let bound = listener.local_addr()?;
     let scheme = if options.tls.is_some() { "HTTPS" } else { "HTTP" };
@@ -107,7 +116,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     Svc: hyper::service::Service<
         Request<Incoming>,
-        Response = Response<Full<Bytes>>,
+        Response = Response<Body>,
         Error = std::convert::Infallible,
     >,
     Svc::Future: Send + 'static,

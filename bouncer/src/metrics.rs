@@ -163,7 +163,7 @@ fn answer(metrics: &Metrics, req: &Request<hyper::body::Incoming>) -> Response<F
 /// `/metrics` from there on.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
     crate::http_listener::serve(addr, "metrics", move |req, _| {
-        let response = answer(&metrics, &req);
+        let response = crate::http_listener::whole(answer(&metrics, &req));
         async move { response }
     })
     .await?;

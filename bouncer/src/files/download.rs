@@ -1,17 +1,21 @@
 //! `GET /f/<token>/<name>`: a kept file, for whoever has the link (the
 //! token is the secret), with the type its bytes say, shown or downloaded
 //! as that type allows, and with headers that keep a browser from running
-//! anything in it. Expired or unknown links are 404.
+//! anything in it; streamed from disk. Expired or unknown links are 404.
 
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
+use futures_util::TryStreamExt;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame};
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
 
 use super::sniff::sniff;
 use super::FileStore;
+use crate::http_listener::{whole, Body};
 
 /// What the download listener needs.
 #[derive(Debug, Clone)]
@@ -31,35 +35,72 @@ pub(super) fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     r
 }
 
-/// The answer to one request.
-pub async fn answer(downloads: &Downloads, method: &Method, path: &str) -> Response<Full<Bytes>> {
+/// Files are sent in pieces of this much.
+const PIECE: usize = 64 * 1024;
+
+fn not_found(text: &str) -> Response<Body> {
+    whole(plain(StatusCode::NOT_FOUND, text))
+}
+
+/// The answer to one request: the file streamed from disk, a piece at a
+/// time (never read whole, however many download it at once).
+pub async fn answer(downloads: &Downloads, method: &Method, path: &str) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "GET only");
+        return whole(plain(StatusCode::METHOD_NOT_ALLOWED, "GET only"));
     }
     let parts: Vec<&str> = path.split('/').collect();
     let ["", "f", token, name] = parts.as_slice() else {
-        return plain(StatusCode::NOT_FOUND, "no such file");
+        return not_found("no such file");
     };
-    let Some((file, len)) = downloads.store.find(token, name, Some(downloads.keep)) else {
-        return plain(StatusCode::NOT_FOUND, "no such file (or the link has expired)");
+    let Some((path, len)) = downloads.store.find(token, name, Some(downloads.keep)) else {
+        return not_found("no such file (or the link has expired)");
     };
     if len > downloads.store.max_bytes() {
-        return plain(StatusCode::NOT_FOUND, "no such file");
+        return not_found("no such file");
     }
-    let read = tokio::task::spawn_blocking(move || std::fs::read(file)).await;
-    let bytes = match read.map_err(std::io::Error::other).and_then(|r| r) {
-        Ok(b) => b,
+    let mut file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
         Err(e) => {
             tracing::warn!("a kept file could not be read: {e}");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "the file could not be read");
+            return whole(plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the file could not be read",
+            ));
         }
     };
-    let served = sniff(&bytes[..bytes.len().min(512)]);
-    let body = match *method {
-        Method::HEAD => Bytes::new(),
-        _ => Bytes::from(bytes),
+    // Its type, from its first bytes; then the whole from the start.
+    let mut head = vec![0; 512];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]).await {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => {
+                tracing::warn!("a kept file could not be read: {e}");
+                return whole(plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the file could not be read",
+                ));
+            }
+        }
+    }
+    head.truncate(got);
+    let served = sniff(&head);
+    let body: Body = match *method {
+        Method::HEAD => Full::new(Bytes::new()).map_err(|never| match never {}).boxed(),
+        _ => {
+            if let Err(e) = file.seek(std::io::SeekFrom::Start(0)).await {
+                tracing::warn!("a kept file could not be read: {e}");
+                return whole(plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the file could not be read",
+                ));
+            }
+            let pieces = ReaderStream::with_capacity(file, PIECE).map_ok(Frame::data);
+            StreamBody::new(pieces).boxed()
+        }
     };
-    let mut r = Response::new(Full::new(body));
+    let mut r = Response::new(body);
     let headers = r.headers_mut();
     let disposition = match served.inline {
         true => format!("inline; filename=\"{name}\""),
@@ -95,7 +136,7 @@ mod tests {
         format!("/f/{}/{}", k.token, k.name)
     }
 
-    fn header(r: &Response<Full<Bytes>>, name: &str) -> String {
+    fn header(r: &Response<Body>, name: &str) -> String {
         r.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -129,6 +170,25 @@ mod tests {
             "attachment; filename=\"cute.png\""
         );
         assert!(header(&r, "content-security-policy").contains("sandbox"));
+    }
+
+    #[tokio::test]
+    async fn a_file_larger_than_a_piece_streams_whole_and_head_sends_no_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().to_path_buf(), 1 << 20);
+        let d = Downloads {
+            store: store.clone(),
+            keep: Duration::from_secs(3600),
+        };
+        let bytes: Vec<u8> = (0..(3 * PIECE + 123)).map(|i| (i % 249) as u8).collect();
+        let link = kept(&store, "big.bin", &bytes);
+        let r = answer(&d, &Method::GET, &link).await;
+        assert_eq!(header(&r, "content-length"), bytes.len().to_string());
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], &bytes[..]);
+        let r = answer(&d, &Method::HEAD, &link).await;
+        assert_eq!(header(&r, "content-length"), bytes.len().to_string());
+        assert!(r.into_body().collect().await.unwrap().to_bytes().is_empty());
     }
 
     #[tokio::test]

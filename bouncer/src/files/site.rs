@@ -23,9 +23,9 @@ pub fn serve(
         async move {
             let (downloads, uploads) = &*both;
             match req.uri().path() {
-                "/upload" => upload::answer(uploads, req, peer.ip()).await,
+                "/upload" => http_listener::whole(upload::answer(uploads, req, peer.ip()).await),
                 p if p.starts_with("/f/") => download::answer(downloads, req.method(), p).await,
-                _ => plain(StatusCode::NOT_FOUND, "nothing here"),
+                _ => http_listener::whole(plain(StatusCode::NOT_FOUND, "nothing here")),
             }
         }
     })
