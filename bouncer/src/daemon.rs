@@ -440,11 +440,13 @@ async fn serve_files(
         store: store.clone(),
         auth: auth.clone(),
         public_url: config.files.public_url.clone(),
+        encrypted: config.files.tls || config.files.public_url.starts_with("https://"),
     };
     // An upload of the largest file over a slow line takes a while.
     let options = crate::http_listener::Options {
         limit: std::time::Duration::from_secs(600),
         tls,
+        ..crate::http_listener::Options::default()
     };
     crate::files::site::serve(listener, options, downloads, uploads)?;
     tokio::spawn(async move {

@@ -17,6 +17,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+/// How long a client has to send a request's head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What an answer carries: whole (most) or streamed (a file).
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -32,6 +35,8 @@ pub struct Options {
     pub limit: Duration,
     /// HTTPS with the current IRC certificate, if set.
     pub tls: Option<watch::Receiver<TlsAcceptor>>,
+    /// Connections open at once; more are closed as they come.
+    pub max_connections: usize,
 }
 
 impl Default for Options {
@@ -39,6 +44,7 @@ impl Default for Options {
         Options {
             limit: Duration::from_secs(60),
             tls: None,
+            max_connections: 64,
         }
     }
 }
@@ -75,6 +81,7 @@ where
 {
     let bound = listener.local_addr()?;
     let scheme = if options.tls.is_some() { "HTTPS" } else { "HTTP" };
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(options.max_connections));
     tracing::info!("{what} listening on {bound} ({scheme})");
     tokio::spawn(async move {
         loop {
@@ -86,8 +93,16 @@ where
                     continue;
                 }
             };
+            let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else {
+                tracing::debug!(
+                    "{what}: {} connections open; closed one from {peer}",
+                    options.max_connections
+                );
+                continue;
+            };
             let (handle, options) = (handle.clone(), options.clone());
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = hyper::service::service_fn(move |req| {
                     let answer = handle(req, peer);
                     async move { Ok::<_, std::convert::Infallible>(answer.await) }
@@ -122,7 +137,10 @@ where
     Svc::Future: Send + 'static,
 {
     let io = hyper_util::rt::TokioIo::new(stream);
+    // A client that does not finish its request's head soon is dropped.
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
         .serve_connection(io, service)
         .await;
 }

@@ -355,13 +355,20 @@ impl Hub {
     /// out in order with the output (after the commit of a held batch).
     fn command(&mut self, command: ipc::Command, waiting: Option<Waiting>) -> u64 {
         let id = self.worker.next_id();
+        self.command_as(id, command, waiting);
+        id
+    }
+
+    /// [`Hub::command`] with an id taken beforehand (from
+    /// `self.worker.next_id()`), for a caller that must note the id
+    /// before a refusal can come back.
+    fn command_as(&mut self, id: u64, command: ipc::Command, waiting: Option<Waiting>) {
         match waiting {
             Some(Waiting::Message(m)) => self.outbox.in_flight(id, m),
             Some(Waiting::Service { client, what }) => self.worker.await_for_service(id, client, what),
             None => {}
         }
         self.emit(Item::Command(id, command));
-        id
     }
 
     // ---- history ---------------------------------------------------------

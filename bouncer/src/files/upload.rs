@@ -29,6 +29,10 @@ pub struct Uploads {
     pub auth: Auth,
     /// What links start with.
     pub public_url: String,
+    /// Whether uploads reach us encrypted (`[files] tls`, or TLS in front
+    /// of us: an `https://` public URL). If not, only from this machine:
+    /// an upload carries the staff member's IRC password.
+    pub encrypted: bool,
 }
 
 /// Data is written in pieces of about this much.
@@ -116,6 +120,12 @@ pub async fn answer(uploads: &Uploads, req: Request<Incoming>, ip: IpAddr) -> Re
 }
 
 async fn post(uploads: &Uploads, req: Request<Incoming>, ip: IpAddr) -> Response<Full<Bytes>> {
+    if !uploads.encrypted && !ip.is_loopback() {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "uploads carry your IRC password: they are taken over HTTPS only ([files] tls, or TLS in front with an https:// public_url)",
+        );
+    }
     let Some((user, password)) = header(&req, AUTHORIZATION).and_then(basic) else {
         return unauthorized("log in with your IRC account (HTTP Basic)");
     };

@@ -56,9 +56,18 @@ pub(super) fn is_our_file(hub: &Hub, text: &str) -> bool {
         && file_link(text).is_some()
 }
 
-/// The file a link names, if it is kept here and can be sent: its
-/// name, path and size.
-pub(super) fn kept_file(hub: &Hub, link: &str) -> Result<(String, std::path::PathBuf, u64), String> {
+/// What an offer needs, once checked.
+pub(super) struct Sendable {
+    name: String,
+    path: std::path::PathBuf,
+    size: u64,
+    customer: String,
+    channel: String,
+}
+
+/// Whether the file `link` names can go to the customer of conversation
+/// `id`: kept here, not empty, and one customer to send it to.
+pub(super) fn sendable(hub: &Hub, id: i64, link: &str) -> Result<Sendable, String> {
     let (token, name) = file_link(link).ok_or("that is not a link to a file uploaded here")?;
     let keep = hub.settings.files.keep;
     let (path, size) = store_of(hub)
@@ -67,7 +76,18 @@ pub(super) fn kept_file(hub: &Hub, link: &str) -> Result<(String, std::path::Pat
     if size == 0 {
         return Err(format!("{name} is empty; MSN cannot send an empty file"));
     }
-    Ok((name.to_owned(), path, size))
+    let conversation = hub.conversations.get(id).ok_or("no such conversation")?;
+    let customer = conversation
+        .only_customer()
+        .map(str::to_owned)
+        .ok_or("files go to one customer at a time; this conversation has several")?;
+    Ok(Sendable {
+        name: name.to_owned(),
+        path,
+        size,
+        customer,
+        channel: conversation.channel.clone(),
+    })
 }
 
 /// Offers the file behind `link` to the customer of conversation `id`
@@ -79,20 +99,21 @@ pub(super) fn offer(
     by: &str,
     link: &str,
 ) -> Result<(), String> {
-    let (name, path, size) = kept_file(hub, link)?;
+    let Sendable {
+        name,
+        path,
+        size,
+        customer,
+        channel,
+    } = sendable(hub, id, link)?;
     let file = File::open(&path).map_err(|e| format!("{name} cannot be read: {e}"))?;
-    let conversation = hub.conversations.get(id).ok_or("no such conversation")?;
-    let customer = conversation
-        .only_customer()
-        .map(str::to_owned)
-        .ok_or("files go to one customer at a time; this conversation has several")?;
-    let channel = conversation.channel.clone();
     let command = Command::SendFile {
         to,
         name: name.clone(),
         size,
     };
-    let command_id = hub.command(command, None);
+    // Noted before it goes: a worker that cannot take it refuses at once.
+    let command_id = hub.worker.next_id();
     tracing::info!(record = id, command_id, bytes = size, %by, "offering a file to a customer");
     hub.server_notice_in(
         &channel,
@@ -110,6 +131,7 @@ pub(super) fn offer(
         quarters: 0,
     };
     hub.files.sending.insert(command_id, outgoing);
+    hub.command_as(command_id, command, None);
     Ok(())
 }
 
@@ -172,6 +194,10 @@ pub(super) fn wanted(hub: &mut Hub, command_id: u64, offset: u64) {
             human_size(o.size)
         );
         notice(hub, &o, &text);
+    }
+    // A file on its way keeps its conversation from closing as idle.
+    if let Some(c) = hub.conversations.get_mut(o.conversation) {
+        c.last_activity = std::time::Instant::now();
     }
     hub.files.sending.insert(command_id, o);
     let command = Command::FileData {

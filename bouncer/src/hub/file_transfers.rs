@@ -137,6 +137,10 @@ fn data(hub: &mut Hub, transfer: u64, offset: u64, bytes: &[u8]) {
     let Some(r) = hub.files.receiving.get_mut(&transfer) else {
         return;
     };
+    // A file on its way keeps its conversation from closing as idle.
+    if let Some(c) = hub.conversations.get_mut(r.conversation) {
+        c.last_activity = std::time::Instant::now();
+    }
     if let Err(e) = r.upload.write(offset, bytes) {
         if let Some(r) = hub.files.receiving.remove(&transfer) {
             failed(hub, r, &e.to_string());

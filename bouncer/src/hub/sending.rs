@@ -166,7 +166,7 @@ fn deliver(hub: &mut Hub, ctx: &Ctx<'_>, id: i64, to: ConversationTarget, except
     // A lone link to a file uploaded here sends the file; one that cannot
     // be sent is not shown as if it had been.
     let file = ctx.cmd == "PRIVMSG" && super::file_sending::is_our_file(hub, text);
-    if let (true, Err(why)) = (file, super::file_sending::kept_file(hub, text)) {
+    if let (true, Err(why)) = (file, super::file_sending::sendable(hub, id, text)) {
         let server = hub.server().to_owned();
         hub.send(
             ctx.id,

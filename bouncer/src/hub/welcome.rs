@@ -108,9 +108,11 @@ fn greet(hub: &mut Hub, id: ClientId, nick: &str) {
         format!("CHATHISTORY={}", crate::irc::chathistory::MAX_LIMIT),
         "MSGREFTYPES=msgid,timestamp".to_owned(),
     ];
-    // Staff uploads, for the clients that know the convention.
+    // Staff uploads, for the clients that know the convention — where the
+    // password they send goes encrypted, or stays on this machine.
     let files = &hub.settings.files;
-    if files.listen.is_some() && !files.public_url.is_empty() {
+    let safe = files.public_url.starts_with("https://") || files.listen.is_some_and(|a| a.ip().is_loopback());
+    if files.listen.is_some() && safe {
         isupport.push(format!("soju.im/FILEHOST={}/upload", files.public_url));
     }
     let mut params: Vec<&str> = isupport.iter().map(String::as_str).collect();

@@ -265,6 +265,19 @@ impl Routing {
         let Some(conversation) = self.carried_by(sb) else {
             return Vec::new();
         };
+        // How a transfer goes on or ends is reported even when its
+        // conversation was just closed: each is told once, always.
+        let ongoing = matches!(
+            event,
+            SbEvent::FileData { .. }
+                | SbEvent::FileEnded { .. }
+                | SbEvent::FileAccepted { .. }
+                | SbEvent::FileWanted { .. }
+                | SbEvent::FileDelivered { .. }
+        );
+        if ongoing {
+            return self.file_event(sb, conversation, event).into_iter().collect();
+        }
         if !self.conversations.contains_key(&conversation) {
             return self.after_close(sb, event);
         }
@@ -521,6 +534,34 @@ mod tests {
         );
         r.on_event(again, SbEvent::Left { handle: BOB.into() });
         assert_eq!(r.invitees(bob), [BOB], "the last one stays, to re-invite");
+    }
+
+    #[test]
+    fn a_file_s_outcome_is_reported_even_after_its_conversation_closed() {
+        let mut r = Routing::new(1);
+        let bob = r.conversation_with(&[BOB.into()]);
+        let sb = r.open(bob);
+        r.sending_through(77, sb, 5);
+        assert_eq!(r.close(bob), Some(vec![sb]));
+        let outcome = ipc::Delivery::Failed(Failure {
+            kind: FailureKind::ServerError,
+            detail: "the conversation was closed".into(),
+        });
+        let events = r.on_event(
+            sb,
+            SbEvent::FileDelivered {
+                session: 5,
+                outcome: outcome.clone(),
+            },
+        );
+        assert_eq!(
+            events,
+            [Event::Delivery {
+                command_id: 77,
+                outcome
+            }]
+        );
+        assert_eq!(r.sent_file(77), None, "forgotten once reported");
     }
 
     #[test]

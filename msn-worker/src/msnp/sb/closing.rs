@@ -23,6 +23,9 @@ impl SbSession {
                 self.close(&mut out, "left the conversation");
             }
             State::Ready => {
+                // Files in either direction end with the conversation.
+                let ended = self.transfers.closed("the conversation was closed");
+                self.file_actions(&mut out, ended);
                 out.push(SbOutput::Send(encode("OUT", None, &[], None)));
                 let f = failure(
                     FailureKind::Rejected,

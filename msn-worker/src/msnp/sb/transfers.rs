@@ -82,6 +82,8 @@ pub(super) struct Incoming {
 #[derive(Debug, Default)]
 struct Partial {
     data: Vec<u8>,
+    /// When its first piece came (the oldest gives way when too many wait).
+    since: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -161,6 +163,18 @@ impl Transfers {
             self.acked(&mut out, &h);
             return out;
         }
+        if h.flags & (flags::ABORT | flags::CANCELLED) != 0 && h.session != 0 {
+            // Cancelled without a BYE (docs/msnp2p.md §6.2, §6.3).
+            if self.sending.contains_key(&h.session) {
+                self.ended_by_them(&mut out, h.session);
+            } else if self.sessions.remove(&h.session).is_some() {
+                out.push(Action::Ended {
+                    session: h.session,
+                    outcome: Err("the sender cancelled it".to_owned()),
+                });
+            }
+            return out;
+        }
         if h.session == 0 {
             self.slp_piece(&mut out, from, &h, &packet.data, now);
         } else {
@@ -174,10 +188,16 @@ impl Transfers {
             return;
         }
         if !self.slp.contains_key(&h.identifier) && self.slp.len() >= MAX_PARTIAL {
-            tracing::debug!(%from, "too many unfinished MSNSLP messages; dropped one");
-            return;
+            // The oldest unfinished one gives way: a peer that never
+            // finishes its messages cannot shut out the next answer.
+            let oldest = self.slp.iter().min_by_key(|(_, p)| p.since).map(|(id, _)| *id);
+            if let Some(id) = oldest {
+                tracing::debug!(%from, "too many unfinished MSNSLP messages; dropped the oldest");
+                self.slp.remove(&id);
+            }
         }
         let partial = self.slp.entry(h.identifier).or_default();
+        partial.since.get_or_insert(now);
         if h.offset != partial.data.len() as u64 {
             self.slp.remove(&h.identifier);
             return;

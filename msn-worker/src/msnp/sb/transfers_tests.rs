@@ -561,4 +561,46 @@ fn chunks_past_the_end_and_endless_unfinished_messages_hold_nothing() {
         "{} partial messages held",
         t.slp.len()
     );
+    // … and the next whole message still gets through.
+    let got = feed(
+        &mut t,
+        &split(invite(12, slp::FILE_TRANSFER, &context("next.txt", 3))),
+    );
+    assert!(
+        got.iter()
+            .any(|a| matches!(a, Action::Offered { session: 12, .. })),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_binary_cancel_ends_a_send_and_a_receive() {
+    let mut t = Transfers::new("relay@example.com");
+    let (session, ours) = offered(&mut t, 5000);
+    feed(&mut t, &answer_to(&ours, 200));
+    let abort = |s: u32, f: u32| {
+        p2p::build(
+            p2p::Header {
+                session: s,
+                identifier: 9,
+                flags: f,
+                ..p2p::Header::default()
+            },
+            &[],
+            app::SLP,
+        )
+    };
+    let got = feed(&mut t, &[abort(session, flags::ABORT)]);
+    assert!(got.iter().any(|a| matches!(a,
+        Action::Delivered { session: s, outcome: Delivery::Failed(f) } if *s == session && f.detail.contains("cancelled"))));
+    feed(
+        &mut t,
+        &split(invite(13, slp::FILE_TRANSFER, &context("in.txt", 3000))),
+    );
+    t.answer(13, true, Instant::now());
+    let got = feed(&mut t, &[abort(13, flags::CANCELLED)]);
+    assert!(got.contains(&Action::Ended {
+        session: 13,
+        outcome: Err("the sender cancelled it".into())
+    }));
 }
