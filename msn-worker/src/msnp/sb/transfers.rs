@@ -475,4 +475,4 @@ fn branch(m: &slp::Message) -> String {
 
 #[cfg(test)]
 #[path = "transfers_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -360,3 +360,7 @@ impl Transfers {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "transfers_out_tests.rs"]
+mod tests;
