@@ -78,28 +78,30 @@ impl SbSession {
         true
     }
 
+    /// One packet as `MSG … D`; a data packet of `paced` (a file we
+    /// send) is counted until the switchboard acknowledges it.
+    fn send_packet(&mut self, out: &mut Vec<SbOutput>, to: &str, packet: &[u8], paced: Option<u32>) {
+        let t = self.trid();
+        if let Some(session) = paced {
+            self.file_trids.insert(t, session);
+        }
+        out.push(SbOutput::Send(encode(
+            "MSG",
+            Some(t),
+            &["D"],
+            Some(&p2p_payload(to, packet)),
+        )));
+    }
+
     pub(super) fn file_actions(&mut self, out: &mut Vec<SbOutput>, actions: Vec<Action>) {
         for a in actions {
             let event = match a {
                 Action::Send { to, packet } => {
-                    let t = self.trid();
-                    out.push(SbOutput::Send(encode(
-                        "MSG",
-                        Some(t),
-                        &["D"],
-                        Some(&p2p_payload(&to, &packet)),
-                    )));
+                    self.send_packet(out, &to, &packet, None);
                     continue;
                 }
                 Action::SendData { to, session, packet } => {
-                    let t = self.trid();
-                    self.file_trids.insert(t, session);
-                    out.push(SbOutput::Send(encode(
-                        "MSG",
-                        Some(t),
-                        &["D"],
-                        Some(&p2p_payload(&to, &packet)),
-                    )));
+                    self.send_packet(out, &to, &packet, Some(session));
                     continue;
                 }
                 Action::Offered {
