@@ -434,24 +434,6 @@ impl Hub {
         row
     }
 
-    /// A notice from us in a conversation channel (kept in its history).
-    fn server_notice_in(&mut self, channel: &str, text: &str) {
-        let server = self.server().to_owned();
-        self.show(
-            Shown {
-                kind: Kind::Notice,
-                sender: "",
-                source: &server,
-                command: "NOTICE",
-                target: channel,
-                text,
-                account: None,
-                client_tags: &[],
-            },
-            None,
-        );
-    }
-
     /// The store refused a batch: said loudly, once; lines are still shown.
     fn history_failed(&mut self, error: &str) {
         if !self.history.failed(error) {

@@ -42,6 +42,16 @@ fn not_found(text: &str) -> Response<Body> {
     whole(plain(StatusCode::NOT_FOUND, text))
 }
 
+/// The file at `path`, ready to read from its start, and its type from
+/// its first bytes.
+async fn open_typed(path: &std::path::Path) -> std::io::Result<(tokio::fs::File, super::sniff::Served)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut head = Vec::with_capacity(512);
+    (&mut file).take(512).read_to_end(&mut head).await?;
+    file.seek(std::io::SeekFrom::Start(0)).await?;
+    Ok((file, sniff(&head)))
+}
+
 /// The answer to one request: the file streamed from disk, a piece at a
 /// time (never read whole, however many download it at once).
 pub async fn answer(downloads: &Downloads, method: &Method, path: &str) -> Response<Body> {
@@ -58,8 +68,8 @@ pub async fn answer(downloads: &Downloads, method: &Method, path: &str) -> Respo
     if len > downloads.store.max_bytes() {
         return not_found("no such file");
     }
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
+    let (file, served) = match open_typed(&path).await {
+        Ok(found) => found,
         Err(e) => {
             tracing::warn!("a kept file could not be read: {e}");
             return whole(plain(
@@ -68,37 +78,9 @@ pub async fn answer(downloads: &Downloads, method: &Method, path: &str) -> Respo
             ));
         }
     };
-    // Its type, from its first bytes; then the whole from the start.
-    let mut head = vec![0; 512];
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]).await {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) => {
-                tracing::warn!("a kept file could not be read: {e}");
-                return whole(plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the file could not be read",
-                ));
-            }
-        }
-    }
-    head.truncate(got);
-    let served = sniff(&head);
     let body: Body = match *method {
         Method::HEAD => Full::new(Bytes::new()).map_err(|never| match never {}).boxed(),
-        _ => {
-            if let Err(e) = file.seek(std::io::SeekFrom::Start(0)).await {
-                tracing::warn!("a kept file could not be read: {e}");
-                return whole(plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the file could not be read",
-                ));
-            }
-            let pieces = ReaderStream::with_capacity(file, PIECE).map_ok(Frame::data);
-            StreamBody::new(pieces).boxed()
-        }
+        _ => StreamBody::new(ReaderStream::with_capacity(file, PIECE).map_ok(Frame::data)).boxed(),
     };
     let mut r = Response::new(body);
     let headers = r.headers_mut();

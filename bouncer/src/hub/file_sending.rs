@@ -136,9 +136,7 @@ pub(super) fn offer(
 }
 
 fn notice(hub: &mut Hub, o: &Outgoing, text: &str) {
-    if let Some(channel) = hub.conversations.get(o.conversation).map(|c| c.channel.clone()) {
-        hub.server_notice_in(&channel, text);
-    }
+    hub.notice_in_conversation(o.conversation, text);
 }
 
 /// The worker refused the offer outright: true if it was one.

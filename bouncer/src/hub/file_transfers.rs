@@ -183,9 +183,7 @@ fn ended(hub: &mut Hub, transfer: u64, outcome: &Result<(), String>) {
             super::desk_state::customer_wrote(hub, conversation);
         }
         Err(e) => {
-            if let Some(channel) = hub.conversations.get(conversation).map(|c| c.channel.clone()) {
-                hub.server_notice_in(&channel, &format!("a file from {from} did not arrive: {e}"));
-            }
+            hub.notice_in_conversation(conversation, &format!("a file from {from} did not arrive: {e}"));
         }
     }
 }
@@ -193,12 +191,8 @@ fn ended(hub: &mut Hub, transfer: u64, outcome: &Result<(), String>) {
 fn failed(hub: &mut Hub, r: Receiving, why: &str) {
     let name = r.upload.name.clone();
     r.upload.abandon();
-    if let Some(channel) = hub.conversations.get(r.conversation).map(|c| c.channel.clone()) {
-        hub.server_notice_in(
-            &channel,
-            &format!("{name} from {} did not arrive: {}", r.from, short(why)),
-        );
-    }
+    let text = format!("{name} from {} did not arrive: {}", r.from, short(why));
+    hub.notice_in_conversation(r.conversation, &text);
 }
 
 /// The worker is gone: files on their way in will not finish.

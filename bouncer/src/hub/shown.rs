@@ -1,6 +1,8 @@
 //! A line the hub shows in a conversation channel — recorded in history
-//! first — and the tags every message line carries.
+//! first — the tags every message line carries, and the hub's own notices
+//! there.
 
+use super::Hub;
 use crate::store::lines::Kind;
 
 /// A line for a conversation channel (`target`), recorded before shown.
@@ -35,4 +37,32 @@ pub(crate) fn line_tags<'a>(
     tags.push(("msgid", msgid));
     tags.extend(client_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     tags
+}
+
+impl Hub {
+    /// A notice from us in a conversation channel (kept in its history).
+    pub(super) fn server_notice_in(&mut self, channel: &str, text: &str) {
+        let server = self.server().to_owned();
+        self.show(
+            Shown {
+                kind: Kind::Notice,
+                sender: "",
+                source: &server,
+                command: "NOTICE",
+                target: channel,
+                text,
+                account: None,
+                client_tags: &[],
+            },
+            None,
+        );
+    }
+
+    /// [`Hub::server_notice_in`] the channel of conversation record `id`,
+    /// if it still has one.
+    pub(super) fn notice_in_conversation(&mut self, id: i64, text: &str) {
+        if let Some(channel) = self.conversations.get(id).map(|c| c.channel.clone()) {
+            self.server_notice_in(&channel, text);
+        }
+    }
 }

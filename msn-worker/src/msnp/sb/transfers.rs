@@ -405,11 +405,11 @@ impl Transfers {
             data: data.to_vec(),
         });
         if end == t.size {
+            let identifier = self.id();
             out.push(Action::Send {
                 to: from.to_owned(),
-                packet: p2p::ack(h, self.next_id.wrapping_add(1)),
+                packet: p2p::ack(h, identifier),
             });
-            self.next_id = self.next_id.wrapping_add(1);
             out.push(Action::Ended {
                 session: h.session,
                 outcome: Ok(()),

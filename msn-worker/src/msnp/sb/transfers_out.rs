@@ -16,6 +16,9 @@ use super::super::p2p::{self, app, flags, Header};
 use super::super::slp::{self, Start};
 use super::transfers::{Action, Transfers};
 
+// Each piece the bouncer hands over goes out as one P2P packet.
+const _: () = assert!(ipc::FILE_PIECE <= p2p::MAX_CHUNK);
+
 /// Data packets written and not yet acknowledged by the switchboard.
 pub const WINDOW: usize = 4;
 /// How long the contact has to take or decline a file.
@@ -203,7 +206,7 @@ impl Transfers {
             return out;
         };
         let end = offset.saturating_add(bytes.len() as u64);
-        if offset != next || bytes.is_empty() || bytes.len() > p2p::MAX_CHUNK || end > s.size {
+        if offset != next || bytes.is_empty() || bytes.len() > ipc::FILE_PIECE || end > s.size {
             let why = format!(
                 "the file's data did not follow on ({} bytes at {offset}, expected {next} of {})",
                 bytes.len(),
